@@ -1,0 +1,21 @@
+#pragma once
+
+// The one JSON object every topic stream carries (DESIGN §3):
+// {"<topic>":<value>,"topic":"<topic>","seq":<n>,"ts":<unix ms>}
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace happy {
+
+// `value_json` must already be valid JSON; topic names need no escaping.
+std::string make_envelope(std::string_view topic, std::string_view value_json, std::uint64_t seq,
+                          std::int64_t ts_ms);
+
+// Shortest text that reads back as the same double (as JSON needs it).
+std::string number_json(double value);
+
+std::int64_t unix_millis_now();
+
+}  // namespace happy

@@ -1,0 +1,43 @@
+#include "actors/service.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include <chrono>
+
+#include "actors/registry.hpp"
+#include "actors/session.hpp"
+
+namespace happy {
+
+void session_link::transport_closed() const {
+  if (session_) caf::anon_send(session_, transport_closed_atom::value);
+}
+
+service::service(caf::actor_system& system, config cfg)
+    : system_(system), registry_(system.spawn(registry, std::move(cfg))) {}
+
+service::~service() { shutdown(); }
+
+session_link service::open_session(const std::string& topic, replay_request replay,
+                                   std::shared_ptr<transport> link) {
+  return session_link{system_.spawn(session, registry_, topic, replay, std::move(link))};
+}
+
+void service::list_topics(std::function<void(std::string json)> done) {
+  // A short-lived actor makes the request so the caller's thread never blocks.
+  system_.spawn([registry = registry_, done = std::move(done)](caf::event_based_actor* self) {
+    self->request(registry, std::chrono::seconds(5), list_atom::value)
+        .then([done](const std::string& json) { done(json); },
+              [done](const caf::error&) { done(R"({"error":"topic list unavailable"})"); });
+  });
+}
+
+void service::shutdown() {
+  if (registry_) caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+  registry_ = nullptr;
+}
+
+}  // namespace happy

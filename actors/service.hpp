@@ -1,0 +1,58 @@
+#pragma once
+
+// The actor side of the service as the network layer sees it: open a session
+// for a connection, ask for the topic list, shut down. Everything it does is
+// a message to an actor; no call blocks.
+
+#include <caf/actor.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/messages.hpp"
+#include "actors/transport.hpp"
+#include "config/config.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace happy {
+
+// A connection's handle on its session actor.
+class session_link {
+ public:
+  session_link() = default;
+  explicit session_link(caf::actor session) : session_(std::move(session)) {}
+  // The client went away: the session leaves its hub and ends.
+  void transport_closed() const;
+
+ private:
+  caf::actor session_;
+};
+
+class service {
+ public:
+  service(caf::actor_system& system, config cfg);
+  ~service();
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  // Spawns the connection's session actor. It calls link->accept() or
+  // link->reject() once it knows whether `topic` exists.
+  session_link open_session(const std::string& topic, replay_request replay,
+                            std::shared_ptr<transport> link);
+
+  // Calls `done` (from an actor thread) with the JSON for GET /topics.
+  void list_topics(std::function<void(std::string json)> done);
+
+  // Stops generators and hubs; every session closes its client with 1001.
+  void shutdown();
+
+ private:
+  caf::actor_system& system_;
+  caf::actor registry_;
+};
+
+}  // namespace happy

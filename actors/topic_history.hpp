@@ -1,0 +1,33 @@
+#pragma once
+
+// The newest envelopes of one topic, so reconnecting clients can catch up.
+
+#include <cstddef>
+#include <deque>
+
+#include "actors/messages.hpp"
+
+namespace happy {
+
+class topic_history {
+ public:
+  explicit topic_history(std::size_t capacity) : capacity_(capacity) {}
+
+  void push(frame f);
+
+  // The frames a subscriber asking for `request` must see before live ones,
+  // oldest first. `current_seq` is the topic's latest seq: a `since` beyond it
+  // means the server restarted, so everything held is replayed.
+  frame_list replay(const replay_request& request, std::uint64_t current_seq) const;
+
+  void set_capacity(std::size_t capacity);
+  std::size_t size() const { return frames_.size(); }
+  std::size_t capacity() const { return capacity_; }
+  std::uint64_t oldest_seq() const { return frames_.empty() ? 0 : frames_.front().seq; }
+
+ private:
+  std::size_t capacity_;
+  std::deque<frame> frames_;
+};
+
+}  // namespace happy

@@ -1,0 +1,45 @@
+#pragma once
+
+// How a session actor reaches its client connection without knowing the
+// protocol: each net/ transport (WebSocket, and later SSE, streaming, poll)
+// implements this, and unit tests implement it in memory.
+//
+// Every call comes from the session actor, in order. Implementations must be
+// safe to call from any thread (they hop onto their connection's strand) and
+// must tolerate calls after the connection is gone.
+
+#include <cstdint>
+#include <string>
+
+#include "actors/messages.hpp"
+
+namespace happy {
+
+// Close codes shared by all transports (WebSocket numbering; streams just end).
+namespace close_code {
+inline constexpr std::uint16_t normal = 1000;        // e.g. "topic removed"
+inline constexpr std::uint16_t going_away = 1001;    // server shutting down
+inline constexpr std::uint16_t internal_error = 1011;
+inline constexpr std::uint16_t slow_consumer = 4008;
+}  // namespace close_code
+
+class transport {
+ public:
+  virtual ~transport() = default;
+
+  // The topic exists and the subscription is in place: complete the
+  // handshake (or send the response head) and start writing frames.
+  virtual void accept() = 0;
+
+  // The subscription cannot happen (e.g. unknown topic): answer with an HTTP
+  // status and a JSON body instead of upgrading. Only before accept().
+  virtual void reject(unsigned http_status, std::string json_body) = 0;
+
+  // Queue one frame for the client. Frames before accept() are held.
+  virtual void deliver(frame f) = 0;
+
+  // End the connection with a reason the client can see.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+}  // namespace happy

@@ -1,0 +1,61 @@
+#include "config/command_line.hpp"
+
+namespace happy {
+
+const char* const usage_text =
+    "usage: happy-dashboard [--config FILE] [--port N] [--check-config FILE] [--help]\n"
+    "\n"
+    "Pushes live readings to dashboards over WebSocket (GET /<topic>, /topics/<topic>).\n"
+    "\n"
+    "  --config FILE        JSON config (see README); the embedded default runs without it\n"
+    "  --port N             listen port; overrides PORT and server.port (0 = any free port)\n"
+    "  --check-config FILE  validate FILE, print the first problem, exit 0 (valid) or 2\n"
+    "  --help               this text\n"
+    "\n"
+    "Environment: PORT (listen port, overrides server.port).\n";
+
+std::optional<std::uint16_t> parse_port(const std::string& text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+command_line parse_command_line(const std::vector<std::string>& args) {
+  command_line out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value_of = [&](const std::string& flag) -> std::optional<std::string> {
+      auto prefix = flag + "=";
+      if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
+      if (arg == flag && i + 1 < args.size()) return args[++i];
+      if (arg == flag) out.error = flag + " needs a value";
+      return std::nullopt;
+    };
+    auto is_flag = [&](const std::string& flag) {
+      return arg == flag || arg.rfind(flag + "=", 0) == 0;
+    };
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+    } else if (is_flag("--config")) {
+      out.config_path = value_of("--config");
+    } else if (is_flag("--check-config")) {
+      out.check_config_path = value_of("--check-config");
+    } else if (is_flag("--port")) {
+      if (auto text = value_of("--port")) {
+        out.port = parse_port(*text);
+        if (!out.port) out.error = "--port expects a number from 0 to 65535, got '" + *text + "'";
+      }
+    } else {
+      out.error = "unknown argument '" + arg + "'";
+    }
+    if (!out.error.empty()) return out;
+  }
+  return out;
+}
+
+}  // namespace happy

@@ -1,0 +1,71 @@
+#pragma once
+
+// The service's configuration as plain values: what config_loader produces
+// from a validated JSON file and what the actors and the network layer read.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace happy {
+
+enum class distribution_kind { uniform, normal, random_walk, sine };
+
+struct generator_config {
+  std::int64_t interval_ms = 5000;
+  distribution_kind distribution = distribution_kind::uniform;
+  // uniform: [min, max); random_walk: clamp bounds.
+  double min = 0;
+  double max = 10;
+  // normal
+  double mean = 5;
+  double stddev = 1;
+  // random_walk
+  double start = 5;
+  double step = 0.5;
+  // sine
+  double period_ms = 60000;
+  double amplitude = 5;
+  double offset = 5;
+
+  friend bool operator==(const generator_config& a, const generator_config& b);
+  friend bool operator!=(const generator_config& a, const generator_config& b) { return !(a == b); }
+};
+
+struct topic_config {
+  std::optional<generator_config> generator;  // absent: publish-only topic
+  std::optional<std::size_t> history;         // overrides limits.history
+};
+
+struct server_config {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;
+  int io_threads = 1;
+  int actor_threads = 1;
+  std::int64_t shutdown_grace_ms = 10000;
+};
+
+struct limits_config {
+  std::size_t max_connections = 100000;
+  std::size_t max_topics = 1000;
+  std::size_t max_message_bytes = 65536;
+  std::size_t max_queued_bytes_per_client = 1048576;
+  std::size_t history = 1000;
+};
+
+struct config {
+  std::string source = "<embedded default>";  // file the values came from, for messages
+  server_config server;
+  std::vector<std::string> cors_allowed_origins{"*"};
+  std::vector<std::string> publish_tokens;
+  limits_config limits;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::map<std::string, topic_config> topics;
+
+  std::size_t history_of(const std::string& topic) const;
+};
+
+}  // namespace happy

@@ -1,0 +1,324 @@
+#include "config/config_loader.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/embedded_text.hpp"
+#include "config/topic_name.hpp"
+
+namespace happy {
+
+namespace {
+
+using rapidjson::Value;
+
+constexpr unsigned parse_flags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
+
+std::string type_name(const Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsBool()) return "a boolean";
+  if (v.IsInt64() || v.IsUint64()) return "an integer";
+  if (v.IsNumber()) return "a number";
+  if (v.IsString()) return "a string";
+  if (v.IsArray()) return "an array";
+  return "an object";
+}
+
+std::string to_json(const Value& v, std::size_t max_chars = 60) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  std::string text = buffer.GetString();
+  if (text.size() > max_chars) text = text.substr(0, max_chars) + "...";
+  return text;
+}
+
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+std::string expected_types(const Value& type) {
+  auto article = [](const std::string& t) {
+    if (t == "integer" || t == "array" || t == "object") return "an " + t;
+    return "a " + t;
+  };
+  if (type.IsString()) return article(type.GetString());
+  std::vector<std::string> names;
+  for (const auto& t : type.GetArray()) names.push_back(article(t.GetString()));
+  return join_keys(names);
+}
+
+std::string number_text(const Value& v) { return to_json(v); }
+
+// Turns RapidJSON's (schema keyword, schema node, document node) into a sentence.
+std::string describe_violation(const std::string& keyword, const Value& rule, const Value& found) {
+  if (keyword == "type")
+    return "expected " + expected_types(rule["type"]) + ", got " + type_name(found) + " " +
+           to_json(found);
+  if (keyword == "minimum")
+    return "expected a number >= " + number_text(rule["minimum"]) + ", got " + to_json(found);
+  if (keyword == "maximum")
+    return "expected a number <= " + number_text(rule["maximum"]) + ", got " + to_json(found);
+  if (keyword == "enum") {
+    std::vector<std::string> choices;
+    for (const auto& c : rule["enum"].GetArray()) choices.push_back(to_json(c));
+    return "expected one of " + join_keys(choices) + ", got " + to_json(found);
+  }
+  if (keyword == "minLength") return "expected a non-empty string, got " + to_json(found);
+  if (keyword == "required" && found.IsObject()) {
+    std::vector<std::string> missing;
+    for (const auto& r : rule["required"].GetArray())
+      if (!found.HasMember(r)) missing.push_back(std::string("'") + r.GetString() + "'");
+    return "missing required key " + join_keys(missing);
+  }
+  if (keyword == "additionalProperties" && found.IsObject() && rule.HasMember("properties")) {
+    std::vector<std::string> unknown, allowed;
+    const auto& props = rule["properties"];
+    for (auto it = props.MemberBegin(); it != props.MemberEnd(); ++it)
+      allowed.push_back(it->name.GetString());
+    for (auto it = found.MemberBegin(); it != found.MemberEnd(); ++it)
+      if (!props.HasMember(it->name)) unknown.push_back(std::string("'") + it->name.GetString() + "'");
+    return "unknown key " + join_keys(unknown) + " (allowed: " + join_keys(allowed) + ")";
+  }
+  return "does not satisfy the schema rule '" + keyword + "' (" + to_json(rule) + "), got " +
+         to_json(found);
+}
+
+std::string pointer_text(const rapidjson::Pointer& pointer) {
+  rapidjson::StringBuffer buffer;
+  pointer.Stringify(buffer);
+  std::string text = buffer.GetString();
+  return text.empty() ? "/" : text;
+}
+
+std::string line_and_column(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// Raised while converting an already schema-valid document; carries a JSON pointer.
+struct rule_violation {
+  std::string pointer;
+  std::string problem;
+};
+
+const std::vector<std::string>& parameters_of(distribution_kind kind) {
+  static const std::vector<std::string> uniform{"min", "max"}, normal{"mean", "stddev"},
+      walk{"start", "step", "min", "max"}, sine{"period_ms", "amplitude", "offset"};
+  switch (kind) {
+    case distribution_kind::uniform: return uniform;
+    case distribution_kind::normal: return normal;
+    case distribution_kind::random_walk: return walk;
+    case distribution_kind::sine: return sine;
+  }
+  return uniform;
+}
+
+distribution_kind distribution_from(const std::string& name) {
+  if (name == "normal") return distribution_kind::normal;
+  if (name == "random_walk") return distribution_kind::random_walk;
+  if (name == "sine") return distribution_kind::sine;
+  return distribution_kind::uniform;
+}
+
+generator_config read_generator(const Value& g, const std::string& at) {
+  generator_config out;
+  out.interval_ms = g["interval_ms"].GetInt64();
+  std::string distribution = g.HasMember("distribution") ? g["distribution"].GetString() : "uniform";
+  out.distribution = distribution_from(distribution);
+  const auto& allowed = parameters_of(out.distribution);
+  for (auto it = g.MemberBegin(); it != g.MemberEnd(); ++it) {
+    std::string key = it->name.GetString();
+    if (key == "interval_ms" || key == "distribution") continue;
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      throw rule_violation{at + "/" + key, "'" + key + "' is not a parameter of distribution '" +
+                                               distribution + "' (its parameters: " +
+                                               join_keys(allowed) + ")"};
+  }
+  auto number = [&](const char* key, double fallback) {
+    return g.HasMember(key) ? g[key].GetDouble() : fallback;
+  };
+  out.min = number("min", out.min);
+  out.max = number("max", out.max);
+  out.mean = number("mean", out.mean);
+  out.stddev = number("stddev", out.stddev);
+  out.start = number("start", out.start);
+  out.step = number("step", out.step);
+  out.period_ms = number("period_ms", out.period_ms);
+  out.amplitude = number("amplitude", out.amplitude);
+  out.offset = number("offset", out.offset);
+  if (out.distribution == distribution_kind::uniform && !(out.min < out.max))
+    throw rule_violation{at, "expected min < max for distribution 'uniform', got min " +
+                                 to_json(Value(out.min)) + " and max " + to_json(Value(out.max))};
+  if (out.distribution == distribution_kind::random_walk) {
+    if (!(out.min <= out.max))
+      throw rule_violation{at, "expected min <= max for distribution 'random_walk'"};
+    if (out.start < out.min || out.start > out.max)
+      throw rule_violation{at + "/start", "expected start within [min, max] = [" +
+                                              to_json(Value(out.min)) + ", " +
+                                              to_json(Value(out.max)) + "], got " +
+                                              to_json(Value(out.start))};
+  }
+  return out;
+}
+
+std::string escape_pointer_token(const std::string& token) {
+  std::string out;
+  for (char c : token) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> read_strings(const Value& array) {
+  std::vector<std::string> out;
+  for (const auto& v : array.GetArray()) out.emplace_back(v.GetString(), v.GetStringLength());
+  return out;
+}
+
+config read_config(const Value& doc, const std::string& source) {
+  config out;
+  out.source = source;
+  if (doc.HasMember("server")) {
+    const auto& s = doc["server"];
+    if (s.HasMember("host")) out.server.host = s["host"].GetString();
+    if (s.HasMember("port")) out.server.port = static_cast<std::uint16_t>(s["port"].GetInt());
+    if (s.HasMember("io_threads")) out.server.io_threads = s["io_threads"].GetInt();
+    if (s.HasMember("actor_threads")) out.server.actor_threads = s["actor_threads"].GetInt();
+    if (s.HasMember("shutdown_grace_ms"))
+      out.server.shutdown_grace_ms = s["shutdown_grace_ms"].GetInt64();
+  }
+  if (doc.HasMember("cors") && doc["cors"].HasMember("allowed_origins"))
+    out.cors_allowed_origins = read_strings(doc["cors"]["allowed_origins"]);
+  if (doc.HasMember("publish") && doc["publish"].HasMember("tokens"))
+    out.publish_tokens = read_strings(doc["publish"]["tokens"]);
+  if (doc.HasMember("limits")) {
+    const auto& l = doc["limits"];
+    auto size = [&](const char* key, std::size_t& field) {
+      if (l.HasMember(key)) field = static_cast<std::size_t>(l[key].GetUint64());
+    };
+    size("max_connections", out.limits.max_connections);
+    size("max_topics", out.limits.max_topics);
+    size("max_message_bytes", out.limits.max_message_bytes);
+    size("max_queued_bytes_per_client", out.limits.max_queued_bytes_per_client);
+    size("history", out.limits.history);
+  }
+  if (doc.HasMember("log")) {
+    if (doc["log"].HasMember("level")) out.log_level = doc["log"]["level"].GetString();
+    if (doc["log"].HasMember("format")) out.log_format = doc["log"]["format"].GetString();
+  }
+  if (doc.HasMember("topics")) {
+    const auto& topics = doc["topics"];
+    for (auto it = topics.MemberBegin(); it != topics.MemberEnd(); ++it) {
+      std::string name(it->name.GetString(), it->name.GetStringLength());
+      std::string at = "/topics/" + escape_pointer_token(name);
+      if (auto problem = topic_name_problem(name); !problem.empty())
+        throw rule_violation{at, "invalid topic name '" + name + "': " + problem};
+      topic_config topic;
+      if (it->value.HasMember("history"))
+        topic.history = static_cast<std::size_t>(it->value["history"].GetUint64());
+      if (it->value.HasMember("generator"))
+        topic.generator = read_generator(it->value["generator"], at + "/generator");
+      out.topics.emplace(name, topic);
+    }
+    if (out.topics.size() > out.limits.max_topics)
+      throw rule_violation{"/topics", "declares " + std::to_string(out.topics.size()) +
+                                          " topics, more than limits.max_topics = " +
+                                          std::to_string(out.limits.max_topics)};
+  }
+  return out;
+}
+
+const rapidjson::SchemaDocument& config_schema() {
+  static const rapidjson::Document schema_json = [] {
+    rapidjson::Document d;
+    d.Parse(embedded::config_schema_json);
+    return d;
+  }();
+  static const rapidjson::SchemaDocument schema(schema_json);
+  return schema;
+}
+
+const Value& schema_json_root() {
+  static const rapidjson::Document d = [] {
+    rapidjson::Document doc;
+    doc.Parse(embedded::config_schema_json);
+    return doc;
+  }();
+  return d;
+}
+
+}  // namespace
+
+bool operator==(const generator_config& a, const generator_config& b) {
+  return a.interval_ms == b.interval_ms && a.distribution == b.distribution && a.min == b.min &&
+         a.max == b.max && a.mean == b.mean && a.stddev == b.stddev && a.start == b.start &&
+         a.step == b.step && a.period_ms == b.period_ms && a.amplitude == b.amplitude &&
+         a.offset == b.offset;
+}
+
+std::size_t config::history_of(const std::string& topic) const {
+  auto it = topics.find(topic);
+  if (it != topics.end() && it->second.history) return *it->second.history;
+  return limits.history;
+}
+
+std::string config_error::message() const { return file + ": " + location + ": " + problem; }
+
+config_result parse_config(std::string_view json_text, const std::string& source_name) {
+  rapidjson::Document doc;
+  doc.Parse<parse_flags>(json_text.data(), json_text.size());
+  if (doc.HasParseError())
+    return config_error{source_name, line_and_column(json_text, doc.GetErrorOffset()),
+                        std::string("invalid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError())};
+  rapidjson::SchemaValidator validator(config_schema());
+  if (!doc.Accept(validator)) {
+    const Value* rule = validator.GetInvalidSchemaPointer().Get(schema_json_root());
+    const Value* found = validator.GetInvalidDocumentPointer().Get(doc);
+    std::string keyword = validator.GetInvalidSchemaKeyword();
+    std::string problem = (rule && found) ? describe_violation(keyword, *rule, *found)
+                                          : "violates the schema rule '" + keyword + "'";
+    return config_error{source_name, pointer_text(validator.GetInvalidDocumentPointer()), problem};
+  }
+  try {
+    return read_config(doc, source_name);
+  } catch (const rule_violation& v) {
+    return config_error{source_name, v.pointer, v.problem};
+  }
+}
+
+config_result load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return config_error{path, "file", "cannot be opened for reading"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+config default_config() {
+  auto result = parse_config(embedded::default_config_json, "<embedded default>");
+  return std::get<config>(std::move(result));
+}
+
+}  // namespace happy

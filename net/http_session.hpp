@@ -1,0 +1,45 @@
+#pragma once
+
+// One plain HTTP connection: reads requests, answers the JSON endpoints, and
+// hands WebSocket upgrades on topic URLs to a websocket_session.
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+
+#include "net/connection_tracker.hpp"
+#include "net/http_response.hpp"
+#include "net/server_context.hpp"
+
+namespace happy {
+
+class http_session : public tracked_connection,
+                     public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(boost::asio::ip::tcp::socket&& socket, server_context& context);
+  ~http_session() override;
+
+  void run();
+  void shut_down() override;
+
+ private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void handle_request(http_request request);
+  void upgrade_to_websocket(http_request request, const struct route& target);
+  void send(http_response response);
+  void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
+  void do_close();
+
+  boost::beast::tcp_stream stream_;
+  boost::asio::any_io_executor strand_;  // copied: stream_ is gone after an upgrade
+  bool upgraded_ = false;
+  boost::beast::flat_buffer buffer_;
+  server_context& context_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::shared_ptr<http_response> pending_response_;  // kept alive until written
+};
+
+}  // namespace happy

@@ -1,0 +1,111 @@
+#include "net/route.hpp"
+
+#include <limits>
+
+#include "config/topic_name.hpp"
+
+namespace happy {
+
+namespace {
+
+route bad_request(std::string why) {
+  route r;
+  r.what = route::kind::bad_request;
+  r.error = std::move(why);
+  return r;
+}
+
+// Calls visit(key, value) for every key=value pair of a query string.
+template <class Visit>
+void for_each_parameter(std::string_view query, Visit&& visit) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos)
+      visit(pair, std::string_view{});
+    else
+      visit(pair.substr(0, eq), pair.substr(eq + 1));
+  }
+}
+
+std::string quoted(std::string_view text) {
+  constexpr std::size_t max_shown = 40;
+  std::string shown(text.substr(0, max_shown));
+  for (auto& c : shown)
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\' ||
+        static_cast<unsigned char>(c) >= 0x7f)
+      c = '?';
+  return "'" + shown + (text.size() > max_shown ? "...'" : "'");
+}
+
+}  // namespace
+
+bool parse_u64(std::string_view text, std::uint64_t& out) {
+  if (text.empty() || text.size() > 20) return false;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  out = value;
+  return true;
+}
+
+route parse_route(std::string_view target) {
+  auto question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+
+  route r;
+  if (path == "/" || path == "/index.html") {
+    r.what = route::kind::index;
+    return r;
+  }
+  if (path == "/healthz") {
+    r.what = route::kind::health;
+    return r;
+  }
+  if (path == "/topics" || path == "/topics/") {
+    r.what = route::kind::topic_list;
+    return r;
+  }
+  std::string_view name;
+  if (path.substr(0, 8) == "/topics/")
+    name = path.substr(8);
+  else if (path.size() > 1 && path[0] == '/')
+    name = path.substr(1);
+  if (name.empty() || !is_valid_topic_name(name)) return r;  // not_found
+
+  r.what = route::kind::topic_stream;
+  r.topic = std::string(name);
+  bool has_since = false, has_last = false;
+  std::string problem;
+  for_each_parameter(query, [&](std::string_view key, std::string_view value) {
+    if (!problem.empty()) return;
+    if (key != "since" && key != "last") return;
+    std::uint64_t number = 0;
+    if (!parse_u64(value, number)) {
+      problem = "invalid query parameter '" + std::string(key) +
+                "': expected an unsigned 64-bit integer, got " + quoted(value);
+      return;
+    }
+    if (key == "since") {
+      has_since = true;
+      r.replay = replay_request::since(number);
+    } else {
+      has_last = true;
+      r.replay = replay_request::last(number);
+    }
+  });
+  if (!problem.empty()) return bad_request(problem);
+  if (has_since && has_last) return bad_request("use either 'since' or 'last', not both");
+  return r;
+}
+
+}  // namespace happy

@@ -1,0 +1,16 @@
+#include "net/server_context.hpp"
+
+#include <algorithm>
+
+namespace happy {
+
+std::string server_context::allowed_origin(const std::string& origin) const {
+  const auto& allowed = settings.cors_allowed_origins;
+  bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+  // Echo the caller's Origin as the original service did; "*" when none was sent.
+  if (any) return origin.empty() ? "*" : origin;
+  if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) return origin;
+  return {};
+}
+
+}  // namespace happy

@@ -1,0 +1,81 @@
+#pragma once
+
+// Shared pieces for actor tests: a quiet actor system and an in-memory
+// transport that records what a session actor asks of its connection.
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/transport.hpp"
+
+namespace happy::testing {
+
+struct test_system {
+  caf::actor_system_config cfg;
+  caf::actor_system system{cfg};
+};
+
+class recording_transport : public transport {
+ public:
+  void accept() override { record([&] { accepted = true; }); }
+  void reject(unsigned status, std::string body) override {
+    record([&] {
+      rejected_status = status;
+      rejected_body = std::move(body);
+    });
+  }
+  void deliver(frame f) override { record([&] { frames.push_back(std::move(f)); }); }
+  void close(std::uint16_t code, std::string reason) override {
+    record([&] {
+      close_code = code;
+      close_reason = std::move(reason);
+    });
+  }
+
+  // Waits until `done()` holds (checked under the lock) or the timeout passes.
+  template <class Predicate>
+  bool wait_until(Predicate done, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return done(); });
+  }
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool accepted = false;
+  unsigned rejected_status = 0;
+  std::string rejected_body;
+  std::vector<frame> frames;
+  std::uint16_t close_code = 0;
+  std::string close_reason;
+
+ private:
+  template <class F>
+  void record(F f) {
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      f();
+    }
+    changed.notify_all();
+  }
+};
+
+// Polls `condition` until it holds or `timeout` passes.
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
+}
+
+}  // namespace happy::testing

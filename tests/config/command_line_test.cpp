@@ -1,0 +1,26 @@
+#include <catch2/catch.hpp>
+
+#include "config/command_line.hpp"
+
+using namespace happy;
+
+TEST_CASE("command line flags in both spellings") {
+  auto a = parse_command_line({"--config", "c.json", "--port", "9000"});
+  CHECK(a.error.empty());
+  CHECK(*a.config_path == "c.json");
+  CHECK(*a.port == 9000);
+  auto b = parse_command_line({"--config=c.json", "--port=0", "--check-config=d.json"});
+  CHECK(b.error.empty());
+  CHECK(*b.port == 0);
+  CHECK(*b.check_config_path == "d.json");
+  CHECK(parse_command_line({"--help"}).help);
+}
+
+TEST_CASE("bad command lines explain themselves") {
+  CHECK(parse_command_line({"--port", "70000"}).error ==
+        "--port expects a number from 0 to 65535, got '70000'");
+  CHECK(parse_command_line({"--port", "-1"}).error ==
+        "--port expects a number from 0 to 65535, got '-1'");
+  CHECK(parse_command_line({"--config"}).error == "--config needs a value");
+  CHECK(parse_command_line({"--verbose"}).error == "unknown argument '--verbose'");
+}

@@ -1,0 +1,116 @@
+#include <catch2/catch.hpp>
+
+#include "config/config_loader.hpp"
+
+using namespace happy;
+
+namespace {
+
+// The located error for `json`, or "" when it is valid.
+std::string error_of(const std::string& json) {
+  auto result = parse_config(json, "test.json");
+  if (auto* e = std::get_if<config_error>(&result)) return e->message();
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the embedded default is one uniform 0..10 happiness generator every 5 s") {
+  config cfg = default_config();
+  REQUIRE(cfg.topics.size() == 1);
+  const auto& gen = cfg.topics.at("happiness").generator;
+  REQUIRE(gen);
+  CHECK(gen->interval_ms == 5000);
+  CHECK(gen->distribution == distribution_kind::uniform);
+  CHECK(gen->min == 0);
+  CHECK(gen->max == 10);
+  CHECK(cfg.server.port == 8080);
+  CHECK(cfg.cors_allowed_origins == std::vector<std::string>{"*"});
+  CHECK(cfg.history_of("happiness") == 1000);
+}
+
+TEST_CASE("every shipped example config is valid") {
+  for (auto name : {"full.json", "all-distributions.json", "fast.json"}) {
+    auto result = load_config_file(std::string(HAPPY_SOURCE_DIR) + "/config/examples/" + name);
+    INFO(name << ": " << (std::holds_alternative<config_error>(result)
+                              ? std::get<config_error>(result).message()
+                              : "ok"));
+    CHECK(std::holds_alternative<config>(result));
+  }
+}
+
+TEST_CASE("values are read into the config") {
+  auto result = parse_config(R"({"server":{"port":9000,"io_threads":2},
+      "limits":{"history":50},
+      "topics":{"t":{"history":7,"generator":{"interval_ms":100,"distribution":"sine",
+                 "period_ms":1000,"amplitude":2,"offset":3}}, "p":{}}})",
+                             "x.json");
+  REQUIRE(std::holds_alternative<config>(result));
+  const auto& cfg = std::get<config>(result);
+  CHECK(cfg.server.port == 9000);
+  CHECK(cfg.server.io_threads == 2);
+  CHECK(cfg.history_of("t") == 7);
+  CHECK(cfg.history_of("p") == 50);
+  CHECK_FALSE(cfg.topics.at("p").generator);
+  CHECK(cfg.topics.at("t").generator->distribution == distribution_kind::sine);
+  CHECK(cfg.topics.at("t").generator->amplitude == 2);
+}
+
+TEST_CASE("schema violations name the file, the JSON path and what was expected") {
+  CHECK(error_of(R"({"topics":{"happiness":{"generator":{"interval_ms":-5}}}})") ==
+        "test.json: /topics/happiness/generator/interval_ms: expected a number >= 1, got -5");
+  CHECK(error_of(R"({"server":{"port":"80"}})") ==
+        "test.json: /server/port: expected an integer, got a string \"80\"");
+  CHECK(error_of(R"({"server":{"port":70000}})") ==
+        "test.json: /server/port: expected a number <= 65535, got 70000");
+  CHECK(error_of(R"({"topics":{"t":{"generator":{}}}})") ==
+        "test.json: /topics/t/generator: missing required key 'interval_ms'");
+  CHECK(error_of(R"({"topics":{"t":{"generator":{"interval_ms":5,"distribution":"gauss"}}}})") ==
+        "test.json: /topics/t/generator/distribution: expected one of \"uniform\", \"normal\", "
+        "\"random_walk\", \"sine\", got \"gauss\"");
+}
+
+TEST_CASE("unknown keys are reported with the keys that are allowed") {
+  auto message = error_of(R"({"topics":{"t":{"generator":{"interval_ms":5,"colour":1}}}})");
+  CHECK(message.rfind("test.json: /topics/t/generator: unknown key 'colour' (allowed: ", 0) == 0);
+  CHECK_THAT(error_of(R"({"sever":{}})"),
+             Catch::Contains("test.json: /: unknown key 'sever'"));
+}
+
+TEST_CASE("topic names are checked against the pattern and the reserved words") {
+  CHECK_THAT(error_of(R"({"topics":{"metrics":{}}})"),
+             Catch::StartsWith("test.json: /topics/metrics: invalid topic name 'metrics'"));
+  CHECK_THAT(error_of(R"({"topics":{"Happy":{}}})"),
+             Catch::StartsWith("test.json: /topics/Happy: invalid topic name"));
+  CHECK_THAT(error_of(R"({"topics":{"a/b":{}}})"),
+             Catch::StartsWith("test.json: /topics/a~1b: invalid topic name"));
+  CHECK(error_of(R"({"topics":{"ok_name-2":{}}})").empty());
+}
+
+TEST_CASE("distribution parameters must belong to the chosen distribution and make sense") {
+  CHECK(error_of(R"({"topics":{"t":{"generator":{"interval_ms":5,"mean":3}}}})") ==
+        "test.json: /topics/t/generator/mean: 'mean' is not a parameter of distribution "
+        "'uniform' (its parameters: min, max)");
+  CHECK_THAT(error_of(R"({"topics":{"t":{"generator":{"interval_ms":5,"min":3,"max":3}}}})"),
+             Catch::StartsWith("test.json: /topics/t/generator: expected min < max"));
+  CHECK_THAT(error_of(R"({"topics":{"t":{"generator":{"interval_ms":5,"distribution":"random_walk",
+                        "start":20,"min":0,"max":10}}}})"),
+             Catch::StartsWith("test.json: /topics/t/generator/start: expected start within"));
+}
+
+TEST_CASE("syntax errors name the line and column") {
+  CHECK_THAT(error_of("{\n  \"topics\": {\n    \"t\": {,}\n  }\n}"),
+             Catch::StartsWith("test.json: line 3, column 11: invalid JSON"));
+}
+
+TEST_CASE("more topics than limits.max_topics is an error") {
+  CHECK(error_of(R"({"limits":{"max_topics":1},"topics":{"a":{},"b":{}}})") ==
+        "test.json: /topics: declares 2 topics, more than limits.max_topics = 1");
+}
+
+TEST_CASE("a missing file is reported by name") {
+  auto result = load_config_file("/nonexistent/happy.json");
+  REQUIRE(std::holds_alternative<config_error>(result));
+  CHECK(std::get<config_error>(result).message() ==
+        "/nonexistent/happy.json: file: cannot be opened for reading");
+}

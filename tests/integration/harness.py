@@ -1,0 +1,260 @@
+"""Black-box harness for the happy-dashboard integration tests.
+
+Starts the real binary (HAPPY_BINARY, default ../../build/happy-dashboard) on
+a free loopback port, with a config written to a temporary file (or the
+embedded default), and stops it again -- always, even when a test fails.
+
+Only the standard library and Debian's python3-websockets (10.4) are used, so
+run these tests with /usr/bin/python3.
+"""
+
+import asyncio
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "config", "examples"))
+HOST = "127.0.0.1"
+
+
+def binary_path():
+    path = os.environ.get("HAPPY_BINARY") or os.path.normpath(
+        os.path.join(HERE, "..", "..", "build", "happy-dashboard"))
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"happy-dashboard binary not found at {path} (set HAPPY_BINARY)")
+    return path
+
+
+def fast_config(interval_ms=100, history=600, extra_topics=None, **top_level):
+    """A config whose `happiness` topic produces a uniform 0..10 reading every interval_ms."""
+    topics = {
+        "happiness": {"generator": {"interval_ms": interval_ms, "distribution": "uniform",
+                                    "min": 0, "max": 10}},
+    }
+    topics.update(extra_topics or {})
+    cfg = {"limits": {"history": history}, "topics": topics}
+    cfg.update(top_level)
+    return cfg
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def port_accepts(port, host=HOST, timeout=0.2):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def write_temp(text, suffix=".json"):
+    """Writes text to a temporary file that is removed when the test process ends."""
+    fd, path = tempfile.mkstemp(prefix="happy-test-", suffix=suffix)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    _temp_files.append(path)
+    return path
+
+
+_temp_files = []
+
+
+def _remove_temp_files():
+    for path in _temp_files:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+import atexit  # noqa: E402
+
+atexit.register(_remove_temp_files)
+
+
+def run_cli(*args, timeout=10, env=None):
+    """Runs the binary to completion (e.g. --check-config, --help)."""
+    full_env = dict(os.environ)
+    full_env.pop("PORT", None)
+    full_env.update(env or {})
+    return subprocess.run([binary_path(), *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
+
+
+class Server:
+    """One running happy-dashboard process."""
+
+    def __init__(self, config=None, port="free", env=None, args=(), start_timeout=10.0):
+        """config: dict (written to a temp file), str (a path) or None (embedded default).
+        port: "free" (pick one and pass --port), None (no --port), or an int."""
+        self.binary = binary_path()
+        self.config_path = None
+        if isinstance(config, dict):
+            self.config_path = write_temp(json.dumps(config))
+        elif isinstance(config, str):
+            self.config_path = config
+        self.port = free_port() if port == "free" else port
+        argv = [self.binary]
+        if self.config_path:
+            argv += ["--config", self.config_path]
+        if self.port is not None:
+            argv += ["--port", str(self.port)]
+        argv += list(args)
+        full_env = dict(os.environ)
+        full_env.pop("PORT", None)
+        full_env.update(env or {})
+        self._stderr = tempfile.TemporaryFile(mode="w+b")
+        self._stdout = tempfile.TemporaryFile(mode="w+b")
+        self.proc = subprocess.Popen(argv, stdout=self._stdout, stderr=self._stderr,
+                                     stdin=subprocess.DEVNULL, env=full_env)
+        try:
+            self._wait_ready(start_timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"happy-dashboard exited with {self.proc.returncode} before "
+                                   f"listening; stderr:\n{self.stderr()}")
+            if self.port is None or self.port == 0:
+                m = re.search(r"listening on \S*:(\d+)", self.stderr())
+                if m and int(m.group(1)) != 0 and port_accepts(int(m.group(1))):
+                    self.port = int(m.group(1))
+                    return
+            elif port_accepts(self.port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"happy-dashboard did not accept connections on port {self.port} "
+                           f"within {timeout} s; stderr:\n{self.stderr()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Sends sig and waits for the exit; kills it (and fails) after timeout."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError(f"happy-dashboard did not exit within {timeout} s after "
+                                     f"signal {sig}; stderr:\n{self.stderr()}")
+        return self.proc.returncode
+
+    def kill(self):
+        """Unconditional cleanup: SIGKILL if still running, reap, close files."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def stderr(self):
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        self._stdout.flush()
+        self._stdout.seek(0)
+        return self._stdout.read().decode("utf-8", "replace")
+
+    # -- HTTP --------------------------------------------------------------
+
+    def ws_url(self, path):
+        return f"ws://{HOST}:{self.port}{path}"
+
+    def http(self, path, method="GET", headers=None, body=None, timeout=5.0):
+        """One HTTP request; returns (status, headers dict with lower-case keys, body bytes)."""
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            res = conn.getresponse()
+            body = res.read()
+            return res.status, {k.lower(): v for k, v in res.getheaders()}, body
+        finally:
+            conn.close()
+
+    def http_upgrade(self, path, extra_headers=None, timeout=5.0):
+        """GET with WebSocket upgrade headers; for reading the body of a refused handshake."""
+        headers = {
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+            "Sec-WebSocket-Version": "13",
+        }
+        headers.update(extra_headers or {})
+        return self.http(path, headers=headers, timeout=timeout)
+
+    def topics(self):
+        status, headers, body = self.http("/topics")
+        if status != 200:
+            raise AssertionError(f"GET /topics answered {status}: {body!r}")
+        return json.loads(body)
+
+    def topic(self, name="happiness"):
+        for t in self.topics():
+            if t.get("name") == name:
+                return t
+        raise AssertionError(f"topic {name!r} not in GET /topics")
+
+    def wait_for(self, predicate, timeout=5.0, what="condition", interval=0.05):
+        """Polls predicate(topic_list) until it is true; returns the topic list."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            last = self.topics()
+            if predicate(last):
+                return last
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; "
+                                     f"last GET /topics: {last}")
+            time.sleep(interval)
+
+    def wait_for_seq(self, minimum, topic="happiness", timeout=10.0):
+        topics = self.wait_for(
+            lambda ts: any(t["name"] == topic and t["seq"] >= minimum for t in ts),
+            timeout=timeout, what=f"{topic} seq >= {minimum}")
+        return next(t for t in topics if t["name"] == topic)["seq"]
+
+
+class ServerTestCase(unittest.TestCase):
+    """TestCase with start_server(): the server is always killed after the test."""
+
+    def start_server(self, config=None, **kwargs):
+        server = Server(config, **kwargs)
+        self.addCleanup(server.kill)
+        return server
+
+
+def run_async(coro, timeout):
+    """Runs a coroutine with an overall time bound."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def envelope_seqs(messages):
+    return [json.loads(m)["seq"] for m in messages]

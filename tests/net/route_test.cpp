@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include "net/route.hpp"
+
+using namespace happy;
+
+TEST_CASE("topic URLs: /topics/<name> and the /<name> alias") {
+  for (auto target : {"/happiness", "/topics/happiness"}) {
+    auto r = parse_route(target);
+    CHECK(r.what == route::kind::topic_stream);
+    CHECK(r.topic == "happiness");
+    CHECK(r.replay.kind == replay_request::mode::none);
+  }
+}
+
+TEST_CASE("fixed endpoints") {
+  CHECK(parse_route("/").what == route::kind::index);
+  CHECK(parse_route("/topics").what == route::kind::topic_list);
+  CHECK(parse_route("/topics?x=1").what == route::kind::topic_list);
+  CHECK(parse_route("/healthz").what == route::kind::health);
+}
+
+TEST_CASE("paths that are no topic are not found") {
+  for (auto target : {"/favicon.ico", "/a/b", "/topics/a/b", "/Happy", "/metrics", "//", "/topics/"})
+    CHECK(parse_route(target).what != route::kind::topic_stream);
+  CHECK(parse_route("/favicon.ico").what == route::kind::not_found);
+}
+
+TEST_CASE("since and last are parsed; other parameters are ignored") {
+  auto since = parse_route("/happiness?since=42&cachebust=7");
+  CHECK(since.replay.kind == replay_request::mode::since);
+  CHECK(since.replay.value == 42);
+  auto last = parse_route("/topics/happiness?last=5");
+  CHECK(last.replay.kind == replay_request::mode::last);
+  CHECK(last.replay.value == 5);
+  CHECK(parse_route("/happiness?since=18446744073709551615").replay.value ==
+        18446744073709551615ull);
+}
+
+TEST_CASE("invalid query values are a bad request with a reason") {
+  auto negative = parse_route("/happiness?since=-1");
+  CHECK(negative.what == route::kind::bad_request);
+  CHECK(negative.error ==
+        "invalid query parameter 'since': expected an unsigned 64-bit integer, got '-1'");
+  CHECK(parse_route("/happiness?last=abc").what == route::kind::bad_request);
+  CHECK(parse_route("/happiness?last=").what == route::kind::bad_request);
+  CHECK(parse_route("/happiness?since=18446744073709551616").what == route::kind::bad_request);
+  CHECK(parse_route("/happiness?since=1&last=2").error == "use either 'since' or 'last', not both");
+}

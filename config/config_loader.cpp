@@ -82,15 +82,6 @@ std::string describe_violation(const std::string& keyword, const Value& rule, co
       if (!found.HasMember(r)) missing.push_back(std::string("'") + r.GetString() + "'");
     return "missing required key " + join_keys(missing);
   }
-  if (keyword == "additionalProperties" && found.IsObject() && rule.HasMember("properties")) {
-    std::vector<std::string> unknown, allowed;
-    const auto& props = rule["properties"];
-    for (auto it = props.MemberBegin(); it != props.MemberEnd(); ++it)
-      allowed.push_back(it->name.GetString());
-    for (auto it = found.MemberBegin(); it != found.MemberEnd(); ++it)
-      if (!props.HasMember(it->name)) unknown.push_back(std::string("'") + it->name.GetString() + "'");
-    return "unknown key " + join_keys(unknown) + " (allowed: " + join_keys(allowed) + ")";
-  }
   return "does not satisfy the schema rule '" + keyword + "' (" + to_json(rule) + "), got " +
          to_json(found);
 }
@@ -295,11 +286,25 @@ config_result parse_config(std::string_view json_text, const std::string& source
   rapidjson::SchemaValidator validator(config_schema());
   if (!doc.Accept(validator)) {
     const Value* rule = validator.GetInvalidSchemaPointer().Get(schema_json_root());
-    const Value* found = validator.GetInvalidDocumentPointer().Get(doc);
+    rapidjson::Pointer where = validator.GetInvalidDocumentPointer();
     std::string keyword = validator.GetInvalidSchemaKeyword();
+    if (keyword == "additionalProperties" && where.GetTokenCount() > 0) {
+      // RapidJSON points at the unexpected member; report it at its object.
+      const auto& last = where.GetTokens()[where.GetTokenCount() - 1];
+      std::string key(last.name, last.length);
+      rapidjson::Pointer parent(where.GetTokens(), where.GetTokenCount() - 1);
+      std::string allowed;
+      if (rule && rule->HasMember("properties"))
+        for (auto it = (*rule)["properties"].MemberBegin(); it != (*rule)["properties"].MemberEnd(); ++it)
+          allowed += (allowed.empty() ? "" : ", ") + std::string(it->name.GetString());
+      return config_error{source_name, pointer_text(parent),
+                          "unknown key '" + key + "'" +
+                              (allowed.empty() ? "" : " (allowed: " + allowed + ")")};
+    }
+    const Value* found = where.Get(doc);
     std::string problem = (rule && found) ? describe_violation(keyword, *rule, *found)
                                           : "violates the schema rule '" + keyword + "'";
-    return config_error{source_name, pointer_text(validator.GetInvalidDocumentPointer()), problem};
+    return config_error{source_name, pointer_text(where), problem};
   }
   try {
     return read_config(doc, source_name);

@@ -10,7 +10,7 @@ namespace {
 constexpr int samples = 20000;
 }
 
-TEST_CASE("uniform stays in [min, max) and covers the range") {
+TEST_CASE("uniform stays between min (inclusive) and max (exclusive) and covers the range") {
   generator_config cfg;
   cfg.distribution = distribution_kind::uniform;
   cfg.min = 0;
@@ -46,7 +46,7 @@ TEST_CASE("normal centres on its mean with its spread") {
   CHECK(stddev == Approx(0.8).epsilon(0.05));
 }
 
-TEST_CASE("random walk moves at most one step and never leaves [min, max]") {
+TEST_CASE("random walk moves at most one step and never leaves min..max") {
   generator_config cfg;
   cfg.distribution = distribution_kind::random_walk;
   cfg.start = 5;

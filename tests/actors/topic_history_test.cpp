@@ -55,7 +55,7 @@ TEST_CASE("last replays the newest n, and no more than are held") {
   CHECK(seqs(h.replay(replay_request::last(100), 6)).size() == 6);
 }
 
-TEST_CASE("live-only subscribers get no replay; capacity 0 holds nothing") {
+TEST_CASE("live-only subscribers get no replay, capacity 0 holds nothing") {
   auto h = filled(10, 6);
   CHECK(h.replay(replay_request::live_only(), 6).empty());
   auto none = filled(0, 6);

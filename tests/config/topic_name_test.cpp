@@ -5,8 +5,8 @@
 using namespace happy;
 
 TEST_CASE("valid topic names") {
-  for (auto name : {"happiness", "a", "0", "cpu_load-2", std::string(64, 'x').c_str()})
-    CHECK(is_valid_topic_name(name));
+  for (auto name : {"happiness", "a", "0", "cpu_load-2"}) CHECK(is_valid_topic_name(name));
+  CHECK(is_valid_topic_name(std::string(64, 'x')));
 }
 
 TEST_CASE("invalid and reserved topic names say why") {

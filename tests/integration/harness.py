@@ -30,7 +30,8 @@ def binary_path():
     path = os.environ.get("HAPPY_BINARY") or os.path.normpath(
         os.path.join(HERE, "..", "..", "build", "happy-dashboard"))
     if not os.path.isfile(path) or not os.access(path, os.X_OK):
-        raise unittest.SkipTest(f"happy-dashboard binary not found at {path} (set HAPPY_BINARY)")
+        # Fail rather than skip: a missing binary must not look like a passing suite.
+        raise RuntimeError(f"happy-dashboard binary not found at {path} (set HAPPY_BINARY)")
     return path
 
 
@@ -172,13 +173,25 @@ class Server:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        self._close_files()
+
+    def _close_files(self):
+        if self._stderr is not None and self.proc.poll() is not None:
+            self._stderr_text, self._stdout_text = self.stderr(), self.stdout()
+            self._stderr.close()
+            self._stdout.close()
+            self._stderr = self._stdout = None
 
     def stderr(self):
+        if self._stderr is None:
+            return self._stderr_text
         self._stderr.flush()
         self._stderr.seek(0)
         return self._stderr.read().decode("utf-8", "replace")
 
     def stdout(self):
+        if self._stdout is None:
+            return self._stdout_text
         self._stdout.flush()
         self._stdout.seek(0)
         return self._stdout.read().decode("utf-8", "replace")

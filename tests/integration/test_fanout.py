@@ -78,7 +78,7 @@ class FanoutTest(ServerTestCase):
     def test_original_client_with_default_config(self):
         # No --config: the embedded default (happiness every 5000 ms).
         server = self.start_server(None)
-        self.assertIn(f"listening on", server.stderr())
+        self.assertIn("listening on", server.stderr())
         self.assertIn(f":{server.port}", server.stderr())
 
         async def main():

@@ -26,7 +26,7 @@ TEST_CASE("paths that are no topic are not found") {
   CHECK(parse_route("/favicon.ico").what == route::kind::not_found);
 }
 
-TEST_CASE("since and last are parsed; other parameters are ignored") {
+TEST_CASE("since and last are parsed, other parameters are ignored") {
   auto since = parse_route("/happiness?since=42&cachebust=7");
   CHECK(since.replay.kind == replay_request::mode::since);
   CHECK(since.replay.value == 42);

@@ -28,11 +28,16 @@ session_link service::open_session(const std::string& topic, replay_request repl
 
 void service::list_topics(std::function<void(std::string json)> done) {
   // A short-lived actor makes the request so the caller's thread never blocks.
-  system_.spawn([registry = registry_, done = std::move(done)](caf::event_based_actor* self) {
-    self->request(registry, std::chrono::seconds(5), list_atom::value)
-        .then([done](const std::string& json) { done(json); },
-              [done](const caf::error&) { done(R"({"error":"topic list unavailable"})"); });
-  });
+  // (Arguments are passed to spawn rather than captured: CAF 0.17 dereferences
+  // a null tuple for argument-less function actors, which UBSan rejects.)
+  system_.spawn(
+      [](caf::event_based_actor* self, const caf::actor& registry,
+         const std::function<void(std::string)>& done) {
+        self->request(registry, std::chrono::seconds(5), list_atom::value)
+            .then([done](const std::string& json) { done(json); },
+                  [done](const caf::error&) { done(R"({"error":"topic list unavailable"})"); });
+      },
+      registry_, std::move(done));
 }
 
 void service::shutdown() {

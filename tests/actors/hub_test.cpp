@@ -96,10 +96,10 @@ TEST_CASE("a session that dies is removed from the hub via its down message") {
   testing::test_system t;
   auto h = t.system.spawn(hub, "t", 10, 0);
   // A session stand-in that joins the hub and then ends without unsubscribing.
-  auto mortal = t.system.spawn([h](caf::event_based_actor* self) -> caf::behavior {
-    self->send(h, subscribe_atom::value, replay_request::live_only());
+  auto mortal = t.system.spawn([](caf::event_based_actor* self, const caf::actor& target) -> caf::behavior {
+    self->send(target, subscribe_atom::value, replay_request::live_only());
     return {[self](subscribed_atom, const frame_list&) { self->quit(); }};
-  });
+  }, h);
   caf::scoped_actor observer{t.system};
   CHECK(testing::eventually([&] { return stats(observer, h).subscribers == 0; }));
   // It did subscribe: a living subscriber next to it is counted.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <system_error>
 
 #include "actors/service.hpp"
@@ -72,6 +73,16 @@ int main(int argc, char** argv) {
     cfg.server.port = *port;
   }
   if (args.port) cfg.server.port = *args.port;
+  if (args.web_root) cfg.web_root = *args.web_root;
+  if (const char* env_tokens = std::getenv("HAPPY_PUBLISH_TOKENS")) {
+    std::string_view rest = env_tokens;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto token = rest.substr(0, comma);
+      if (!token.empty()) cfg.publish_tokens.emplace_back(token);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
   if (const char* env_level = std::getenv("HAPPY_LOG_LEVEL")) cfg.log_level = env_level;
   log_level level = log_level::info;
   if (parse_log_level(cfg.log_level, level)) set_log_level(level);

@@ -14,14 +14,14 @@ namespace happy {
 
 namespace {
 
-void start_topic(caf::stateful_actor<registry_state>* self, const std::string& name,
-                 const topic_config& topic) {
+caf::actor start_topic(caf::stateful_actor<registry_state>* self, const std::string& name,
+                       const topic_config& topic) {
   auto& s = self->state;
   std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
   auto hub_actor = self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval);
-  s.hubs.emplace(name, hub_actor);
   if (topic.generator)
     s.generators.emplace(name, self->spawn<caf::linked>(generator, hub_actor, *topic.generator));
+  return hub_actor;
 }
 
 // Collects one topic_stats per hub and answers with the JSON list.
@@ -48,12 +48,30 @@ std::vector<std::string> registry_state::topic_names() const {
 
 caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg) {
   self->state.cfg = std::move(cfg);
-  for (const auto& [name, topic] : self->state.cfg.topics) start_topic(self, name, topic);
+  for (const auto& [name, topic] : self->state.cfg.topics)
+    self->state.hubs.emplace(name, start_topic(self, name, topic));
   return {
       [self](lookup_atom, const std::string& topic) {
         auto it = self->state.hubs.find(topic);
         caf::actor found = it == self->state.hubs.end() ? caf::actor{} : it->second;
         return caf::make_message(found, self->state.topic_names());
+      },
+      [self](publish_atom, const std::string& topic,
+             const std::string& value_json) {
+        auto& s = self->state;
+        auto promise = self->make_response_promise();
+        auto it = s.hubs.find(topic);
+        if (it == s.hubs.end()) {
+          // Publishing creates the topic, within limits.max_topics.
+          if (s.hubs.size() >= s.cfg.limits.max_topics) {
+            promise.deliver(std::uint64_t{0});
+            return promise;
+          }
+          it = s.hubs.emplace(topic, start_topic(self, topic, topic_config{})).first;
+        }
+        // The hub answers the publisher directly with the seq.
+        promise.delegate(it->second, publish_atom::value, value_json);
+        return promise;
       },
       [self](list_atom) -> caf::result<std::string> {
         if (self->state.hubs.empty()) return std::string("[]");

@@ -7,6 +7,8 @@
 // Messages:
 //   (lookup_atom, std::string topic) -> (caf::actor hub_or_null, std::vector<std::string> known)
 //   (list_atom) -> std::string   JSON array describing every topic
+//   (publish_atom, std::string topic, std::string value_json) -> std::uint64_t seq
+//        creates the topic when new; seq 0 means limits.max_topics was reached
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>

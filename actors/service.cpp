@@ -40,6 +40,22 @@ void service::list_topics(std::function<void(std::string json)> done) {
       registry_, std::move(done));
 }
 
+void service::publish(const std::string& topic, std::string value_json,
+                      std::function<void(publish_result)> done) {
+  system_.spawn(
+      [](caf::event_based_actor* self, const caf::actor& registry, const std::string& topic,
+         const std::string& value_json, const std::function<void(publish_result)>& done) {
+        self->request(registry, std::chrono::seconds(5), publish_atom::value, topic, value_json)
+            .then(
+                [done](std::uint64_t seq) {
+                  done(seq == 0 ? publish_result{publish_result::outcome::topic_limit, 0}
+                                : publish_result{publish_result::outcome::accepted, seq});
+                },
+                [done](const caf::error&) { done({publish_result::outcome::unavailable, 0}); });
+      },
+      registry_, topic, std::move(value_json), std::move(done));
+}
+
 void service::shutdown() {
   if (registry_) caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   registry_ = nullptr;

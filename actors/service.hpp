@@ -6,6 +6,7 @@
 
 #include <caf/actor.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,12 @@ class session_link {
   caf::actor session_;
 };
 
+struct publish_result {
+  enum class outcome { accepted, topic_limit, unavailable };
+  outcome status = outcome::unavailable;
+  std::uint64_t seq = 0;
+};
+
 class service {
  public:
   service(caf::actor_system& system, config cfg);
@@ -46,6 +53,11 @@ class service {
 
   // Calls `done` (from an actor thread) with the JSON for GET /topics.
   void list_topics(std::function<void(std::string json)> done);
+
+  // Publishes `value_json` (valid, compact JSON) to `topic`, creating the
+  // topic if needed; calls `done` from an actor thread.
+  void publish(const std::string& topic, std::string value_json,
+               std::function<void(publish_result)> done);
 
   // Stops generators and hubs; every session closes its client with 1001.
   void shutdown();

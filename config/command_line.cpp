@@ -3,16 +3,20 @@
 namespace happy {
 
 const char* const usage_text =
-    "usage: happy-dashboard [--config FILE] [--port N] [--check-config FILE] [--help]\n"
+    "usage: happy-dashboard [--config FILE] [--port N] [--check-config FILE] [--web-root DIR]\n"
+    "                       [--help]\n"
     "\n"
     "Pushes live readings to dashboards over WebSocket (GET /<topic>, /topics/<topic>).\n"
     "\n"
     "  --config FILE        JSON config (see README); the embedded default runs without it\n"
     "  --port N             listen port; overrides PORT and server.port (0 = any free port)\n"
     "  --check-config FILE  validate FILE, print the first problem, exit 0 (valid) or 2\n"
+    "  --web-root DIR       serve the dashboard from DIR (a checkout's web/) instead of the\n"
+    "                       copy built into the binary; files are re-read on every request\n"
     "  --help               this text\n"
     "\n"
-    "Environment: PORT (listen port, overrides server.port).\n";
+    "Environment: PORT (listen port, overrides server.port), HAPPY_PUBLISH_TOKENS (comma-\n"
+    "separated publish tokens, added to publish.tokens), HAPPY_LOG_LEVEL.\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {
   if (text.empty() || text.size() > 5) return std::nullopt;
@@ -45,6 +49,8 @@ command_line parse_command_line(const std::vector<std::string>& args) {
       out.config_path = value_of("--config");
     } else if (is_flag("--check-config")) {
       out.check_config_path = value_of("--check-config");
+    } else if (is_flag("--web-root")) {
+      out.web_root = value_of("--web-root");
     } else if (is_flag("--port")) {
       if (auto text = value_of("--port")) {
         out.port = parse_port(*text);

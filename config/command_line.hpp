@@ -1,7 +1,8 @@
 #pragma once
 
 // The service's command line: happy-dashboard [--config FILE] [--port N]
-// [--check-config FILE] [--help]
+// [--check-config FILE]
+// [--web-root DIR] [--help]
 
 #include <cstdint>
 #include <optional>
@@ -14,6 +15,7 @@ struct command_line {
   std::optional<std::string> config_path;
   std::optional<std::uint16_t> port;
   std::optional<std::string> check_config_path;
+  std::optional<std::string> web_root;
   bool help = false;
   std::string error;  // non-empty: the arguments could not be understood
 };

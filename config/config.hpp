@@ -64,6 +64,7 @@ struct config {
   std::string log_level = "info";
   std::string log_format = "text";
   std::map<std::string, topic_config> topics;
+  std::string web_root;  // from --web-root: serve the page from disk; empty: embedded
 
   std::size_t history_of(const std::string& topic) const;
 };

@@ -6,7 +6,9 @@
 #include <chrono>
 
 #include "log/log.hpp"
+#include "net/publish_request.hpp"
 #include "net/route.hpp"
+#include "net/stream_session.hpp"
 #include "net/websocket_session.hpp"
 
 namespace happy {
@@ -76,20 +78,27 @@ void http_session::handle_request(http_request request) {
     send(json_response(request, status, std::move(body), allow_origin));
   };
   route target = parse_route(request.target());
+  auto method = request.method();
 
-  if (request.method() == http::verb::options) {
+  if (method == http::verb::options) {
     http_response res = json_response(request, http::status::no_content, "", allow_origin);
-    res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+    res.set(http::field::access_control_allow_methods, "GET, HEAD, POST, OPTIONS");
     res.set(http::field::access_control_allow_headers, "Authorization, Content-Type, Last-Event-ID");
     res.set(http::field::access_control_max_age, "86400");
     return send(std::move(res));
   }
-  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+  if (target.what == route::kind::not_found)
+    return answer(http::status::not_found,
+                  error_body("no such path: " + std::string(request.target().substr(0, 200))));
+  bool is_get = method == http::verb::get || method == http::verb::head;
+  bool may_post = target.what == route::kind::topic;
+  if (!is_get && !(may_post && method == http::verb::post)) {
     http_response res = json_response(
         request, http::status::method_not_allowed,
-        error_body("method " + std::string(request.method_string()) + " not allowed here"),
+        error_body("method " + std::string(request.method_string()) + " not allowed on " +
+                   std::string(request.target().substr(0, 200))),
         allow_origin);
-    res.set(http::field::allow, "GET, HEAD, OPTIONS");
+    res.set(http::field::allow, may_post ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS");
     return send(std::move(res));
   }
   switch (target.what) {
@@ -98,8 +107,9 @@ void http_session::handle_request(http_request request) {
     case route::kind::health:
       return answer(http::status::ok, R"({"status":"ok"})");
     case route::kind::index:
-      return answer(http::status::ok,
-                    R"({"service":"happy-dashboard","topics":"/topics","subscribe":"/topics/<name>"})");
+      return serve_asset(request, "index.html");
+    case route::kind::asset:
+      return serve_asset(request, target.asset);
     case route::kind::not_found:
       return answer(http::status::not_found,
                     error_body("no such path: " + std::string(request.target().substr(0, 200))));
@@ -109,26 +119,126 @@ void http_session::handle_request(http_request request) {
       context_.actors.list_topics([self, shared_request, allow_origin](std::string json) {
         // Called on an actor thread: hop back onto the connection's strand.
         asio::post(self->strand_, [self, shared_request, allow_origin,
-                                                  json = std::move(json)]() mutable {
+                                   json = std::move(json)]() mutable {
           self->send(json_response(*shared_request, http::status::ok, std::move(json),
                                    allow_origin));
         });
       });
       return;
     }
-    case route::kind::topic_stream:
+    case route::kind::topic:
+      if (method == http::verb::post) return publish(std::move(request), target);
       if (beast::websocket::is_upgrade(request)) return upgrade_to_websocket(std::move(request), target);
-      return answer(http::status::upgrade_required,
-                    error_body("GET /topics/" + target.topic +
-                               " needs a WebSocket upgrade (new WebSocket(\"ws://HOST/" +
-                               target.topic + "\"))"));
+      return open_stream(std::move(request), target);
   }
+}
+
+// Serves the dashboard page and its assets, revalidated by ETag.
+void http_session::serve_asset(const http_request& request, const std::string& name) {
+  std::string allow_origin = context_.allowed_origin(origin_of(request));
+  auto asset = context_.assets.find(name);
+  if (!asset)
+    return send(json_response(request, http::status::not_found,
+                              error_body("no such asset: " + name.substr(0, 100)), allow_origin));
+  http_response res{http::status::ok, request.version()};
+  res.set(http::field::server, "happy-dashboard");
+  res.set(http::field::etag, asset->etag);
+  // File names carry no content hash, so browsers must revalidate (cheap: 304).
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  if (!allow_origin.empty()) res.set(http::field::access_control_allow_origin, allow_origin);
+  res.keep_alive(request.keep_alive());
+  auto if_none_match = request.find(http::field::if_none_match);
+  if (if_none_match != request.end() && if_none_match->value() == asset->etag) {
+    res.result(http::status::not_modified);
+    return send(std::move(res));
+  }
+  res.set(http::field::content_type, asset->content_type);
+  res.body() = *asset->body;
+  res.prepare_payload();
+  if (request.method() == http::verb::head) res.body().clear();  // length stays announced
+  send(std::move(res));
+}
+
+// POST /topics/<name>: check token and body here, let the actors assign the seq.
+void http_session::publish(http_request request, const route& target) {
+  std::string allow_origin = context_.allowed_origin(origin_of(request));
+  auto authorization = request.find(http::field::authorization);
+  auto check = check_publish_token(
+      context_.settings.publish_tokens,
+      authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
+      target.token);
+  if (check.status == 0) check = check_publish_body(request.body());
+  if (check.status != 0) {
+    http_response res = json_response(request, static_cast<http::status>(check.status),
+                                      error_body(check.error), allow_origin);
+    if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
+    return send(std::move(res));
+  }
+  auto self = shared_from_this();
+  auto shared_request = std::make_shared<http_request>(std::move(request));
+  std::string topic = target.topic;
+  context_.actors.publish(
+      topic, std::move(check.value_json),
+      [self, shared_request, allow_origin, topic](publish_result result) {
+        asio::post(self->strand_, [self, shared_request, allow_origin, topic, result] {
+          using outcome = publish_result::outcome;
+          if (result.status == outcome::accepted)
+            return self->send(json_response(
+                *shared_request, http::status::accepted,
+                R"({"topic":")" + topic + R"(","seq":)" + std::to_string(result.seq) + "}",
+                allow_origin));
+          if (result.status == outcome::topic_limit)
+            return self->send(json_response(
+                *shared_request, http::status::too_many_requests,
+                error_body("topic '" + topic + "' cannot be created: limits.max_topics = " +
+                           std::to_string(self->context_.settings.limits.max_topics) +
+                           " reached"),
+                allow_origin));
+          self->send(json_response(*shared_request, http::status::service_unavailable,
+                                   error_body("service unavailable"), allow_origin));
+        });
+      });
+}
+
+// A plain GET on a topic: SSE, long-poll or the NDJSON stream, by Accept and ?poll.
+void http_session::open_stream(http_request request, route target) {
+  std::string origin = origin_of(request);
+  std::string allow_origin = context_.allowed_origin(origin);
+  if (!context_.origin_allowed(origin))
+    return send(json_response(request, http::status::forbidden,
+                              error_body("origin '" + origin + "' is not allowed"), ""));
+  if (context_.connections.size() > context_.settings.limits.max_connections)
+    return send(json_response(request, http::status::service_unavailable,
+                              error_body("too many connections"), allow_origin));
+  auto accept_header = request.find(http::field::accept);
+  std::string_view accepts =
+      accept_header == request.end() ? std::string_view{} : std::string_view(accept_header->value());
+  auto kind = stream_session::format::ndjson;
+  if (target.poll)
+    kind = stream_session::format::poll;
+  else if (accepts.find("text/event-stream") != std::string_view::npos)
+    kind = stream_session::format::sse;
+  else if (accepts.find("text/html") != std::string_view::npos)
+    kind = stream_session::format::ndjson_as_text;
+  // EventSource reconnects with Last-Event-ID: resume after it unless the URL says otherwise.
+  auto last_event_id = request.find("Last-Event-ID");
+  std::uint64_t last_seen = 0;
+  if (kind == stream_session::format::sse && target.replay.kind == replay_request::mode::none &&
+      last_event_id != request.end() && parse_u64(last_event_id->value(), last_seen))
+    target.replay = replay_request::since(last_seen);
+  upgraded_ = true;
+  context_.connections.remove(this);
+  auto stream = std::make_shared<stream_session>(std::move(stream_), std::move(request), kind,
+                                                 std::chrono::seconds(target.poll_timeout_s),
+                                                 context_);
+  stream->start(target.topic, target.replay);
 }
 
 void http_session::upgrade_to_websocket(http_request request, const route& target) {
   std::string origin = origin_of(request);
   std::string allow_origin = context_.allowed_origin(origin);
-  if (allow_origin.empty()) {
+  if (!context_.origin_allowed(origin)) {
     return send(json_response(request, http::status::forbidden,
                               error_body("origin '" + origin + "' is not allowed"), ""));
   }

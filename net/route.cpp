@@ -67,6 +67,16 @@ route parse_route(std::string_view target) {
     r.what = route::kind::index;
     return r;
   }
+  if (path == "/favicon.ico") {  // browsers ask for it on JSON pages too
+    r.what = route::kind::asset;
+    r.asset = "favicon.svg";
+    return r;
+  }
+  if (path.substr(0, 8) == "/assets/") {
+    r.what = route::kind::asset;
+    r.asset = std::string(path.substr(8));
+    return r;
+  }
   if (path == "/healthz") {
     r.what = route::kind::health;
     return r;
@@ -82,12 +92,27 @@ route parse_route(std::string_view target) {
     name = path.substr(1);
   if (name.empty() || !is_valid_topic_name(name)) return r;  // not_found
 
-  r.what = route::kind::topic_stream;
+  r.what = route::kind::topic;
   r.topic = std::string(name);
   bool has_since = false, has_last = false;
   std::string problem;
   for_each_parameter(query, [&](std::string_view key, std::string_view value) {
     if (!problem.empty()) return;
+    if (key == "token") r.token = std::string(value);
+    if (key == "poll") {
+      if (value != "1" && value != "0" && value != "true" && value != "false")
+        problem = "invalid query parameter 'poll': expected 1 or 0, got " + quoted(value);
+      r.poll = value == "1" || value == "true";
+      return;
+    }
+    if (key == "timeout") {
+      std::uint64_t seconds = 0;
+      if (!parse_u64(value, seconds) || seconds > 60)
+        problem = "invalid query parameter 'timeout': expected seconds from 0 to 60, got " +
+                  quoted(value);
+      r.poll_timeout_s = seconds;
+      return;
+    }
     if (key != "since" && key != "last") return;
     std::uint64_t number = 0;
     if (!parse_u64(value, number)) {

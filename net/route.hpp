@@ -13,21 +13,27 @@ namespace happy {
 
 struct route {
   enum class kind {
-    index,         // GET /
+    index,         // GET /  (the dashboard page)
+    asset,         // GET /assets/<file>  (`asset` holds <file>)
     health,        // GET /healthz
     topic_list,    // GET /topics
-    topic_stream,  // GET /topics/<name> or /<name>
+    topic,         // /topics/<name> or /<name>: GET subscribes, POST publishes
     not_found,
     bad_request,   // `error` says why
   };
   kind what = kind::not_found;
   std::string topic;
+  std::string asset;
   replay_request replay;
+  std::string token;  // ?token=, an alternative to Authorization: Bearer
+  bool poll = false;                // ?poll=1: long-poll
+  std::uint64_t poll_timeout_s = 25;  // ?timeout=S, 0..60
   std::string error;
 };
 
 // Splits `target` ("/path?query") and validates the query values it uses:
-// since=<u64>, last=<u64> (not both). Unknown parameters are ignored.
+// since=<u64>, last=<u64> (not both), token=<text>, poll=1, timeout=<0..60>.
+// Unknown parameters are ignored.
 route parse_route(std::string_view target);
 
 // Parses a decimal unsigned 64-bit integer; false on anything else (sign, overflow, empty).

@@ -26,7 +26,8 @@ constexpr auto drain_poll_interval = std::chrono::milliseconds(20);
 struct server::impl {
   impl(const config& cfg, service& actors)
       : ioc(cfg.server.io_threads),
-        context{actors, connections, cfg},
+        context{actors, connections, cfg,
+                cfg.web_root.empty() ? web_assets::embedded() : web_assets::from_directory(cfg.web_root)},
         signals(ioc, SIGINT, SIGTERM),
         drain_timer(ioc) {
     auto address = asio::ip::make_address(cfg.server.host);

@@ -13,4 +13,9 @@ std::string server_context::allowed_origin(const std::string& origin) const {
   return {};
 }
 
+bool server_context::origin_allowed(const std::string& origin) const {
+  // No Origin header: not a browser making a cross-site request.
+  return origin.empty() || !allowed_origin(origin).empty();
+}
+
 }  // namespace happy

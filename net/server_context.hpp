@@ -8,6 +8,7 @@
 #include "actors/service.hpp"
 #include "config/config.hpp"
 #include "net/connection_tracker.hpp"
+#include "net/web_assets.hpp"
 
 namespace happy {
 
@@ -15,9 +16,12 @@ struct server_context {
   service& actors;
   connection_tracker& connections;
   config settings;
+  web_assets assets;
 
   // The value for Access-Control-Allow-Origin, or empty when `origin` is not allowed.
   std::string allowed_origin(const std::string& origin) const;
+  // Whether a subscription from `origin` may go ahead (WebSocket, SSE, stream).
+  bool origin_allowed(const std::string& origin) const;
 };
 
 }  // namespace happy

@@ -7,7 +7,7 @@ using namespace happy;
 TEST_CASE("topic URLs: /topics/<name> and the /<name> alias") {
   for (auto target : {"/happiness", "/topics/happiness"}) {
     auto r = parse_route(target);
-    CHECK(r.what == route::kind::topic_stream);
+    CHECK(r.what == route::kind::topic);
     CHECK(r.topic == "happiness");
     CHECK(r.replay.kind == replay_request::mode::none);
   }
@@ -20,10 +20,22 @@ TEST_CASE("fixed endpoints") {
   CHECK(parse_route("/healthz").what == route::kind::health);
 }
 
+TEST_CASE("page assets and the favicon") {
+  auto a = parse_route("/assets/app.js?v=2");
+  CHECK(a.what == route::kind::asset);
+  CHECK(a.asset == "app.js");
+  CHECK(parse_route("/favicon.ico").asset == "favicon.svg");
+  CHECK(parse_route("/?topics=a,b").what == route::kind::index);
+}
+
+TEST_CASE("a token may come in the query") {
+  CHECK(parse_route("/topics/t?token=secret-1").token == "secret-1");
+}
+
 TEST_CASE("paths that are no topic are not found") {
-  for (auto target : {"/favicon.ico", "/a/b", "/topics/a/b", "/Happy", "/metrics", "//", "/topics/"})
-    CHECK(parse_route(target).what != route::kind::topic_stream);
-  CHECK(parse_route("/favicon.ico").what == route::kind::not_found);
+  for (auto target : {"/robots.txt", "/a/b", "/topics/a/b", "/Happy", "/metrics", "//", "/topics/"})
+    CHECK(parse_route(target).what != route::kind::topic);
+  CHECK(parse_route("/robots.txt").what == route::kind::not_found);
 }
 
 TEST_CASE("since and last are parsed, other parameters are ignored") {
@@ -46,4 +58,14 @@ TEST_CASE("invalid query values are a bad request with a reason") {
   CHECK(parse_route("/happiness?last=").what == route::kind::bad_request);
   CHECK(parse_route("/happiness?since=18446744073709551616").what == route::kind::bad_request);
   CHECK(parse_route("/happiness?since=1&last=2").error == "use either 'since' or 'last', not both");
+}
+
+TEST_CASE("long-poll parameters") {
+  auto r = parse_route("/happiness?poll=1&since=4&timeout=5");
+  CHECK(r.poll);
+  CHECK(r.poll_timeout_s == 5);
+  CHECK(r.replay.value == 4);
+  CHECK(parse_route("/happiness?poll=1").poll_timeout_s == 25);
+  CHECK(parse_route("/happiness?poll=1&timeout=61").what == route::kind::bad_request);
+  CHECK(parse_route("/happiness?poll=yes").what == route::kind::bad_request);
 }

@@ -1,0 +1,241 @@
+#include "net/stream_session.hpp"
+
+#include <boost/asio/write.hpp>
+
+namespace happy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto sse_heartbeat = std::chrono::seconds(15);
+
+std::string_view content_type_of(stream_session::format kind) {
+  switch (kind) {
+    case stream_session::format::sse: return "text/event-stream";
+    case stream_session::format::ndjson_as_text: return "text/plain; charset=utf-8";
+    default: return "application/x-ndjson";
+  }
+}
+
+}  // namespace
+
+stream_session::stream_session(beast::tcp_stream&& stream, http_request request, format kind,
+                               std::chrono::seconds poll_timeout, server_context& context)
+    : stream_(std::move(stream)),
+      strand_(stream_.get_executor()),
+      request_(std::move(request)),
+      kind_(kind),
+      poll_timeout_(poll_timeout),
+      context_(context),
+      timer_(strand_) {}
+
+stream_session::~stream_session() { context_.connections.remove(this); }
+
+void stream_session::start(const std::string& topic, replay_request replay) {
+  context_.connections.add(shared_from_this());
+  session_ = context_.actors.open_session(topic, replay, shared_from_this());
+}
+
+std::string stream_session::allow_origin() const {
+  auto it = request_.find(http::field::origin);
+  return context_.allowed_origin(it == request_.end() ? std::string{} : std::string(it->value()));
+}
+
+void stream_session::accept() {
+  asio::post(strand_, [self = shared_from_this()] { self->do_accept(); });
+}
+
+void stream_session::reject(unsigned http_status, std::string json_body) {
+  asio::post(strand_, [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
+    self->ending_ = true;
+    auto res = json_response(self->request_, static_cast<http::status>(http_status),
+                             std::move(body), self->allow_origin());
+    res.keep_alive(false);
+    self->send_whole(std::move(res));
+  });
+}
+
+void stream_session::deliver(frame f) {
+  asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
+    self->enqueue(std::move(f));
+  });
+}
+
+void stream_session::close(std::uint16_t, std::string) {
+  asio::post(strand_, [self = shared_from_this()] { self->end_stream(); });
+}
+
+void stream_session::shut_down() { close(close_code::going_away, "going away"); }
+
+void stream_session::do_accept() {
+  if (ending_) return;
+  accepted_ = true;
+  stream_.expires_never();  // a live stream may be quiet for a long time
+  watch_peer();
+  if (kind_ == format::poll) {
+    timer_.expires_after(poll_timeout_);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->answer_poll();
+    });
+    if (!pending_.empty()) answer_poll();
+    return;
+  }
+  // Headers go out at once, so clients see the stream open before any reading.
+  head_ = std::make_shared<http::response<http::empty_body>>(http::status::ok, request_.version());
+  head_->set(http::field::server, "happy-dashboard");
+  head_->set(http::field::content_type, content_type_of(kind_));
+  head_->set(http::field::cache_control, "no-store");
+  head_->set("X-Accel-Buffering", "no");  // ask reverse proxies not to buffer the stream
+  if (auto origin = allow_origin(); !origin.empty())
+    head_->set(http::field::access_control_allow_origin, origin);
+  head_->chunked(true);
+  head_->keep_alive(false);
+  head_writer_ = std::make_shared<http::response_serializer<http::empty_body>>(*head_);
+  writing_now_ = true;
+  http::async_write_header(stream_, *head_writer_,
+                           beast::bind_front_handler(&stream_session::on_header, shared_from_this()));
+}
+
+void stream_session::on_header(beast::error_code ec, std::size_t) {
+  writing_now_ = false;
+  if (ec) return close_socket();
+  head_sent_ = true;
+  if (kind_ == format::sse) schedule_heartbeat();
+  if (ending_) return end_stream_now();
+  write_queued();
+}
+
+// Nothing is expected from the client; a read completing means it left.
+void stream_session::watch_peer() {
+  stream_.socket().async_read_some(
+      asio::buffer(&peer_byte_, 1), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->close_socket();
+        self->watch_peer();  // a pipelined request or stray byte: keep watching
+      });
+}
+
+void stream_session::enqueue(frame f) {
+  if (ending_) return;
+  pending_bytes_ += f.json->size();
+  if (pending_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
+    // Slow consumer: end the stream; the client resumes with since/Last-Event-ID.
+    pending_.clear();
+    pending_bytes_ = 0;
+    return end_stream();
+  }
+  pending_.push_back(std::move(f));
+  if (!accepted_) return;
+  if (kind_ == format::poll) {
+    // Replayed frames arrive in one burst right after accept: answer once they are in.
+    if (pending_.size() == 1)
+      asio::post(strand_, [self = shared_from_this()] { self->answer_poll(); });
+    return;
+  }
+  write_queued();
+}
+
+// Everything queued goes out as one chunk in one write.
+void stream_session::write_queued() {
+  if (!head_sent_ || writing_now_ || pending_.empty()) return;
+  writing_.clear();
+  buffers_.clear();
+  for (const auto& f : pending_) {
+    if (kind_ == format::sse) {
+      writing_.push_back("id: " + std::to_string(f.seq) + "\ndata: " + *f.json + "\n\n");
+    } else {
+      writing_.push_back(*f.json + "\n");
+    }
+  }
+  for (const auto& text : writing_) buffers_.push_back(asio::buffer(text));
+  pending_.clear();
+  pending_bytes_ = 0;
+  writing_now_ = true;
+  asio::async_write(stream_, http::make_chunk(buffers_),
+                    beast::bind_front_handler(&stream_session::on_write, shared_from_this()));
+}
+
+void stream_session::on_write(beast::error_code ec, std::size_t) {
+  writing_now_ = false;
+  if (ec) return close_socket();
+  if (ending_) return end_stream_now();
+  write_queued();
+}
+
+void stream_session::schedule_heartbeat() {
+  timer_.expires_after(sse_heartbeat);
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->ending_) return;
+    // A comment line keeps proxies and the browser from timing the stream out.
+    if (!self->writing_now_) {
+      self->writing_.assign(1, ": heartbeat\n\n");
+      self->buffers_.assign(1, asio::buffer(self->writing_.front()));
+      self->writing_now_ = true;
+      asio::async_write(self->stream_, http::make_chunk(self->buffers_),
+                        beast::bind_front_handler(&stream_session::on_write, self));
+    }
+    self->schedule_heartbeat();
+  });
+}
+
+void stream_session::end_stream() {
+  if (ending_) return;
+  ending_ = true;
+  if (!accepted_) return close_socket();
+  if (kind_ == format::poll) return answer_poll();
+  if (!head_sent_ || writing_now_) return;  // on_header/on_write see ending_ and finish
+  end_stream_now();
+}
+
+void stream_session::end_stream_now() {
+  timer_.cancel();
+  writing_now_ = true;
+  asio::async_write(stream_, http::make_chunk_last(),
+                    [self = shared_from_this()](beast::error_code, std::size_t) {
+                      self->writing_now_ = false;
+                      self->close_socket();
+                    });
+}
+
+void stream_session::answer_poll() {
+  if (whole_) return;  // answered already
+  timer_.cancel();
+  std::string body = "[";
+  for (const auto& f : pending_) {
+    if (body.size() > 1) body += ',';
+    body += *f.json;
+  }
+  body += ']';
+  pending_.clear();
+  pending_bytes_ = 0;
+  ending_ = true;
+  auto res = json_response(request_, http::status::ok, std::move(body), allow_origin());
+  res.keep_alive(false);
+  send_whole(std::move(res));
+}
+
+void stream_session::send_whole(http_response response) {
+  whole_ = std::make_shared<http_response>(std::move(response));
+  http::async_write(stream_, *whole_, [self = shared_from_this()](beast::error_code, std::size_t) {
+    self->close_socket();
+  });
+}
+
+void stream_session::close_socket() {
+  ending_ = true;
+  timer_.cancel();
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+  notify_closed();
+}
+
+void stream_session::notify_closed() {
+  if (notified_) return;
+  notified_ = true;
+  session_.transport_closed();
+}
+
+}  // namespace happy

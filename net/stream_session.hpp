@@ -1,0 +1,84 @@
+#pragma once
+
+// A subscriber over plain HTTP, the transport of one session actor:
+//   sse     Server-Sent Events (id: <seq>, data: <envelope>), heartbeat comments
+//   ndjson  chunked response, one envelope per line (the original's stream)
+//   poll    long-poll: one JSON array of envelopes, then the response ends
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/service.hpp"
+#include "actors/transport.hpp"
+#include "net/connection_tracker.hpp"
+#include "net/http_response.hpp"
+#include "net/server_context.hpp"
+
+namespace happy {
+
+class stream_session : public transport,
+                       public tracked_connection,
+                       public std::enable_shared_from_this<stream_session> {
+ public:
+  enum class format { sse, ndjson, ndjson_as_text, poll };
+
+  stream_session(boost::beast::tcp_stream&& stream, http_request request, format kind,
+                 std::chrono::seconds poll_timeout, server_context& context);
+  ~stream_session() override;
+
+  void start(const std::string& topic, replay_request replay);
+
+  void accept() override;
+  void reject(unsigned http_status, std::string json_body) override;
+  void deliver(frame f) override;
+  void close(std::uint16_t code, std::string reason) override;
+  void shut_down() override;
+
+ private:
+  void do_accept();
+  void on_header(boost::beast::error_code ec, std::size_t bytes);
+  void watch_peer();
+  void enqueue(frame f);
+  void write_queued();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void end_stream();
+  void end_stream_now();
+  void schedule_heartbeat();
+  void answer_poll();
+  void send_whole(http_response response);
+  void close_socket();
+  void notify_closed();
+  std::string allow_origin() const;
+
+  boost::beast::tcp_stream stream_;
+  boost::asio::any_io_executor strand_;
+  http_request request_;
+  format kind_;
+  std::chrono::seconds poll_timeout_;
+  server_context& context_;
+  session_link session_;
+  boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout
+
+  std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> head_;
+  std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>> head_writer_;
+  std::shared_ptr<http_response> whole_;
+  std::vector<frame> pending_;       // frames not yet written (or, for poll, not yet answered)
+  std::vector<std::string> writing_;  // the chunk being written, kept alive
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::size_t pending_bytes_ = 0;
+  char peer_byte_ = 0;
+  bool accepted_ = false;
+  bool head_sent_ = false;
+  bool writing_now_ = false;
+  bool ending_ = false;
+  bool notified_ = false;
+};
+
+}  // namespace happy

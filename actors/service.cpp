@@ -16,6 +16,17 @@ void session_link::transport_closed() const {
   if (session_) caf::anon_send(session_, transport_closed_atom::value);
 }
 
+void publisher_link::publish(std::string value_json,
+                             std::function<void(publish_result)> done) const {
+  if (publisher_)
+    caf::anon_send(publisher_, publish_atom::value, std::move(value_json),
+                   publish_callback{std::move(done)});
+}
+
+void publisher_link::close() const {
+  if (publisher_) caf::anon_send_exit(publisher_, caf::exit_reason::user_shutdown);
+}
+
 service::service(caf::actor_system& system, config cfg)
     : system_(system), registry_(system.spawn(registry, std::move(cfg))) {}
 
@@ -24,6 +35,10 @@ service::~service() { shutdown(); }
 session_link service::open_session(const std::string& topic, replay_request replay,
                                    std::shared_ptr<transport> link) {
   return session_link{system_.spawn(session, registry_, topic, replay, std::move(link))};
+}
+
+publisher_link service::open_publisher(const std::string& topic) {
+  return publisher_link{system_.spawn(publisher, registry_, topic)};
 }
 
 void service::list_topics(std::function<void(std::string json)> done) {

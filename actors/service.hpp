@@ -12,6 +12,7 @@
 #include <string>
 
 #include "actors/messages.hpp"
+#include "actors/publisher.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
 
@@ -33,10 +34,18 @@ class session_link {
   caf::actor session_;
 };
 
-struct publish_result {
-  enum class outcome { accepted, topic_limit, unavailable };
-  outcome status = outcome::unavailable;
-  std::uint64_t seq = 0;
+// A publisher connection's handle on its publisher actor.
+class publisher_link {
+ public:
+  publisher_link() = default;
+  explicit publisher_link(caf::actor publisher) : publisher_(std::move(publisher)) {}
+  // Publishes in call order; `done` runs on an actor thread.
+  void publish(std::string value_json, std::function<void(publish_result)> done) const;
+  // The connection is gone: the publisher actor ends.
+  void close() const;
+
+ private:
+  caf::actor publisher_;
 };
 
 class service {
@@ -50,6 +59,9 @@ class service {
   // link->reject() once it knows whether `topic` exists.
   session_link open_session(const std::string& topic, replay_request replay,
                             std::shared_ptr<transport> link);
+
+  // Spawns the publisher actor of one WebSocket publisher connection.
+  publisher_link open_publisher(const std::string& topic);
 
   // Calls `done` (from an actor thread) with the JSON for GET /topics.
   void list_topics(std::function<void(std::string json)> done);

@@ -8,6 +8,7 @@
 #include "log/log.hpp"
 #include "net/publish_request.hpp"
 #include "net/route.hpp"
+#include "net/publisher_session.hpp"
 #include "net/stream_session.hpp"
 #include "net/websocket_session.hpp"
 
@@ -126,6 +127,8 @@ void http_session::handle_request(http_request request) {
       });
       return;
     }
+    case route::kind::publisher:
+      return open_publisher(std::move(request), target);
     case route::kind::topic:
       if (method == http::verb::post) return publish(std::move(request), target);
       if (beast::websocket::is_upgrade(request)) return upgrade_to_websocket(std::move(request), target);
@@ -199,6 +202,39 @@ void http_session::publish(http_request request, const route& target) {
                                    error_body("service unavailable"), allow_origin));
         });
       });
+}
+
+// GET /topics/<name>/publish: token and Origin are checked before the upgrade.
+void http_session::open_publisher(http_request request, const route& target) {
+  std::string origin = origin_of(request);
+  std::string allow_origin = context_.allowed_origin(origin);
+  if (!context_.origin_allowed(origin))
+    return send(json_response(request, http::status::forbidden,
+                              error_body("origin '" + origin + "' is not allowed"), ""));
+  if (!beast::websocket::is_upgrade(request))
+    return send(json_response(request, http::status::upgrade_required,
+                              error_body("a publisher connects with a WebSocket upgrade; "
+                                         "to publish one value, POST /topics/" + target.topic),
+                              allow_origin));
+  auto authorization = request.find(http::field::authorization);
+  auto check = check_publish_token(
+      context_.settings.publish_tokens,
+      authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
+      target.token);
+  if (check.status != 0) {
+    http_response res = json_response(request, static_cast<http::status>(check.status),
+                                      error_body(check.error), allow_origin);
+    if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
+    return send(std::move(res));
+  }
+  if (context_.connections.size() > context_.settings.limits.max_connections)
+    return send(json_response(request, http::status::service_unavailable,
+                              error_body("too many connections"), allow_origin));
+  upgraded_ = true;
+  context_.connections.remove(this);
+  std::make_shared<publisher_session>(std::move(stream_), std::move(request), target.topic,
+                                      target.ack, context_)
+      ->run();
 }
 
 // A plain GET on a topic: SSE, long-poll or the NDJSON stream, by Accept and ?poll.

@@ -86,6 +86,19 @@ route parse_route(std::string_view target) {
     return r;
   }
   std::string_view name;
+  constexpr std::string_view publish_suffix = "/publish";
+  if (path.substr(0, 8) == "/topics/" && path.size() > 8 + publish_suffix.size() &&
+      path.substr(path.size() - publish_suffix.size()) == publish_suffix) {
+    name = path.substr(8, path.size() - 8 - publish_suffix.size());
+    if (!is_valid_topic_name(name)) return r;
+    r.what = route::kind::publisher;
+    r.topic = std::string(name);
+    for_each_parameter(query, [&](std::string_view key, std::string_view value) {
+      if (key == "token") r.token = std::string(value);
+      if (key == "ack") r.ack = value == "1" || value == "true";
+    });
+    return r;
+  }
   if (path.substr(0, 8) == "/topics/")
     name = path.substr(8);
   else if (path.size() > 1 && path[0] == '/')

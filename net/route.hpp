@@ -18,6 +18,7 @@ struct route {
     health,        // GET /healthz
     topic_list,    // GET /topics
     topic,         // /topics/<name> or /<name>: GET subscribes, POST publishes
+    publisher,     // /topics/<name>/publish: WebSocket publisher
     not_found,
     bad_request,   // `error` says why
   };
@@ -28,6 +29,7 @@ struct route {
   std::string token;  // ?token=, an alternative to Authorization: Bearer
   bool poll = false;                // ?poll=1: long-poll
   std::uint64_t poll_timeout_s = 25;  // ?timeout=S, 0..60
+  bool ack = false;                 // ?ack=1 on a publisher: answer {"seq":n} per value
   std::string error;
 };
 

@@ -69,3 +69,13 @@ TEST_CASE("long-poll parameters") {
   CHECK(parse_route("/happiness?poll=1&timeout=61").what == route::kind::bad_request);
   CHECK(parse_route("/happiness?poll=yes").what == route::kind::bad_request);
 }
+
+TEST_CASE("the WebSocket publisher endpoint") {
+  auto r = parse_route("/topics/orders/publish?token=abc&ack=1");
+  CHECK(r.what == route::kind::publisher);
+  CHECK(r.topic == "orders");
+  CHECK(r.token == "abc");
+  CHECK(r.ack);
+  CHECK(parse_route("/topics/metrics/publish").what == route::kind::not_found);
+  CHECK(parse_route("/orders/publish").what == route::kind::not_found);
+}

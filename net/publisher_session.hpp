@@ -1,0 +1,54 @@
+#pragma once
+
+// A WebSocket publisher (GET /topics/<name>/publish): every text frame is one
+// JSON value published to the topic, in order. With ?ack=1 each value is
+// answered with {"seq":n}. Bad input closes the connection with a reason:
+// 1007 invalid JSON, 1009 too big, 1003 binary frame, 1008 topic limit.
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "actors/service.hpp"
+#include "net/connection_tracker.hpp"
+#include "net/http_response.hpp"
+#include "net/server_context.hpp"
+
+namespace happy {
+
+class publisher_session : public tracked_connection,
+                          public std::enable_shared_from_this<publisher_session> {
+ public:
+  publisher_session(boost::beast::tcp_stream&& stream, http_request upgrade, std::string topic,
+                    bool ack, server_context& context);
+  ~publisher_session() override;
+
+  void run();
+  void shut_down() override;
+
+ private:
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void on_published(publish_result result);
+  void send_text(std::string text);
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void close_with(std::uint16_t code, std::string reason);
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::asio::any_io_executor strand_;
+  http_request upgrade_;
+  std::string topic_;
+  bool ack_;
+  server_context& context_;
+  publisher_link publisher_;
+  boost::beast::flat_buffer buffer_;
+  std::deque<std::string> outgoing_;
+  bool writing_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace happy

@@ -55,7 +55,7 @@ class service {
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
-  // Spawns the connection's session actor. It calls link->accept() or
+  // Spawns the connection's session actor. It calls link->accept(replay) or
   // link->reject() once it knows whether `topic` exists.
   session_link open_session(const std::string& topic, replay_request replay,
                             std::shared_ptr<transport> link);

@@ -49,9 +49,7 @@ caf::behavior session(caf::stateful_actor<session_state>* self, caf::actor regis
           });
   return {
       [self](subscribed_atom, const frame_list& replayed) {
-        auto& link = *self->state.link;
-        link.accept();
-        for (const auto& f : replayed) link.deliver(f);
+        self->state.link->accept(replayed);
       },
       [self](const frame& f) { self->state.link->deliver(f); },
       [self](transport_closed_atom) {

@@ -28,8 +28,9 @@ class transport {
   virtual ~transport() = default;
 
   // The topic exists and the subscription is in place: complete the
-  // handshake (or send the response head) and start writing frames.
-  virtual void accept() = 0;
+  // handshake (or send the response head) and write `replay` (history the
+  // client asked for, oldest first) before any live frame.
+  virtual void accept(frame_list replay) = 0;
 
   // The subscription cannot happen (e.g. unknown topic): answer with an HTTP
   // status and a JSON body instead of upgrading. Only before accept().

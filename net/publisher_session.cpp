@@ -38,8 +38,9 @@ void publisher_session::run() {
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
     res.set(http::field::server, "happy-dashboard");
   }));
-  // Beast closes with 1009 itself when a message exceeds this.
-  ws_.read_message_max(context_.settings.limits.max_message_bytes);
+  // Messages are read piecewise and measured here (see on_read), so an
+  // oversized one is refused with a reason instead of Beast's bare 1009.
+  ws_.read_message_max(0);
   ws_.async_accept(upgrade_,
                    beast::bind_front_handler(&publisher_session::on_accept, shared_from_this()));
 }
@@ -57,21 +58,27 @@ void publisher_session::on_accept(beast::error_code ec) {
 }
 
 void publisher_session::do_read() {
-  ws_.async_read(buffer_,
-                 beast::bind_front_handler(&publisher_session::on_read, shared_from_this()));
+  // At most one byte past the limit is ever buffered.
+  std::size_t room = context_.settings.limits.max_message_bytes + 1 - buffer_.size();
+  ws_.async_read_some(buffer_, room,
+                      beast::bind_front_handler(&publisher_session::on_read, shared_from_this()));
 }
 
-// One value arrived: validate it here, publish through the connection's actor.
+// Part of a value arrived: once whole, validate it and publish it through the
+// connection's actor, which keeps the order.
 void publisher_session::on_read(beast::error_code ec, std::size_t) {
-  if (ec) return;  // closed (by the peer, by Beast for 1009, or by us)
-  if (closing_) return;
-  if (!ws_.got_text()) {
-    buffer_.consume(buffer_.size());
-    return close_with(unsupported_data, "binary frames are not accepted: send JSON as text");
-  }
+  if (ec || closing_ || close_when_settled_) return;  // closed by the peer or by us
+  auto limit = context_.settings.limits.max_message_bytes;
+  if (buffer_.size() > limit)
+    return refuse(static_cast<std::uint16_t>(websocket::close_code::too_big),
+                  "message exceeds limits.max_message_bytes (" + std::to_string(limit) + ")");
+  if (!ws_.is_message_done()) return do_read();
+  if (!ws_.got_text())
+    return refuse(unsupported_data, "binary frames are not accepted: send JSON as text");
   auto check = check_publish_body(beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
-  if (check.status != 0) return close_with(invalid_payload, check.error);
+  if (check.status != 0) return refuse(invalid_payload, check.error);
+  ++in_flight_;
   auto self = shared_from_this();
   publisher_.publish(std::move(check.value_json), [self](publish_result result) {
     asio::post(self->strand_, [self, result] { self->on_published(result); });
@@ -81,12 +88,31 @@ void publisher_session::on_read(beast::error_code ec, std::size_t) {
 
 void publisher_session::on_published(publish_result result) {
   using outcome = publish_result::outcome;
+  --in_flight_;
   if (result.status == outcome::topic_limit)
-    return close_with(policy_violation, "topic limit reached (limits.max_topics)");
-  if (result.status == outcome::unavailable)
-    return close_with(static_cast<std::uint16_t>(websocket::close_code::try_again_later),
-                      "service unavailable");
-  if (ack_) send_text(R"({"seq":)" + std::to_string(result.seq) + "}");
+    refuse(policy_violation, "topic limit reached (limits.max_topics)");
+  else if (result.status == outcome::unavailable)
+    refuse(static_cast<std::uint16_t>(websocket::close_code::try_again_later),
+           "service unavailable");
+  else if (ack_)
+    send_text(R"({"seq":)" + std::to_string(result.seq) + "}");
+  close_if_settled();
+}
+
+// Stop reading; close once every earlier value is answered.
+void publisher_session::refuse(std::uint16_t code, std::string reason) {
+  buffer_.consume(buffer_.size());
+  if (close_when_settled_ || closing_) return;
+  if (reason.size() > max_reason_bytes) reason.resize(max_reason_bytes);
+  close_when_settled_ =
+      websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  close_if_settled();
+}
+
+void publisher_session::close_if_settled() {
+  if (!close_when_settled_ || in_flight_ > 0 || writing_ || !outgoing_.empty()) return;
+  auto reason = *close_when_settled_;
+  close_with(reason.code, std::string(reason.reason.data(), reason.reason.size()));
 }
 
 void publisher_session::send_text(std::string text) {
@@ -107,7 +133,9 @@ void publisher_session::on_write(beast::error_code ec, std::size_t) {
     writing_ = true;
     ws_.async_write(asio::buffer(outgoing_.front()),
                     beast::bind_front_handler(&publisher_session::on_write, shared_from_this()));
+    return;
   }
+  close_if_settled();
 }
 
 void publisher_session::close_with(std::uint16_t code, std::string reason) {

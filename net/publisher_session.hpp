@@ -10,6 +10,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/service.hpp"
@@ -36,6 +37,8 @@ class publisher_session : public tracked_connection,
   void on_published(publish_result result);
   void send_text(std::string text);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void refuse(std::uint16_t code, std::string reason);
+  void close_if_settled();
   void close_with(std::uint16_t code, std::string reason);
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -47,8 +50,12 @@ class publisher_session : public tracked_connection,
   publisher_link publisher_;
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> outgoing_;
+  std::size_t in_flight_ = 0;  // values handed to the actors, not yet answered
   bool writing_ = false;
   bool closing_ = false;
+  // A refused frame closes the connection only after the values before it
+  // were answered, so the client knows exactly which were accepted.
+  std::optional<boost::beast::websocket::close_reason> close_when_settled_;
 };
 
 }  // namespace happy

@@ -44,8 +44,10 @@ std::string stream_session::allow_origin() const {
   return context_.allowed_origin(it == request_.end() ? std::string{} : std::string(it->value()));
 }
 
-void stream_session::accept() {
-  asio::post(strand_, [self = shared_from_this()] { self->do_accept(); });
+void stream_session::accept(frame_list replay) {
+  asio::post(strand_, [self = shared_from_this(), replay = std::move(replay)]() mutable {
+    self->do_accept(std::move(replay));
+  });
 }
 
 void stream_session::reject(unsigned http_status, std::string json_body) {
@@ -70,17 +72,23 @@ void stream_session::close(std::uint16_t, std::string) {
 
 void stream_session::shut_down() { close(close_code::going_away, "going away"); }
 
-void stream_session::do_accept() {
+void stream_session::do_accept(frame_list replay) {
   if (ending_) return;
+  // Replay goes ahead of anything live that was queued before the accept.
+  for (auto& f : pending_) replay.push_back(std::move(f));
+  pending_ = std::move(replay);
+  pending_bytes_ = 0;
+  for (const auto& f : pending_) pending_bytes_ += f.json->size();
   accepted_ = true;
   stream_.expires_never();  // a live stream may be quiet for a long time
   watch_peer();
   if (kind_ == format::poll) {
+    // History answers at once and in full; otherwise wait for the next reading.
+    if (!pending_.empty()) return answer_poll();
     timer_.expires_after(poll_timeout_);
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec) self->answer_poll();
     });
-    if (!pending_.empty()) answer_poll();
     return;
   }
   // Headers go out at once, so clients see the stream open before any reading.
@@ -128,12 +136,7 @@ void stream_session::enqueue(frame f) {
   }
   pending_.push_back(std::move(f));
   if (!accepted_) return;
-  if (kind_ == format::poll) {
-    // Replayed frames arrive in one burst right after accept: answer once they are in.
-    if (pending_.size() == 1)
-      asio::post(strand_, [self = shared_from_this()] { self->answer_poll(); });
-    return;
-  }
+  if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
   write_queued();
 }
 

@@ -35,14 +35,14 @@ class stream_session : public transport,
 
   void start(const std::string& topic, replay_request replay);
 
-  void accept() override;
+  void accept(frame_list replay) override;
   void reject(unsigned http_status, std::string json_body) override;
   void deliver(frame f) override;
   void close(std::uint16_t code, std::string reason) override;
   void shut_down() override;
 
  private:
-  void do_accept();
+  void do_accept(frame_list replay);
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   void watch_peer();
   void enqueue(frame f);

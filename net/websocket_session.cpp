@@ -30,8 +30,10 @@ void websocket_session::start(const std::string& topic, replay_request replay) {
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
-void websocket_session::accept() {
-  asio::post(strand_, [self = shared_from_this()] { self->do_accept(); });
+void websocket_session::accept(frame_list replay) {
+  asio::post(strand_, [self = shared_from_this(), replay = std::move(replay)]() mutable {
+    self->do_accept(std::move(replay));
+  });
 }
 
 void websocket_session::reject(unsigned http_status, std::string json_body) {
@@ -54,8 +56,10 @@ void websocket_session::close(std::uint16_t code, std::string reason) {
 
 void websocket_session::shut_down() { close(close_code::going_away, "going away"); }
 
-void websocket_session::do_accept() {
+void websocket_session::do_accept(frame_list replay) {
   if (closing_) return;
+  for (auto& f : replay) enqueue(std::move(f));  // written once the handshake completes
+  if (closing_ || close_after_write_) return;  // the replay alone was too much for the client
   // The WebSocket layer has its own timeouts; the TCP one would cut idle clients.
   beast::get_lowest_layer(ws_).expires_never();
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));

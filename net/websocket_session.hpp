@@ -27,11 +27,11 @@ class websocket_session : public transport,
                     server_context& context);
   ~websocket_session() override;
 
-  // Spawns the session actor, which will call accept() or reject().
+  // Spawns the session actor, which will call accept(replay) or reject().
   void start(const std::string& topic, replay_request replay);
 
   // transport
-  void accept() override;
+  void accept(frame_list replay) override;
   void reject(unsigned http_status, std::string json_body) override;
   void deliver(frame f) override;
   void close(std::uint16_t code, std::string reason) override;
@@ -39,7 +39,7 @@ class websocket_session : public transport,
   void shut_down() override;
 
  private:
-  void do_accept();
+  void do_accept(frame_list replay);
   void on_accept(boost::beast::error_code ec);
   void do_reject(unsigned http_status, std::string json_body);
   void do_read();

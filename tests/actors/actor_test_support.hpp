@@ -25,7 +25,12 @@ struct test_system {
 
 class recording_transport : public transport {
  public:
-  void accept() override { record([&] { accepted = true; }); }
+  void accept(frame_list replay) override {
+    record([&] {
+      accepted = true;
+      for (auto& f : replay) frames.push_back(std::move(f));
+    });
+  }
   void reject(unsigned status, std::string body) override {
     record([&] {
       rejected_status = status;

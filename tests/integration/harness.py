@@ -271,3 +271,203 @@ def run_async(coro, timeout):
 
 def envelope_seqs(messages):
     return [json.loads(m)["seq"] for m in messages]
+
+
+# -- SSE, HTTP streaming and long-poll helpers (asyncio, raw sockets) --------
+
+def parse_http_head(raw):
+    """Parses b"HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\n" into (status, headers).
+
+    Header names are lower-cased; repeated headers are joined with ", "."""
+    lines = raw.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise AssertionError(f"not an HTTP status line: {lines[0]!r}")
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return int(parts[1]), headers
+
+
+def _request_bytes(method, path, port, headers, body=None):
+    all_headers = {"Host": f"{HOST}:{port}"}
+    all_headers.update(headers or {})
+    if body is not None:
+        all_headers["Content-Length"] = str(len(body))
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in all_headers.items()) + "\r\n"
+    return head.encode("latin-1") + (body or b"")
+
+
+class HttpStream:
+    """One GET whose response is read incrementally on a raw asyncio connection:
+    the head as soon as it arrives (open()), then the body line by line, decoding
+    `Transfer-Encoding: chunked` by hand so that nothing buffers ahead of the test.
+
+    Every read is bounded by a timeout; close() (or `async with`) drops the connection."""
+
+    def __init__(self, reader, writer, status, headers):
+        self.reader, self.writer = reader, writer
+        self.status, self.headers = status, headers
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self._remaining = None if self.chunked else int(headers.get("content-length", -1))
+        self._buf = b""
+        self.eof = False
+        self.sse_comments = []
+
+    @classmethod
+    async def open(cls, port, path, headers=None, timeout=5.0, method="GET", body=None):
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
+        try:
+            writer.write(_request_bytes(method, path, port, headers, body))
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        except BaseException:
+            writer.close()
+            raise
+        status, hdrs = parse_http_head(raw)
+        return cls(reader, writer, status, hdrs)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if not self.writer.is_closing():
+            self.writer.close()
+
+    async def _fill(self):
+        """Appends the next piece of the body to the buffer; sets eof at its end."""
+        if self.eof:
+            return
+        if self.chunked:
+            line = await self.reader.readuntil(b"\r\n")
+            size = int(line.split(b";")[0].strip(), 16)
+            if size == 0:
+                while (await self.reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass  # trailers
+                self.eof = True
+                return
+            data = await self.reader.readexactly(size + 2)
+            if data[-2:] != b"\r\n":
+                raise AssertionError(f"chunk of {size} bytes not followed by CRLF: {data[-2:]!r}")
+            self._buf += data[:-2]
+        elif self._remaining is not None and self._remaining >= 0:
+            if self._remaining == 0:
+                self.eof = True
+                return
+            data = await self.reader.read(min(self._remaining, 65536))
+            if not data:
+                raise AssertionError("connection closed before Content-Length bytes arrived")
+            self._remaining -= len(data)
+            self._buf += data
+        else:
+            data = await self.reader.read(65536)
+            if not data:
+                self.eof = True
+            self._buf += data
+
+    async def read_line(self, timeout=5.0):
+        """The next body line without its "\n" (str); EOFError at the end of the body."""
+        async def line():
+            while b"\n" not in self._buf:
+                if self.eof:
+                    raise EOFError(f"body ended; unterminated rest: {self._buf!r}")
+                await self._fill()
+            out, _, self._buf = self._buf.partition(b"\n")
+            return out.decode("utf-8")
+        return await asyncio.wait_for(line(), timeout)
+
+    async def read_lines(self, n, timeout=5.0):
+        return [await self.read_line(timeout) for _ in range(n)]
+
+    async def read_body(self, timeout=5.0):
+        """The rest of the body (bytes), up to its end."""
+        async def body():
+            while not self.eof:
+                await self._fill()
+            out, self._buf = self._buf, b""
+            return out
+        return await asyncio.wait_for(body(), timeout)
+
+    async def read_event(self, timeout=5.0):
+        """The next Server-Sent Event as {"id": str|None, "data": str, "comments": [...]}.
+
+        Comment-only blocks (e.g. ": heartbeat") are skipped; their text is kept in
+        self.sse_comments."""
+        async def event():
+            fields, data, comments = {}, [], []
+            while True:
+                line = await self.read_line(timeout)
+                if line.endswith("\r"):
+                    line = line[:-1]
+                if line == "":
+                    if data or fields:
+                        return {"id": fields.get("id"), "data": "\n".join(data),
+                                "event": fields.get("event"), "comments": comments}
+                    self.sse_comments.extend(comments)
+                    comments = []
+                    continue
+                if line.startswith(":"):
+                    comments.append(line[1:].strip())
+                    continue
+                name, _, value = line.partition(":")
+                if value.startswith(" "):
+                    value = value[1:]
+                if name == "data":
+                    data.append(value)
+                else:
+                    fields[name] = value
+        return await asyncio.wait_for(event(), timeout)
+
+    async def read_envelopes(self, n, timeout=5.0):
+        """n envelopes (parsed) from an SSE or NDJSON stream, depending on Content-Type."""
+        out = []
+        sse = self.headers.get("content-type", "").startswith("text/event-stream")
+        for _ in range(n):
+            if sse:
+                ev = await self.read_event(timeout)
+                env = json.loads(ev["data"])
+                if ev["id"] != str(env["seq"]):
+                    raise AssertionError(f"SSE id {ev['id']!r} != envelope seq {env['seq']}")
+            else:
+                env = json.loads(await self.read_line(timeout))
+            out.append(env)
+        return out
+
+
+async def http_request_async(port, path, headers=None, method="GET", body=None, timeout=5.0):
+    """One complete request on its own connection: (status, headers, body bytes)."""
+    stream = await HttpStream.open(port, path, headers, timeout=timeout, method=method, body=body)
+    try:
+        return stream.status, stream.headers, await stream.read_body(timeout)
+    finally:
+        stream.close()
+
+
+async def long_poll(port, path, since=None, timeout_s=None, headers=None, client_timeout=70.0):
+    """GET path?poll=1[&since=..][&timeout=..]; returns (status, headers, parsed JSON body)."""
+    query = ["poll=1"]
+    if since is not None:
+        query.append(f"since={since}")
+    if timeout_s is not None:
+        query.append(f"timeout={timeout_s}")
+    sep = "&" if "?" in path else "?"
+    status, hdrs, raw = await http_request_async(port, path + sep + "&".join(query), headers,
+                                                 timeout=client_timeout)
+    return status, hdrs, json.loads(raw) if raw else None
+
+
+def assert_consecutive(testcase, seqs, what=""):
+    """seqs is non-empty and each is the previous + 1 (no gap, no duplicate)."""
+    testcase.assertTrue(seqs, f"{what}: nothing received")
+    expected = list(range(seqs[0], seqs[0] + len(seqs)))
+    if seqs != expected:
+        gaps = [(a, b) for a, b in zip(seqs, seqs[1:]) if b != a + 1]
+        testcase.fail(f"{what}: seqs not consecutive; first breaks {gaps[:5]} in {len(seqs)}")

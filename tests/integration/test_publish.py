@@ -114,6 +114,22 @@ class PublishTest(ServerTestCase):
         self.assertEqual(status, 429)
         self.assertIn("max_topics", answer["error"])
 
+    def test_publisher_socket_over_topic_limit_closes_1008(self):
+        server = self.start_server(publish_config(max_topics=1))
+
+        async def scenario():
+            url = server.ws_url(f"/topics/overflow/publish?token={TOKEN}&ack=1")
+            async with websockets.connect(url) as pub:
+                await pub.send("1")
+                with self.assertRaises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(pub.recv(), 5)
+                return closed.exception
+
+        closed = run_async(scenario(), 15)
+        self.assertEqual(closed.code, 1008)
+        self.assertIn("max_topics", closed.reason)
+        self.assertNotIn("overflow", [t["name"] for t in server.topics()])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,70 @@
+// api.js — where the server is, and what it says about its topics.
+//
+// Everything is same-origin by default. For development only, `?server=host:port`
+// points the page at another server (it must allow this page's Origin).
+
+const params = new URLSearchParams(location.search);
+
+function httpBase() {
+  const server = params.get("server");
+  if (server && /^[A-Za-z0-9.\-[\]:]+$/.test(server)) return `${location.protocol}//${server}/`;
+  return location.href;
+}
+
+const BASE = httpBase();
+
+/** Valid topic name (DESIGN §3). */
+export const TOPIC_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Topics requested with `/?topics=a,b` (in that order, deduplicated), or null for all
+ *  (also when the list names no valid topic). */
+export function requestedTopics() {
+  const raw = params.get("topics");
+  if (raw == null) return null;
+  const names = raw.split(",").map((s) => s.trim()).filter((s) => TOPIC_RE.test(s));
+  return names.length ? [...new Set(names)] : null;
+}
+
+/** Initial window (seconds) from `?window=`, if it is one of the offered values. */
+export function requestedWindow(allowed) {
+  const w = Number(params.get("window"));
+  return allowed.includes(w) ? w : null;
+}
+
+/** GET /topics → [{name, seq, subscribers, interval_ms, history}]. Throws on any failure. */
+export async function fetchTopics(signal) {
+  const res = await fetch(new URL("/topics", BASE), {
+    cache: "no-store",
+    headers: { Accept: "application/json" },
+    signal,
+  });
+  if (!res.ok) throw new Error(`GET /topics: HTTP ${res.status}`);
+  const list = await res.json();
+  if (!Array.isArray(list)) throw new Error("GET /topics: not a list");
+  return list.filter((t) => t && typeof t.name === "string");
+}
+
+/** WebSocket URL for a topic stream with the given query ({last} or {since}). */
+export function streamUrl(topic, query) {
+  const url = new URL(`/topics/${encodeURIComponent(topic)}`, BASE);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.search = new URLSearchParams(query).toString();
+  url.hash = "";
+  return url.href;
+}
+
+export const MAX_LAST = 5000;
+
+/**
+ * How many envelopes to ask for (`?last=`) so the chart's window is filled:
+ * window / interval when the interval is known, else whatever the server holds;
+ * never more than the server holds and never more than MAX_LAST.
+ */
+export function lastCountFor(info, windowSec) {
+  const held = Number.isFinite(info?.history) ? Math.max(0, info.history) : MAX_LAST;
+  let n = held;
+  if (Number.isFinite(info?.interval_ms) && info.interval_ms > 0) {
+    n = Math.min(n, Math.ceil((windowSec * 1000) / info.interval_ms));
+  }
+  return Math.min(n, MAX_LAST);
+}

@@ -12,6 +12,7 @@
 #include "actors/service.hpp"
 #include "config/command_line.hpp"
 #include "config/config_loader.hpp"
+#include "config/overrides.hpp"
 #include "log/log.hpp"
 #include "net/server.hpp"
 
@@ -29,6 +30,28 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
   }
   return "happy-dashboard listening on " + cfg.server.host + ":" + std::to_string(port) +
          " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics);
+}
+
+// SIGHUP or --watch-config: re-read the file; topics change live, the rest
+// is reported as needing a restart. An invalid file keeps what runs.
+bool reload(happy::service& actors, happy::config& running, const happy::command_line& args) {
+  using namespace happy;
+  auto result = load_config_file(*args.config_path);
+  if (auto* error = std::get_if<config_error>(&result)) {
+    log_error("reload failed, keeping the running config: " + error->message());
+    return false;
+  }
+  config next = std::get<config>(std::move(result));
+  apply_overrides(next, args);
+  for (const auto& name : settings_needing_restart(running, next))
+    log_warning("reload: " + name + " changed; needs restart (the running value stays)");
+  log_level level = log_level::info;
+  if (next.log_level != running.log_level && parse_log_level(next.log_level, level))
+    set_log_level(level);
+  actors.reload(next);
+  running = std::move(next);
+  log_info("reload: applied " + running.source);
+  return true;
 }
 
 }  // namespace
@@ -63,27 +86,10 @@ int main(int argc, char** argv) {
     }
     cfg = std::get<config>(std::move(result));
   }
-  if (const char* env_port = std::getenv("PORT"); env_port && *env_port && !args.port) {
-    auto port = parse_port(env_port);
-    if (!port) {
-      std::cerr << "happy-dashboard: PORT must be a number from 0 to 65535, got '" << env_port
-                << "'\n";
-      return exit_usage;
-    }
-    cfg.server.port = *port;
+  if (auto problem = apply_overrides(cfg, args); !problem.empty()) {
+    std::cerr << "happy-dashboard: " << problem << "\n";
+    return exit_usage;
   }
-  if (args.port) cfg.server.port = *args.port;
-  if (args.web_root) cfg.web_root = *args.web_root;
-  if (const char* env_tokens = std::getenv("HAPPY_PUBLISH_TOKENS")) {
-    std::string_view rest = env_tokens;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto token = rest.substr(0, comma);
-      if (!token.empty()) cfg.publish_tokens.emplace_back(token);
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-  }
-  if (const char* env_level = std::getenv("HAPPY_LOG_LEVEL")) cfg.log_level = env_level;
   log_level level = log_level::info;
   if (parse_log_level(cfg.log_level, level)) set_log_level(level);
 
@@ -95,6 +101,10 @@ int main(int argc, char** argv) {
     service actors(system, cfg);
     try {
       server http(cfg, actors);
+      if (args.config_path) {
+        http.on_reload([&actors, &cfg, &args] { return reload(actors, cfg, args); });
+        if (args.watch_config) http.watch_config_file(*args.config_path);
+      }
       log_info(summary(cfg, http.port()));
       http.run();
       // Connections are gone (or the grace period ended): stop the actors and

@@ -64,6 +64,7 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
         return topic_stats{s.topic, s.seq, s.subscribers.size(), s.generator_interval_ms,
                            s.history.size()};
       },
+      [self](remove_atom) { self->quit(); },
       [self](reconfigure_atom, std::uint64_t history_capacity, std::int64_t interval_ms) {
         self->state.history.set_capacity(history_capacity);
         self->state.generator_interval_ms = interval_ms;

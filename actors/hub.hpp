@@ -10,6 +10,7 @@
 //   (unsubscribe_atom)                      sender leaves
 //   (stats_atom) -> topic_stats
 //   (reconfigure_atom, std::uint64_t history, std::int64_t generator_interval_ms)
+//   (remove_atom)   the topic was removed: end normally
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>

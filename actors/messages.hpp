@@ -24,7 +24,9 @@ using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 // registry
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-using list_atom = caf::atom_constant<caf::atom("list")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+// hub: the topic is gone (config reload), end normally
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
 // session
 using transport_closed_atom = caf::atom_constant<caf::atom("tclosed")>;
 
@@ -63,6 +65,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::replay_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::topic_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<happy::topic_stats>)
 
 #include "config/config.hpp"
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::generator_config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::config)

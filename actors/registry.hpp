@@ -6,7 +6,9 @@
 //
 // Messages:
 //   (lookup_atom, std::string topic) -> (caf::actor hub_or_null, std::vector<std::string> known)
-//   (list_atom) -> std::string   JSON array describing every topic
+//   (stats_atom) -> std::vector<topic_stats>   every topic, by name
+//   (reload_atom, config)   apply a new config's topics live: add, remove
+//        (sessions close 1000 "topic removed"), retune generators and history
 //   (publish_atom, std::string topic, std::string value_json) -> std::uint64_t seq
 //        creates the topic when new; seq 0 means limits.max_topics was reached
 

@@ -9,6 +9,7 @@
 
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/topic_list_json.hpp"
 
 namespace happy {
 
@@ -41,18 +42,28 @@ publisher_link service::open_publisher(const std::string& topic) {
   return publisher_link{system_.spawn(publisher, registry_, topic)};
 }
 
-void service::list_topics(std::function<void(std::string json)> done) {
+void service::collect_stats(std::function<void(std::vector<topic_stats>)> done) {
   // A short-lived actor makes the request so the caller's thread never blocks.
   // (Arguments are passed to spawn rather than captured: CAF 0.17 dereferences
   // a null tuple for argument-less function actors, which UBSan rejects.)
   system_.spawn(
       [](caf::event_based_actor* self, const caf::actor& registry,
-         const std::function<void(std::string)>& done) {
-        self->request(registry, std::chrono::seconds(5), list_atom::value)
-            .then([done](const std::string& json) { done(json); },
-                  [done](const caf::error&) { done(R"({"error":"topic list unavailable"})"); });
+         const std::function<void(std::vector<topic_stats>)>& done) {
+        self->request(registry, std::chrono::seconds(5), stats_atom::value)
+            .then([done](const std::vector<topic_stats>& stats) { done(stats); },
+                  [done](const caf::error&) { done({}); });
       },
       registry_, std::move(done));
+}
+
+void service::list_topics(std::function<void(std::string json)> done) {
+  collect_stats([done = std::move(done)](std::vector<topic_stats> stats) {
+    done(topic_list_json(stats));
+  });
+}
+
+void service::reload(config next) {
+  if (registry_) caf::anon_send(registry_, reload_atom::value, std::move(next));
 }
 
 void service::publish(const std::string& topic, std::string value_json,

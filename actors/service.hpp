@@ -63,6 +63,12 @@ class service {
   // Spawns the publisher actor of one WebSocket publisher connection.
   publisher_link open_publisher(const std::string& topic);
 
+  // Calls `done` (from an actor thread) with every topic's numbers, by name.
+  void collect_stats(std::function<void(std::vector<topic_stats>)> done);
+
+  // Applies a new config's topics live (see registry.hpp).
+  void reload(config next);
+
   // Calls `done` (from an actor thread) with the JSON for GET /topics.
   void list_topics(std::function<void(std::string json)> done);
 

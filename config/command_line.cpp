@@ -3,13 +3,14 @@
 namespace happy {
 
 const char* const usage_text =
-    "usage: happy-dashboard [--config FILE] [--port N] [--check-config FILE] [--web-root DIR]\n"
-    "                       [--help]\n"
+    "usage: happy-dashboard [--config FILE] [--watch-config] [--port N] [--check-config FILE]\n"
+    "                       [--web-root DIR] [--help]\n"
     "\n"
     "Pushes live readings to dashboards over WebSocket (GET /<topic>, /topics/<topic>).\n"
     "\n"
     "  --config FILE        JSON config (see README); the embedded default runs without it\n"
     "  --port N             listen port; overrides PORT and server.port (0 = any free port)\n"
+    "  --watch-config       reload the --config file when it changes (as on SIGHUP)\n"
     "  --check-config FILE  validate FILE, print the first problem, exit 0 (valid) or 2\n"
     "  --web-root DIR       serve the dashboard from DIR (a checkout's web/) instead of the\n"
     "                       copy built into the binary; files are re-read on every request\n"
@@ -45,6 +46,8 @@ command_line parse_command_line(const std::vector<std::string>& args) {
     };
     if (arg == "--help" || arg == "-h") {
       out.help = true;
+    } else if (arg == "--watch-config") {
+      out.watch_config = true;
     } else if (is_flag("--config")) {
       out.config_path = value_of("--config");
     } else if (is_flag("--check-config")) {

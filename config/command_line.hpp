@@ -16,6 +16,7 @@ struct command_line {
   std::optional<std::uint16_t> port;
   std::optional<std::string> check_config_path;
   std::optional<std::string> web_root;
+  bool watch_config = false;
   bool help = false;
   std::string error;  // non-empty: the arguments could not be understood
 };

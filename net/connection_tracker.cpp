@@ -4,22 +4,54 @@
 
 namespace happy {
 
-void connection_tracker::add(const std::shared_ptr<tracked_connection>& connection) {
+std::string_view transport_name(transport_kind kind) {
+  switch (kind) {
+    case transport_kind::http: return "http";
+    case transport_kind::websocket: return "websocket";
+    case transport_kind::sse: return "sse";
+    case transport_kind::stream: return "stream";
+    case transport_kind::poll: return "poll";
+    case transport_kind::publisher: return "publisher";
+  }
+  return "unknown";
+}
+
+void connection_tracker::add(const std::shared_ptr<tracked_connection>& connection,
+                             transport_kind kind) {
   std::lock_guard<std::mutex> guard(mutex_);
-  if (connections_.emplace(connection.get(), connection).second) ++count_;
+  if (!connections_.emplace(connection.get(), entry{connection, kind}).second) return;
+  ++total_;
+  ++open_[static_cast<std::size_t>(kind)];
+  ++opened_total_[static_cast<std::size_t>(kind)];
 }
 
 void connection_tracker::remove(const tracked_connection* connection) {
   std::lock_guard<std::mutex> guard(mutex_);
-  if (connections_.erase(connection) > 0) --count_;
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  --open_[static_cast<std::size_t>(it->second.kind)];
+  --total_;
+  connections_.erase(it);
 }
 
-void connection_tracker::shut_down_all() {
+std::size_t connection_tracker::open(transport_kind kind) const {
+  return open_[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+}
+
+std::size_t connection_tracker::opened_total(transport_kind kind) const {
+  return opened_total_[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+}
+
+void connection_tracker::shut_down_subscribers() { shut_down_where(false); }
+void connection_tracker::shut_down_all() { shut_down_where(true); }
+
+void connection_tracker::shut_down_where(bool include_http) {
   std::vector<std::shared_ptr<tracked_connection>> alive;
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    for (auto& entry : connections_)
-      if (auto connection = entry.second.lock()) alive.push_back(std::move(connection));
+    for (auto& [key, e] : connections_)
+      if (include_http || e.kind != transport_kind::http)
+        if (auto connection = e.connection.lock()) alive.push_back(std::move(connection));
   }
   for (auto& connection : alive) connection->shut_down();
 }

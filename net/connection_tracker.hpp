@@ -1,16 +1,22 @@
 #pragma once
 
-// Knows every open connection so a shutdown can close them all and limits can
-// count them. Connections register once they are owned by a shared_ptr and
-// unregister in their destructor.
+// Knows every open connection and its transport, so a shutdown can end them,
+// limits can count them and /metrics can report them. Connections register
+// once they are owned by a shared_ptr and unregister in their destructor.
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 namespace happy {
+
+enum class transport_kind { http, websocket, sse, stream, poll, publisher };
+inline constexpr std::size_t transport_kind_count = 6;
+std::string_view transport_name(transport_kind kind);
 
 class tracked_connection {
  public:
@@ -21,15 +27,29 @@ class tracked_connection {
 
 class connection_tracker {
  public:
-  void add(const std::shared_ptr<tracked_connection>& connection);
+  void add(const std::shared_ptr<tracked_connection>& connection, transport_kind kind);
   void remove(const tracked_connection* connection);
+  // Ends every connection except plain HTTP request/response ones.
+  void shut_down_subscribers();
   void shut_down_all();
-  std::size_t size() const { return count_.load(std::memory_order_relaxed); }
+
+  std::size_t size() const { return total_.load(std::memory_order_relaxed); }
+  std::size_t open(transport_kind kind) const;
+  std::size_t opened_total(transport_kind kind) const;
+  std::size_t long_lived() const { return size() - open(transport_kind::http); }
 
  private:
-  mutable std::mutex mutex_;  // guards only this set; no actor state
-  std::unordered_map<const tracked_connection*, std::weak_ptr<tracked_connection>> connections_;
-  std::atomic<std::size_t> count_{0};
+  struct entry {
+    std::weak_ptr<tracked_connection> connection;
+    transport_kind kind;
+  };
+  void shut_down_where(bool include_http);
+
+  mutable std::mutex mutex_;  // guards only this map; no actor state
+  std::unordered_map<const tracked_connection*, entry> connections_;
+  std::atomic<std::size_t> total_{0};
+  std::array<std::atomic<std::size_t>, transport_kind_count> open_{};
+  std::array<std::atomic<std::size_t>, transport_kind_count> opened_total_{};
 };
 
 }  // namespace happy

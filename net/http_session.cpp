@@ -36,7 +36,7 @@ http_session::http_session(asio::ip::tcp::socket&& socket, server_context& conte
 http_session::~http_session() { context_.connections.remove(this); }
 
 void http_session::run() {
-  context_.connections.add(shared_from_this());
+  context_.connections.add(shared_from_this(), transport_kind::http);
   // Start on the connection's strand: the socket was accepted on another one.
   asio::dispatch(strand_,
                  beast::bind_front_handler(&http_session::do_read, shared_from_this()));
@@ -65,6 +65,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     http_request dummy;
     dummy.version(11);
     dummy.keep_alive(false);
+    if (ec == http::error::body_limit) context_.metrics.count_rejection(publish_rejection::too_large);
     auto status = ec == http::error::body_limit ? http::status::payload_too_large
                   : ec == http::error::header_limit ? http::status::request_header_fields_too_large
                                                     : http::status::bad_request;
@@ -88,9 +89,17 @@ void http_session::handle_request(http_request request) {
     res.set(http::field::access_control_max_age, "86400");
     return send(std::move(res));
   }
-  if (target.what == route::kind::not_found)
+  if (target.what == route::kind::not_found) {
+    if (method == http::verb::post)
+      context_.metrics.count_rejection(publish_rejection::invalid_topic);
     return answer(http::status::not_found,
                   error_body("no such path: " + std::string(request.target().substr(0, 200))));
+  }
+  bool opens_connection = target.what == route::kind::publisher ||
+                          (target.what == route::kind::topic && method != http::verb::post);
+  if (context_.draining && (opens_connection || method == http::verb::post))
+    return answer(http::status::service_unavailable,
+                  error_body("the server is shutting down; reconnect to another instance"));
   bool is_get = method == http::verb::get || method == http::verb::head;
   bool may_post = target.what == route::kind::topic;
   if (!is_get && !(may_post && method == http::verb::post)) {
@@ -107,6 +116,27 @@ void http_session::handle_request(http_request request) {
       return answer(http::status::bad_request, error_body(target.error));
     case route::kind::health:
       return answer(http::status::ok, R"({"status":"ok"})");
+    case route::kind::ready:
+      if (context_.draining)
+        return answer(http::status::service_unavailable, R"({"status":"draining"})");
+      return answer(http::status::ok, R"({"status":"ready"})");
+    case route::kind::metrics: {
+      auto self = shared_from_this();
+      auto shared_request = std::make_shared<http_request>(std::move(request));
+      context_.actors.collect_stats([self, shared_request](std::vector<topic_stats> stats) {
+        asio::post(self->strand_, [self, shared_request, stats = std::move(stats)] {
+          http_response res{http::status::ok, shared_request->version()};
+          res.set(http::field::server, "happy-dashboard");
+          res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+          res.set(http::field::cache_control, "no-store");
+          res.keep_alive(shared_request->keep_alive());
+          res.body() = self->context_.metrics.render(stats, self->context_.connections);
+          res.prepare_payload();
+          self->send(std::move(res));
+        });
+      });
+      return;
+    }
     case route::kind::index:
       return serve_asset(request, "index.html");
     case route::kind::asset:
@@ -173,6 +203,7 @@ void http_session::publish(http_request request, const route& target) {
       target.token);
   if (check.status == 0) check = check_publish_body(request.body());
   if (check.status != 0) {
+    context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
     http_response res = json_response(request, static_cast<http::status>(check.status),
                                       error_body(check.error), allow_origin);
     if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
@@ -191,13 +222,15 @@ void http_session::publish(http_request request, const route& target) {
                 *shared_request, http::status::accepted,
                 R"({"topic":")" + topic + R"(","seq":)" + std::to_string(result.seq) + "}",
                 allow_origin));
-          if (result.status == outcome::topic_limit)
+          if (result.status == outcome::topic_limit) {
+            self->context_.metrics.count_rejection(publish_rejection::topic_limit);
             return self->send(json_response(
                 *shared_request, http::status::too_many_requests,
                 error_body("topic '" + topic + "' cannot be created: limits.max_topics = " +
                            std::to_string(self->context_.settings.limits.max_topics) +
                            " reached"),
                 allow_origin));
+          }
           self->send(json_response(*shared_request, http::status::service_unavailable,
                                    error_body("service unavailable"), allow_origin));
         });
@@ -222,6 +255,7 @@ void http_session::open_publisher(http_request request, const route& target) {
       authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
       target.token);
   if (check.status != 0) {
+    context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
     http_response res = json_response(request, static_cast<http::status>(check.status),
                                       error_body(check.error), allow_origin);
     if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
@@ -290,6 +324,7 @@ void http_session::upgrade_to_websocket(http_request request, const route& targe
 }
 
 void http_session::send(http_response response) {
+  if (context_.draining) response.keep_alive(false);  // let clients move elsewhere
   pending_response_ = std::make_shared<http_response>(std::move(response));
   bool keep_alive = pending_response_->keep_alive();
   http::async_write(stream_, *pending_response_,

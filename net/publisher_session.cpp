@@ -31,7 +31,7 @@ publisher_session::~publisher_session() {
 }
 
 void publisher_session::run() {
-  context_.connections.add(shared_from_this());
+  context_.connections.add(shared_from_this(), transport_kind::publisher);
   publisher_ = context_.actors.open_publisher(topic_);
   beast::get_lowest_layer(ws_).expires_never();
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -103,6 +103,12 @@ void publisher_session::on_published(publish_result result) {
 void publisher_session::refuse(std::uint16_t code, std::string reason) {
   buffer_.consume(buffer_.size());
   if (close_when_settled_ || closing_) return;
+  if (code == invalid_payload || code == unsupported_data)
+    context_.metrics.count_rejection(publish_rejection::invalid_json);
+  else if (code == static_cast<std::uint16_t>(websocket::close_code::too_big))
+    context_.metrics.count_rejection(publish_rejection::too_large);
+  else if (code == policy_violation)
+    context_.metrics.count_rejection(publish_rejection::topic_limit);
   if (reason.size() > max_reason_bytes) reason.resize(max_reason_bytes);
   close_when_settled_ =
       websocket::close_reason(static_cast<websocket::close_code>(code), reason);

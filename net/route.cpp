@@ -81,6 +81,14 @@ route parse_route(std::string_view target) {
     r.what = route::kind::health;
     return r;
   }
+  if (path == "/readyz") {
+    r.what = route::kind::ready;
+    return r;
+  }
+  if (path == "/metrics") {
+    r.what = route::kind::metrics;
+    return r;
+  }
   if (path == "/topics" || path == "/topics/") {
     r.what = route::kind::topic_list;
     return r;

@@ -16,6 +16,8 @@ struct route {
     index,         // GET /  (the dashboard page)
     asset,         // GET /assets/<file>  (`asset` holds <file>)
     health,        // GET /healthz
+    ready,         // GET /readyz
+    metrics,       // GET /metrics
     topic_list,    // GET /topics
     topic,         // /topics/<name> or /<name>: GET subscribes, POST publishes
     publisher,     // /topics/<name>/publish: WebSocket publisher

@@ -5,6 +5,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -20,38 +22,68 @@ namespace happy {
 namespace asio = boost::asio;
 
 namespace {
+
 constexpr auto drain_poll_interval = std::chrono::milliseconds(20);
+constexpr auto config_watch_interval = std::chrono::seconds(1);
+
+// Modification time and size, enough to notice an edited or replaced file.
+std::pair<std::int64_t, std::int64_t> file_stamp(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {0, 0};
+  return {static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(info.st_size)};
 }
+
+}  // namespace
 
 struct server::impl {
   impl(const config& cfg, service& actors)
       : ioc(cfg.server.io_threads),
-        context{actors, connections, cfg,
-                cfg.web_root.empty() ? web_assets::embedded() : web_assets::from_directory(cfg.web_root)},
-        signals(ioc, SIGINT, SIGTERM),
-        drain_timer(ioc) {
+        context(actors, connections, cfg,
+                cfg.web_root.empty() ? web_assets::embedded() : web_assets::from_directory(cfg.web_root)),
+        stop_signals(ioc, SIGINT, SIGTERM),
+        reload_signal(ioc, SIGHUP),
+        drain_timer(ioc),
+        watch_timer(ioc) {
     auto address = asio::ip::make_address(cfg.server.host);
     acceptor = std::make_shared<listener>(ioc, asio::ip::tcp::endpoint(address, cfg.server.port),
                                           context);
   }
 
-  void on_signal(const boost::system::error_code& ec, int signal_number) {
-    if (ec) return;
+  void wait_for_stop_signal() {
+    stop_signals.async_wait([this](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      if (context.draining) {
+        log_warning("second stop signal: exiting without waiting for clients");
+        ioc.stop();
+        return;
+      }
+      begin_drain(signal_number);
+      wait_for_stop_signal();
+    });
+  }
+
+  // /readyz turns 503 and new subscriptions are refused; every WebSocket is
+  // closed with 1001 and every stream ends. The listener stays open for
+  // health and readiness probes until the last subscriber is gone.
+  void begin_drain(int signal_number) {
+    context.draining = true;
     log_info(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
-             ": draining " + std::to_string(connections.size()) + " connection(s)");
-    acceptor->stop();
-    connections.shut_down_all();
+             ": draining " + std::to_string(connections.long_lived()) + " connection(s)");
+    connections.shut_down_subscribers();
     drain_deadline = std::chrono::steady_clock::now() +
                      std::chrono::milliseconds(context.settings.server.shutdown_grace_ms);
     wait_for_drain();
   }
 
-  // Stop the I/O threads once every connection is gone, or at the deadline.
   void wait_for_drain() {
-    if (connections.size() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
-      if (connections.size() > 0)
-        log_warning("shutdown grace over with " + std::to_string(connections.size()) +
+    bool drained = connections.long_lived() == 0;
+    if (drained || std::chrono::steady_clock::now() >= drain_deadline) {
+      if (!drained)
+        log_warning("shutdown grace over with " + std::to_string(connections.long_lived()) +
                     " connection(s) still open");
+      acceptor->stop();
+      connections.shut_down_all();
       ioc.stop();
       return;
     }
@@ -61,13 +93,49 @@ struct server::impl {
     });
   }
 
+  void wait_for_reload_signal() {
+    reload_signal.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      log_info("received SIGHUP: reloading the config");
+      reload();
+      wait_for_reload_signal();
+    });
+  }
+
+  void reload() {
+    if (!reload_handler) {
+      log_warning("reload requested, but no config file was given (--config): nothing to reload");
+      return;
+    }
+    context.metrics.count_reload(reload_handler());
+  }
+
+  void watch_config() {
+    watch_timer.expires_after(config_watch_interval);
+    watch_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto stamp = file_stamp(watched_path);
+      if (stamp != watched_stamp) {
+        watched_stamp = stamp;
+        log_info("config file " + watched_path + " changed: reloading");
+        reload();
+      }
+      watch_config();
+    });
+  }
+
   asio::io_context ioc;
   connection_tracker connections;
   server_context context;
-  asio::signal_set signals;
+  asio::signal_set stop_signals;
+  asio::signal_set reload_signal;
   asio::steady_timer drain_timer;
+  asio::steady_timer watch_timer;
   std::chrono::steady_clock::time_point drain_deadline;
   std::shared_ptr<listener> acceptor;
+  std::function<bool()> reload_handler;
+  std::string watched_path;
+  std::pair<std::int64_t, std::int64_t> watched_stamp;
 };
 
 server::server(const config& cfg, service& actors) : impl_(std::make_unique<impl>(cfg, actors)) {}
@@ -76,10 +144,17 @@ server::~server() = default;
 
 std::uint16_t server::port() const { return impl_->acceptor->port(); }
 
+void server::on_reload(std::function<bool()> reload) { impl_->reload_handler = std::move(reload); }
+
+void server::watch_config_file(const std::string& path) {
+  impl_->watched_path = path;
+  impl_->watched_stamp = file_stamp(path);
+}
+
 void server::run() {
-  impl_->signals.async_wait([this](const boost::system::error_code& ec, int signal_number) {
-    impl_->on_signal(ec, signal_number);
-  });
+  impl_->wait_for_stop_signal();
+  impl_->wait_for_reload_signal();
+  if (!impl_->watched_path.empty()) impl_->watch_config();
   impl_->acceptor->run();
   std::vector<std::thread> extra_threads;
   for (int i = 1; i < impl_->context.settings.server.io_threads; ++i)

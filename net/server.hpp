@@ -4,7 +4,9 @@
 // SIGINT/SIGTERM. Asio and Beast stay behind this header.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "actors/service.hpp"
 #include "config/config.hpp"
@@ -19,9 +21,15 @@ class server {
 
   std::uint16_t port() const;
 
-  // Serves until SIGINT or SIGTERM, then stops accepting, closes every
-  // connection (WebSocket close 1001 "going away") and returns once all are
-  // gone or server.shutdown_grace_ms has passed.
+  // Called (on an I/O thread) for SIGHUP and, with watch_config_file, when
+  // the file changes; returns whether the new config was applied.
+  void on_reload(std::function<bool()> reload);
+  void watch_config_file(const std::string& path);
+
+  // Serves until SIGINT or SIGTERM, then drains: /readyz answers 503, new
+  // subscriptions are refused, every WebSocket is closed with 1001 "going
+  // away" and every stream ends; returns once all subscribers are gone or
+  // server.shutdown_grace_ms has passed. A second signal returns at once.
   void run();
 
  private:

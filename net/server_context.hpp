@@ -7,16 +7,24 @@
 
 #include "actors/service.hpp"
 #include "config/config.hpp"
+#include <atomic>
+
 #include "net/connection_tracker.hpp"
+#include "net/service_metrics.hpp"
 #include "net/web_assets.hpp"
 
 namespace happy {
 
 struct server_context {
+  server_context(service& a, connection_tracker& c, config s, web_assets w)
+      : actors(a), connections(c), settings(std::move(s)), assets(std::move(w)) {}
+
   service& actors;
   connection_tracker& connections;
   config settings;
   web_assets assets;
+  service_metrics metrics;
+  std::atomic<bool> draining{false};  // SIGTERM/SIGINT seen: /readyz is 503
 
   // The value for Access-Control-Allow-Origin, or empty when `origin` is not allowed.
   std::string allowed_origin(const std::string& origin) const;

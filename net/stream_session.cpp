@@ -35,7 +35,11 @@ stream_session::stream_session(beast::tcp_stream&& stream, http_request request,
 stream_session::~stream_session() { context_.connections.remove(this); }
 
 void stream_session::start(const std::string& topic, replay_request replay) {
-  context_.connections.add(shared_from_this());
+  transport_kind kind = kind_ == format::sse    ? transport_kind::sse
+                        : kind_ == format::poll ? transport_kind::poll
+                                                : transport_kind::stream;
+  context_.connections.add(shared_from_this(), kind);
+  counters_ = context_.metrics.topic(topic);
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
@@ -130,6 +134,8 @@ void stream_session::enqueue(frame f) {
   pending_bytes_ += f.json->size();
   if (pending_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
     // Slow consumer: end the stream; the client resumes with since/Last-Event-ID.
+    counters_->dropped += pending_.size() + 1;
+    context_.metrics.count_slow_consumer();
     pending_.clear();
     pending_bytes_ = 0;
     return end_stream();
@@ -153,6 +159,7 @@ void stream_session::write_queued() {
     }
   }
   for (const auto& text : writing_) buffers_.push_back(asio::buffer(text));
+  frames_in_flight_ = pending_.size();
   pending_.clear();
   pending_bytes_ = 0;
   writing_now_ = true;
@@ -162,6 +169,8 @@ void stream_session::write_queued() {
 
 void stream_session::on_write(beast::error_code ec, std::size_t) {
   writing_now_ = false;
+  if (!ec) counters_->delivered += frames_in_flight_;
+  frames_in_flight_ = 0;
   if (ec) return close_socket();
   if (ending_) return end_stream_now();
   write_queued();
@@ -211,6 +220,7 @@ void stream_session::answer_poll() {
     body += *f.json;
   }
   body += ']';
+  frames_in_flight_ = pending_.size();
   pending_.clear();
   pending_bytes_ = 0;
   ending_ = true;
@@ -221,7 +231,8 @@ void stream_session::answer_poll() {
 
 void stream_session::send_whole(http_response response) {
   whole_ = std::make_shared<http_response>(std::move(response));
-  http::async_write(stream_, *whole_, [self = shared_from_this()](beast::error_code, std::size_t) {
+  http::async_write(stream_, *whole_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (!ec && self->counters_) self->counters_->delivered += self->frames_in_flight_;
     self->close_socket();
   });
 }

@@ -26,7 +26,8 @@ websocket_session::websocket_session(beast::tcp_stream&& stream, http_request up
 websocket_session::~websocket_session() { context_.connections.remove(this); }
 
 void websocket_session::start(const std::string& topic, replay_request replay) {
-  context_.connections.add(shared_from_this());
+  context_.connections.add(shared_from_this(), transport_kind::websocket);
+  counters_ = context_.metrics.topic(topic);
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
@@ -123,6 +124,9 @@ void websocket_session::enqueue(frame f) {
   queued_bytes_ += f.json->size();
   if (queued_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
     // The client cannot keep up: stop buffering for it. It resumes with ?since=.
+    queued_bytes_ -= f.json->size();
+    ++counters_->dropped;
+    context_.metrics.count_slow_consumer();
     return do_close(websocket::close_reason(static_cast<websocket::close_code>(close_code::slow_consumer), "slow consumer"));
   }
   queue_.push_back(std::move(f));
@@ -142,6 +146,7 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
   if (!queue_.empty()) {
     queued_bytes_ -= queue_.front().json->size();
     queue_.pop_front();
+    if (!ec) ++counters_->delivered;
   }
   if (ec) {
     closing_ = true;
@@ -181,6 +186,7 @@ void websocket_session::drop_queue() {
   while (queue_.size() > (writing_ ? 1u : 0u)) {
     queued_bytes_ -= queue_.back().json->size();
     queue_.pop_back();
+    if (counters_) ++counters_->dropped;
   }
 }
 

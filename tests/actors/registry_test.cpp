@@ -4,6 +4,7 @@
 
 #include "actor_test_support.hpp"
 #include "actors/registry.hpp"
+#include "actors/topic_list_json.hpp"
 
 using namespace happy;
 using namespace std::chrono_literals;
@@ -19,8 +20,9 @@ TEST_CASE("the registry lists every configured topic with seq, subscribers and i
   caf::scoped_actor self{t.system};
   std::this_thread::sleep_for(200ms);
   std::string json;
-  self->request(reg, 2s, list_atom::value)
-      .receive([&](const std::string& text) { json = text; }, [](caf::error&) { FAIL("no list"); });
+  self->request(reg, 2s, stats_atom::value)
+      .receive([&](const std::vector<topic_stats>& stats) { json = topic_list_json(stats); },
+               [](caf::error&) { FAIL("no stats"); });
   rapidjson::Document d;
   d.Parse(json.c_str());
   REQUIRE(d.IsArray());
@@ -50,5 +52,62 @@ TEST_CASE("lookup answers the hub of a known topic and nothing for an unknown on
             },
             [](caf::error&) { FAIL("lookup failed"); });
   }
+  caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+std::vector<topic_stats> stats_of(caf::scoped_actor& self, const caf::actor& reg) {
+  std::vector<topic_stats> out;
+  self->request(reg, 2s, stats_atom::value)
+      .receive([&](const std::vector<topic_stats>& s) { out = s; }, [](caf::error&) {});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reload adds, removes and retunes topics without touching the others") {
+  testing::test_system t;
+  config before;
+  generator_config slow;
+  slow.interval_ms = 1000;
+  before.topics["steady"] = topic_config{};
+  before.topics["tuned"].generator = slow;
+  before.topics["doomed"] = topic_config{};
+  auto reg = t.system.spawn(registry, before);
+  caf::scoped_actor self{t.system};
+  caf::actor steady_hub;
+  self->request(reg, 2s, lookup_atom::value, std::string("steady"))
+      .receive([&](const caf::actor& h, const std::vector<std::string>&) { steady_hub = h; },
+               [](caf::error&) {});
+  caf::actor doomed_hub;
+  self->request(reg, 2s, lookup_atom::value, std::string("doomed"))
+      .receive([&](const caf::actor& h, const std::vector<std::string>&) { doomed_hub = h; },
+               [](caf::error&) {});
+  self->monitor(doomed_hub);
+
+  config after = before;
+  after.topics.erase("doomed");
+  after.topics["tuned"].generator->interval_ms = 20;
+  after.topics["fresh"] = topic_config{};
+  self->send(reg, reload_atom::value, after);
+
+  // The removed topic's hub ends normally (its sessions close with 1000).
+  self->receive([&](const caf::down_msg& down) { CHECK_FALSE(down.reason); },
+                caf::after(2s) >> [] { FAIL("removed hub still running"); });
+  std::this_thread::sleep_for(300ms);
+  auto stats = stats_of(self, reg);
+  REQUIRE(stats.size() == 3);
+  CHECK(stats[0].name == "fresh");
+  CHECK(stats[1].name == "steady");
+  CHECK(stats[2].name == "tuned");
+  CHECK(stats[2].generator_interval_ms == 20);
+  CHECK(stats[2].seq >= 8);  // 20 ms now, not 1000 ms
+  // The untouched topic's hub is the same actor.
+  caf::actor steady_after;
+  self->request(reg, 2s, lookup_atom::value, std::string("steady"))
+      .receive([&](const caf::actor& h, const std::vector<std::string>&) { steady_after = h; },
+               [](caf::error&) {});
+  CHECK(steady_after == steady_hub);
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
 }

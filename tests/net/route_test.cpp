@@ -18,6 +18,8 @@ TEST_CASE("fixed endpoints") {
   CHECK(parse_route("/topics").what == route::kind::topic_list);
   CHECK(parse_route("/topics?x=1").what == route::kind::topic_list);
   CHECK(parse_route("/healthz").what == route::kind::health);
+  CHECK(parse_route("/readyz").what == route::kind::ready);
+  CHECK(parse_route("/metrics").what == route::kind::metrics);
 }
 
 TEST_CASE("page assets and the favicon") {

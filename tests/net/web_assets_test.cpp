@@ -40,7 +40,7 @@ TEST_CASE("only plain file names map to files below web/") {
     CHECK(web_assets::source_path(bad).empty());
 }
 
-TEST_CASE("--web-root serves the current file contents from disk") {
+TEST_CASE("a web root directory serves the current file contents from disk") {
   namespace fs = std::filesystem;
   auto root = fs::temp_directory_path() / ("happy-web-" + std::to_string(::getpid()));
   fs::create_directories(root / "src");

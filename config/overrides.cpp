@@ -1,0 +1,50 @@
+#include "config/overrides.hpp"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace happy {
+
+std::string apply_overrides(config& cfg, const command_line& args) {
+  if (const char* env_port = std::getenv("PORT"); env_port && *env_port && !args.port) {
+    auto port = parse_port(env_port);
+    if (!port) return "PORT must be a number from 0 to 65535, got '" + std::string(env_port) + "'";
+    cfg.server.port = *port;
+  }
+  if (args.port) cfg.server.port = *args.port;
+  if (args.web_root) cfg.web_root = *args.web_root;
+  if (const char* env_tokens = std::getenv("HAPPY_PUBLISH_TOKENS")) {
+    std::string_view rest = env_tokens;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto token = rest.substr(0, comma);
+      if (!token.empty()) cfg.publish_tokens.emplace_back(token);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
+  if (const char* env_level = std::getenv("HAPPY_LOG_LEVEL"); env_level && *env_level)
+    cfg.log_level = env_level;
+  return {};
+}
+
+std::vector<std::string> settings_needing_restart(const config& a, const config& b) {
+  std::vector<std::string> out;
+  auto check = [&](bool differs, const char* name) {
+    if (differs) out.emplace_back(name);
+  };
+  check(a.server.host != b.server.host, "server.host");
+  check(a.server.port != b.server.port, "server.port");
+  check(a.server.io_threads != b.server.io_threads, "server.io_threads");
+  check(a.server.actor_threads != b.server.actor_threads, "server.actor_threads");
+  check(a.server.shutdown_grace_ms != b.server.shutdown_grace_ms, "server.shutdown_grace_ms");
+  check(a.cors_allowed_origins != b.cors_allowed_origins, "cors.allowed_origins");
+  check(a.publish_tokens != b.publish_tokens, "publish.tokens");
+  check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
+  check(a.limits.max_message_bytes != b.limits.max_message_bytes, "limits.max_message_bytes");
+  check(a.limits.max_queued_bytes_per_client != b.limits.max_queued_bytes_per_client,
+        "limits.max_queued_bytes_per_client");
+  check(a.log_format != b.log_format, "log.format");
+  return out;
+}
+
+}  // namespace happy

@@ -1,0 +1,124 @@
+#include "net/service_metrics.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace happy {
+
+namespace {
+
+constexpr const char* rejection_names[publish_rejection_count] = {
+    "invalid_json", "too_large", "missing_token", "wrong_token",
+    "publishing_disabled", "invalid_topic", "topic_limit"};
+
+void header(std::ostringstream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return pages_resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::uint64_t open_fds() {
+  std::uint64_t count = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (auto* entry = readdir(dir))
+      if (entry->d_name[0] != '.') ++count;
+    closedir(dir);
+    if (count > 0) --count;  // the descriptor opendir itself holds
+  }
+  return count;
+}
+
+}  // namespace
+
+std::shared_ptr<topic_counters> service_metrics::topic(const std::string& name) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto& slot = topics_[name];
+  if (!slot) slot = std::make_shared<topic_counters>();
+  return slot;
+}
+
+void service_metrics::count_rejection(publish_rejection reason) {
+  ++rejections_[static_cast<std::size_t>(reason)];
+}
+
+void service_metrics::count_rejection_status(unsigned http_status, bool tokens_configured) {
+  switch (http_status) {
+    case 400: return count_rejection(publish_rejection::invalid_json);
+    case 401: return count_rejection(publish_rejection::missing_token);
+    case 403:
+      return count_rejection(tokens_configured ? publish_rejection::wrong_token
+                                               : publish_rejection::publishing_disabled);
+    case 404: return count_rejection(publish_rejection::invalid_topic);
+    case 413: return count_rejection(publish_rejection::too_large);
+    case 429: return count_rejection(publish_rejection::topic_limit);
+    default: return;
+  }
+}
+
+std::string service_metrics::render(const std::vector<topic_stats>& topics,
+                                    const connection_tracker& connections) const {
+  std::ostringstream out;
+  header(out, "happy_connections", "gauge", "Open connections by transport.");
+  for (std::size_t i = 0; i < transport_kind_count; ++i) {
+    auto kind = static_cast<transport_kind>(i);
+    out << "happy_connections{transport=\"" << transport_name(kind) << "\"} "
+        << connections.open(kind) << '\n';
+  }
+  header(out, "happy_connections_opened_total", "counter", "Connections opened by transport.");
+  for (std::size_t i = 0; i < transport_kind_count; ++i) {
+    auto kind = static_cast<transport_kind>(i);
+    out << "happy_connections_opened_total{transport=\"" << transport_name(kind) << "\"} "
+        << connections.opened_total(kind) << '\n';
+  }
+  header(out, "happy_topic_subscribers", "gauge", "Subscribed sessions by topic.");
+  for (const auto& t : topics)
+    out << "happy_topic_subscribers{topic=\"" << t.name << "\"} " << t.subscribers << '\n';
+  header(out, "happy_topic_history", "gauge", "Envelopes held for replay by topic.");
+  for (const auto& t : topics)
+    out << "happy_topic_history{topic=\"" << t.name << "\"} " << t.history_size << '\n';
+  header(out, "happy_readings_published_total", "counter",
+         "Readings accepted by topic since start (the topic's seq).");
+  for (const auto& t : topics)
+    out << "happy_readings_published_total{topic=\"" << t.name << "\"} " << t.seq << '\n';
+  std::map<std::string, std::shared_ptr<topic_counters>> counters;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    counters = topics_;
+  }
+  header(out, "happy_readings_delivered_total", "counter",
+         "Envelopes written to clients by topic.");
+  for (const auto& [name, c] : counters)
+    out << "happy_readings_delivered_total{topic=\"" << name << "\"} " << c->delivered << '\n';
+  header(out, "happy_readings_dropped_total", "counter",
+         "Envelopes discarded for clients that were too slow or gone, by topic.");
+  for (const auto& [name, c] : counters)
+    out << "happy_readings_dropped_total{topic=\"" << name << "\"} " << c->dropped << '\n';
+  header(out, "happy_slow_consumer_disconnects_total", "counter",
+         "Clients disconnected because their unsent data passed the limit.");
+  out << "happy_slow_consumer_disconnects_total " << slow_consumer_disconnects_ << '\n';
+  header(out, "happy_publish_rejections_total", "counter", "Refused publishes by reason.");
+  for (std::size_t i = 0; i < publish_rejection_count; ++i)
+    out << "happy_publish_rejections_total{reason=\"" << rejection_names[i] << "\"} "
+        << rejections_[i] << '\n';
+  header(out, "happy_config_reloads_total", "counter", "Config reloads by result.");
+  out << "happy_config_reloads_total{result=\"ok\"} " << reloads_ok_ << '\n';
+  out << "happy_config_reloads_total{result=\"failed\"} " << reloads_failed_ << '\n';
+  header(out, "happy_build_info", "gauge", "Build information; always 1.");
+  out << "happy_build_info{version=\"" << HAPPY_VERSION << "\"} 1\n";
+  header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  out << "process_resident_memory_bytes " << resident_bytes() << '\n';
+  header(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+  out << "process_open_fds " << open_fds() << '\n';
+  return out.str();
+}
+
+}  // namespace happy

@@ -1,0 +1,60 @@
+#pragma once
+
+// Counters the network side keeps for GET /metrics, rendered in the
+// Prometheus text format together with the hubs' numbers and the
+// connection tracker's gauges. Atomics only: nothing here is actor state.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "net/connection_tracker.hpp"
+
+namespace happy {
+
+enum class publish_rejection {
+  invalid_json,
+  too_large,
+  missing_token,
+  wrong_token,
+  publishing_disabled,
+  invalid_topic,
+  topic_limit,
+};
+inline constexpr std::size_t publish_rejection_count = 7;
+
+struct topic_counters {
+  std::atomic<std::uint64_t> delivered{0};  // envelopes written to a client
+  std::atomic<std::uint64_t> dropped{0};    // envelopes discarded (slow or vanished client)
+};
+
+class service_metrics {
+ public:
+  // The counters of `topic`, created on first use; keep the pointer.
+  std::shared_ptr<topic_counters> topic(const std::string& name);
+
+  void count_rejection(publish_rejection reason);
+  // Maps a refused publish's HTTP status (and whether tokens exist) to a reason.
+  void count_rejection_status(unsigned http_status, bool tokens_configured);
+  void count_slow_consumer() { ++slow_consumer_disconnects_; }
+  void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+
+  std::string render(const std::vector<topic_stats>& topics,
+                     const connection_tracker& connections) const;
+
+ private:
+  mutable std::mutex mutex_;  // guards the map only
+  std::map<std::string, std::shared_ptr<topic_counters>> topics_;
+  std::array<std::atomic<std::uint64_t>, publish_rejection_count> rejections_{};
+  std::atomic<std::uint64_t> slow_consumer_disconnects_{0};
+  std::atomic<std::uint64_t> reloads_ok_{0};
+  std::atomic<std::uint64_t> reloads_failed_{0};
+};
+
+}  // namespace happy

@@ -10,6 +10,8 @@ namespace happy {
 enum class log_level { debug = 0, info = 1, warning = 2, error = 3 };
 
 void set_log_level(log_level level);
+// Plain text lines, or one JSON object per line ({"ts","level","msg"}).
+void set_log_json(bool json);
 bool parse_log_level(std::string_view name, log_level& out);
 void log(log_level level, std::string_view message);
 

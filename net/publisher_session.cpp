@@ -1,5 +1,7 @@
 #include "net/publisher_session.hpp"
 
+#include "log/log.hpp"
+#include "net/peer_address.hpp"
 #include "net/publish_request.hpp"
 
 namespace happy {
@@ -23,9 +25,11 @@ publisher_session::publisher_session(beast::tcp_stream&& stream, http_request up
       upgrade_(std::move(upgrade)),
       topic_(std::move(topic)),
       ack_(ack),
-      context_(context) {}
+      context_(context),
+      peer_(peer_address(ws_.next_layer().socket())) {}
 
 publisher_session::~publisher_session() {
+  if (accepted_) log_info("disconnect publisher topic=" + topic_ + " peer=" + peer_);
   context_.connections.remove(this);
   publisher_.close();
 }
@@ -54,6 +58,8 @@ void publisher_session::shut_down() {
 void publisher_session::on_accept(beast::error_code ec) {
   if (ec) return;
   upgrade_ = {};
+  accepted_ = true;
+  log_info("connect publisher topic=" + topic_ + " peer=" + peer_);
   do_read();
 }
 

@@ -48,6 +48,8 @@ class publisher_session : public tracked_connection,
   bool ack_;
   server_context& context_;
   publisher_link publisher_;
+  std::string peer_;
+  bool accepted_ = false;
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> outgoing_;
   std::size_t in_flight_ = 0;  // values handed to the actors, not yet answered

@@ -2,6 +2,9 @@
 
 #include <boost/asio/write.hpp>
 
+#include "log/log.hpp"
+#include "net/peer_address.hpp"
+
 namespace happy {
 
 namespace beast = boost::beast;
@@ -30,7 +33,9 @@ stream_session::stream_session(beast::tcp_stream&& stream, http_request request,
       kind_(kind),
       poll_timeout_(poll_timeout),
       context_(context),
-      timer_(strand_) {}
+      timer_(strand_) {
+  peer_ = peer_address(stream_.socket());
+}
 
 stream_session::~stream_session() { context_.connections.remove(this); }
 
@@ -40,6 +45,7 @@ void stream_session::start(const std::string& topic, replay_request replay) {
                                                 : transport_kind::stream;
   context_.connections.add(shared_from_this(), kind);
   counters_ = context_.metrics.topic(topic);
+  topic_ = topic;
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
@@ -84,6 +90,10 @@ void stream_session::do_accept(frame_list replay) {
   pending_bytes_ = 0;
   for (const auto& f : pending_) pending_bytes_ += f.json->size();
   accepted_ = true;
+  if (kind_ != format::poll)  // a long-poll is one request, not a connection worth a line
+    log_info("connect " + std::string(transport_name(kind_ == format::sse ? transport_kind::sse
+                                                                            : transport_kind::stream)) +
+             " topic=" + topic_ + " peer=" + peer_);
   stream_.expires_never();  // a live stream may be quiet for a long time
   watch_peer();
   if (kind_ == format::poll) {
@@ -249,6 +259,11 @@ void stream_session::close_socket() {
 void stream_session::notify_closed() {
   if (notified_) return;
   notified_ = true;
+  if (accepted_ && kind_ != format::poll)
+    log_info("disconnect " +
+             std::string(transport_name(kind_ == format::sse ? transport_kind::sse
+                                                             : transport_kind::stream)) +
+             " topic=" + topic_ + " peer=" + peer_);
   session_.transport_closed();
 }
 

@@ -64,6 +64,8 @@ class stream_session : public transport,
   std::chrono::seconds poll_timeout_;
   server_context& context_;
   session_link session_;
+  std::string topic_;
+  std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   std::size_t frames_in_flight_ = 0;
   boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout

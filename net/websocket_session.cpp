@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "log/log.hpp"
+#include "net/peer_address.hpp"
 
 namespace happy {
 
@@ -21,13 +22,15 @@ websocket_session::websocket_session(beast::tcp_stream&& stream, http_request up
     : ws_(std::move(stream)),
       strand_(ws_.get_executor()),
       upgrade_(std::move(upgrade)),
-      context_(context) {}
+      context_(context),
+      peer_(peer_address(ws_.next_layer().socket())) {}
 
 websocket_session::~websocket_session() { context_.connections.remove(this); }
 
 void websocket_session::start(const std::string& topic, replay_request replay) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
   counters_ = context_.metrics.topic(topic);
+  topic_ = topic;
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
@@ -81,6 +84,7 @@ void websocket_session::on_accept(beast::error_code ec) {
   }
   accepted_ = true;
   upgrade_ = {};  // the request is no longer needed
+  log_info("connect websocket topic=" + topic_ + " peer=" + peer_);
   do_read();
   if (close_after_write_) return start_close_handshake();
   do_write();
@@ -193,6 +197,7 @@ void websocket_session::drop_queue() {
 void websocket_session::notify_closed() {
   if (notified_) return;
   notified_ = true;
+  if (accepted_) log_info("disconnect websocket topic=" + topic_ + " peer=" + peer_);
   session_.transport_closed();
 }
 

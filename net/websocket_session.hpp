@@ -57,6 +57,8 @@ class websocket_session : public transport,
   http_request upgrade_;
   server_context& context_;
   session_link session_;
+  std::string topic_;
+  std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   boost::beast::flat_buffer read_buffer_;
   std::shared_ptr<http_response> rejection_;

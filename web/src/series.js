@@ -106,10 +106,15 @@ export class SeriesData {
     return true;
   }
 
-  /** [xMin, xMax] of the visible window, in seconds. */
+  /**
+   * [xMin, xMax] of the visible window, in seconds. Until the window is full
+   * the axis starts at the oldest point, so a fresh dashboard is not a sliver.
+   */
   range(nowMs) {
     const right = this.newestX ?? nowMs / 1000;
-    return [right - this.windowSec, right];
+    const oldest = this.xs.length ? this.xs[0] : -Infinity;
+    const left = Math.max(right - this.windowSec, Math.min(oldest, right - 1));
+    return [left, right];
   }
 
   /** uPlot's data: [xs, ...columns]. */

@@ -196,19 +196,9 @@ void http_session::serve_asset(const http_request& request, const std::string& n
 // POST /topics/<name>: check token and body here, let the actors assign the seq.
 void http_session::publish(http_request request, const route& target) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
-  auto authorization = request.find(http::field::authorization);
-  auto check = check_publish_token(
-      context_.settings.publish_tokens,
-      authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
-      target.token);
+  auto check = check_token(request, target);
   if (check.status == 0) check = check_publish_body(request.body());
-  if (check.status != 0) {
-    context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
-    http_response res = json_response(request, static_cast<http::status>(check.status),
-                                      error_body(check.error), allow_origin);
-    if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
-    return send(std::move(res));
-  }
+  if (check.status != 0) return refuse_publish(request, check);
   auto self = shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
   std::string topic = target.topic;
@@ -239,31 +229,14 @@ void http_session::publish(http_request request, const route& target) {
 
 // GET /topics/<name>/publish: token and Origin are checked before the upgrade.
 void http_session::open_publisher(http_request request, const route& target) {
-  std::string origin = origin_of(request);
-  std::string allow_origin = context_.allowed_origin(origin);
-  if (!context_.origin_allowed(origin))
-    return send(json_response(request, http::status::forbidden,
-                              error_body("origin '" + origin + "' is not allowed"), ""));
+  if (!admit_connection(request)) return;
   if (!beast::websocket::is_upgrade(request))
     return send(json_response(request, http::status::upgrade_required,
                               error_body("a publisher connects with a WebSocket upgrade; "
                                          "to publish one value, POST /topics/" + target.topic),
-                              allow_origin));
-  auto authorization = request.find(http::field::authorization);
-  auto check = check_publish_token(
-      context_.settings.publish_tokens,
-      authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
-      target.token);
-  if (check.status != 0) {
-    context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
-    http_response res = json_response(request, static_cast<http::status>(check.status),
-                                      error_body(check.error), allow_origin);
-    if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
-    return send(std::move(res));
-  }
-  if (context_.connections.size() > context_.settings.limits.max_connections)
-    return send(json_response(request, http::status::service_unavailable,
-                              error_body("too many connections"), allow_origin));
+                              context_.allowed_origin(origin_of(request))));
+  auto check = check_token(request, target);
+  if (check.status != 0) return refuse_publish(request, check);
   upgraded_ = true;
   context_.connections.remove(this);
   std::make_shared<publisher_session>(std::move(stream_), std::move(request), target.topic,
@@ -273,14 +246,7 @@ void http_session::open_publisher(http_request request, const route& target) {
 
 // A plain GET on a topic: SSE, long-poll or the NDJSON stream, by Accept and ?poll.
 void http_session::open_stream(http_request request, route target) {
-  std::string origin = origin_of(request);
-  std::string allow_origin = context_.allowed_origin(origin);
-  if (!context_.origin_allowed(origin))
-    return send(json_response(request, http::status::forbidden,
-                              error_body("origin '" + origin + "' is not allowed"), ""));
-  if (context_.connections.size() > context_.settings.limits.max_connections)
-    return send(json_response(request, http::status::service_unavailable,
-                              error_body("too many connections"), allow_origin));
+  if (!admit_connection(request)) return;
   auto accept_header = request.find(http::field::accept);
   std::string_view accepts =
       accept_header == request.end() ? std::string_view{} : std::string_view(accept_header->value());
@@ -306,21 +272,46 @@ void http_session::open_stream(http_request request, route target) {
 }
 
 void http_session::upgrade_to_websocket(http_request request, const route& target) {
-  std::string origin = origin_of(request);
-  std::string allow_origin = context_.allowed_origin(origin);
-  if (!context_.origin_allowed(origin)) {
-    return send(json_response(request, http::status::forbidden,
-                              error_body("origin '" + origin + "' is not allowed"), ""));
-  }
-  if (context_.connections.size() > context_.settings.limits.max_connections) {
-    return send(json_response(request, http::status::service_unavailable,
-                              error_body("too many connections"), allow_origin));
-  }
+  if (!admit_connection(request)) return;
   // The WebSocket session takes over the socket; this object ends here.
   upgraded_ = true;
   context_.connections.remove(this);
   auto ws = std::make_shared<websocket_session>(std::move(stream_), std::move(request), context_);
   ws->start(target.topic, target.replay);
+}
+
+// Origin and max_connections, checked before any upgrade or stream; answers
+// the refusal itself and returns false.
+bool http_session::admit_connection(const http_request& request) {
+  std::string origin = origin_of(request);
+  if (!context_.origin_allowed(origin)) {
+    send(json_response(request, http::status::forbidden,
+                       error_body("origin '" + origin + "' is not allowed"), ""));
+    return false;
+  }
+  if (context_.connections.size() > context_.settings.limits.max_connections) {
+    send(json_response(request, http::status::service_unavailable,
+                       error_body("too many connections"), context_.allowed_origin(origin)));
+    return false;
+  }
+  return true;
+}
+
+publish_check http_session::check_token(const http_request& request, const route& target) const {
+  auto authorization = request.find(http::field::authorization);
+  return check_publish_token(
+      context_.settings.publish_tokens,
+      authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
+      target.token);
+}
+
+void http_session::refuse_publish(const http_request& request, const publish_check& check) {
+  context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
+  http_response res =
+      json_response(request, static_cast<http::status>(check.status), error_body(check.error),
+                    context_.allowed_origin(origin_of(request)));
+  if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
+  send(std::move(res));
 }
 
 void http_session::send(http_response response) {

@@ -33,6 +33,9 @@ class http_session : public tracked_connection,
   void open_stream(http_request request, struct route target);
   void serve_asset(const http_request& request, const std::string& name);
   void publish(http_request request, const struct route& target);
+  bool admit_connection(const http_request& request);
+  struct publish_check check_token(const http_request& request, const struct route& target) const;
+  void refuse_publish(const http_request& request, const struct publish_check& check);
   void send(http_response response);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void do_close();

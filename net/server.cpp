@@ -108,6 +108,8 @@ struct server::impl {
       return;
     }
     context.metrics.count_reload(reload_handler());
+    // A SIGHUP already read the current file: the watcher must not read it again.
+    if (!watched_path.empty()) watched_stamp = file_stamp(watched_path);
   }
 
   void watch_config() {

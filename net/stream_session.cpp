@@ -142,7 +142,8 @@ void stream_session::watch_peer() {
 void stream_session::enqueue(frame f) {
   if (ending_) return;
   pending_bytes_ += f.json->size();
-  if (pending_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
+  // One frame always fits, however big: only a backlog makes a client slow.
+  if (!pending_.empty() && pending_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
     // Slow consumer: end the stream; the client resumes with since/Last-Event-ID.
     counters_->dropped += pending_.size() + 1;
     context_.metrics.count_slow_consumer();

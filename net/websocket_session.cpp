@@ -126,7 +126,9 @@ void websocket_session::on_read(beast::error_code ec, std::size_t) {
 void websocket_session::enqueue(frame f) {
   if (closing_ || close_after_write_) return;
   queued_bytes_ += f.json->size();
-  if (queued_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
+  // One frame always fits, however big: only a backlog makes a client slow.
+  if (queue_.size() > (writing_ ? 1u : 0u) &&
+      queued_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
     // The client cannot keep up: stop buffering for it. It resumes with ?since=.
     queued_bytes_ -= f.json->size();
     ++counters_->dropped;
@@ -173,6 +175,7 @@ void websocket_session::do_close(websocket::close_reason reason) {
   }
   drop_queue();
   close_after_write_ = reason;
+  notify_closed();  // leave the hub now, not when the peer answers the close
   // One write at a time: a close frame waits for the frame being written.
   if (!writing_) start_close_handshake();
 }

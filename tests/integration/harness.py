@@ -471,3 +471,152 @@ def assert_consecutive(testcase, seqs, what=""):
     if seqs != expected:
         gaps = [(a, b) for a, b in zip(seqs, seqs[1:]) if b != a + 1]
         testcase.fail(f"{what}: seqs not consecutive; first breaks {gaps[:5]} in {len(seqs)}")
+
+
+# -- operations helpers: /metrics, raw WebSocket client, config files --------
+
+_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {(name, ((label, value), ...) sorted): float}."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE_RE.match(line)
+        if not m:
+            raise AssertionError(f"unparsable metrics line: {line!r}")
+        labels = tuple(sorted(_LABEL_RE.findall(m.group(2) or "")))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples
+
+
+def metric_value(samples, name, **labels):
+    """The sample's value, or None when the series is absent."""
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def get_metrics(server):
+    """GET /metrics -> parsed samples (asserts 200)."""
+    status, _, body = server.http("/metrics")
+    if status != 200:
+        raise AssertionError(f"GET /metrics answered {status}: {body[:200]!r}")
+    return parse_metrics(body.decode("utf-8"))
+
+
+def wait_for_metric(server, name, predicate, timeout=5.0, interval=0.05, **labels):
+    """Polls /metrics until predicate(value) (value may be None); returns the value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = metric_value(get_metrics(server), name, **labels)
+        if predicate(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting on {name}{labels}; "
+                                 f"last value {value}")
+        time.sleep(interval)
+
+
+class RawWebSocket:
+    """A WebSocket client on a plain blocking socket that does the handshake and then
+    does nothing on its own: it never reads unless asked, never answers pings and never
+    answers the server's close frame. For slow consumers and for holding a drain open.
+
+    rcvbuf (bytes) shrinks the socket's receive buffer before connecting."""
+
+    def __init__(self, port, path, rcvbuf=None, timeout=5.0, headers=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if rcvbuf:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((HOST, port))
+            key = base64.b64encode(os.urandom(16)).decode()
+            all_headers = {"Host": f"{HOST}:{port}", "Connection": "Upgrade",
+                           "Upgrade": "websocket", "Sec-WebSocket-Key": key,
+                           "Sec-WebSocket-Version": "13"}
+            all_headers.update(headers or {})
+            self.sock.sendall(_request_bytes("GET", path, port, all_headers))
+            self._buf = b""
+            while b"\r\n\r\n" not in self._buf:
+                data = self.sock.recv(4096)
+                if not data:
+                    raise AssertionError(f"connection closed during the handshake: {self._buf!r}")
+                self._buf += data
+            head, _, self._buf = self._buf.partition(b"\r\n\r\n")
+            self.status, self.headers = parse_http_head(head + b"\r\n\r\n")
+            if self.status != 101:
+                raise AssertionError(f"WebSocket handshake answered {self.status}")
+        except BaseException:
+            self.sock.close()
+            raise
+        self.local_port = self.sock.getsockname()[1]
+
+    def _read_exactly(self, n, deadline):
+        while len(self._buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out reading a WebSocket frame")
+            self.sock.settimeout(remaining)
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("connection closed by the server")
+            self._buf += data
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def read_frame(self, timeout=5.0):
+        """The next frame as (opcode, payload bytes); fragments are not joined."""
+        deadline = time.monotonic() + timeout
+        b0, b1 = self._read_exactly(2, deadline)
+        length = b1 & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._read_exactly(2, deadline), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read_exactly(8, deadline), "big")
+        if b1 & 0x80:
+            raise AssertionError("server sent a masked frame")
+        return b0 & 0x0F, self._read_exactly(length, deadline)
+
+    def read_until_close(self, timeout=10.0):
+        """Reads (and discards) frames until the close frame: (code, reason, data frames seen).
+        Does not answer the close. code is None for a close frame without a body."""
+        deadline = time.monotonic() + timeout
+        frames = 0
+        while True:
+            opcode, payload = self.read_frame(max(0.0, deadline - time.monotonic()))
+            if opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                return code, payload[2:].decode("utf-8", "replace"), frames
+            if opcode in (0x0, 0x1, 0x2):
+                frames += 1
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def write_config(path, cfg):
+    """(Re)writes a config file in place: a dict as JSON, a str as is."""
+    text = cfg if isinstance(cfg, str) else json.dumps(cfg, indent=1)
+    with open(path, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def wait_for_stderr(server, pattern, timeout=5.0, interval=0.05, flags=0):
+    """Polls the server's stderr until the regex matches; returns the match."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, server.stderr(), flags)
+        if m:
+            return m
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {pattern!r} in "
+                                 f"stderr:\n{server.stderr()}")
+        time.sleep(interval)

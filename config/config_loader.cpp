@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "config/embedded_text.hpp"
+#include "config/schema_violation.hpp"
 #include "config/topic_name.hpp"
 
 namespace happy {
@@ -22,76 +23,6 @@ namespace {
 using rapidjson::Value;
 
 constexpr unsigned parse_flags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
-
-std::string type_name(const Value& v) {
-  if (v.IsNull()) return "null";
-  if (v.IsBool()) return "a boolean";
-  if (v.IsInt64() || v.IsUint64()) return "an integer";
-  if (v.IsNumber()) return "a number";
-  if (v.IsString()) return "a string";
-  if (v.IsArray()) return "an array";
-  return "an object";
-}
-
-std::string to_json(const Value& v, std::size_t max_chars = 60) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  std::string text = buffer.GetString();
-  if (text.size() > max_chars) text = text.substr(0, max_chars) + "...";
-  return text;
-}
-
-std::string join_keys(const std::vector<std::string>& keys) {
-  std::string out;
-  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
-  return out;
-}
-
-std::string expected_types(const Value& type) {
-  auto article = [](const std::string& t) {
-    if (t == "integer" || t == "array" || t == "object") return "an " + t;
-    return "a " + t;
-  };
-  if (type.IsString()) return article(type.GetString());
-  std::vector<std::string> names;
-  for (const auto& t : type.GetArray()) names.push_back(article(t.GetString()));
-  return join_keys(names);
-}
-
-std::string number_text(const Value& v) { return to_json(v); }
-
-// Turns RapidJSON's (schema keyword, schema node, document node) into a sentence.
-std::string describe_violation(const std::string& keyword, const Value& rule, const Value& found) {
-  if (keyword == "type")
-    return "expected " + expected_types(rule["type"]) + ", got " + type_name(found) + " " +
-           to_json(found);
-  if (keyword == "minimum")
-    return "expected a number >= " + number_text(rule["minimum"]) + ", got " + to_json(found);
-  if (keyword == "maximum")
-    return "expected a number <= " + number_text(rule["maximum"]) + ", got " + to_json(found);
-  if (keyword == "enum") {
-    std::vector<std::string> choices;
-    for (const auto& c : rule["enum"].GetArray()) choices.push_back(to_json(c));
-    return "expected one of " + join_keys(choices) + ", got " + to_json(found);
-  }
-  if (keyword == "minLength") return "expected a non-empty string, got " + to_json(found);
-  if (keyword == "required" && found.IsObject()) {
-    std::vector<std::string> missing;
-    for (const auto& r : rule["required"].GetArray())
-      if (!found.HasMember(r)) missing.push_back(std::string("'") + r.GetString() + "'");
-    return "missing required key " + join_keys(missing);
-  }
-  return "does not satisfy the schema rule '" + keyword + "' (" + to_json(rule) + "), got " +
-         to_json(found);
-}
-
-std::string pointer_text(const rapidjson::Pointer& pointer) {
-  rapidjson::StringBuffer buffer;
-  pointer.Stringify(buffer);
-  std::string text = buffer.GetString();
-  return text.empty() ? "/" : text;
-}
 
 std::string line_and_column(std::string_view text, std::size_t offset) {
   std::size_t line = 1, column = 1;
@@ -159,15 +90,15 @@ generator_config read_generator(const Value& g, const std::string& at) {
   out.offset = number("offset", out.offset);
   if (out.distribution == distribution_kind::uniform && !(out.min < out.max))
     throw rule_violation{at, "expected min < max for distribution 'uniform', got min " +
-                                 to_json(Value(out.min)) + " and max " + to_json(Value(out.max))};
+                                 json_text(Value(out.min)) + " and max " + json_text(Value(out.max))};
   if (out.distribution == distribution_kind::random_walk) {
     if (!(out.min <= out.max))
       throw rule_violation{at, "expected min <= max for distribution 'random_walk'"};
     if (out.start < out.min || out.start > out.max)
       throw rule_violation{at + "/start", "expected start within [min, max] = [" +
-                                              to_json(Value(out.min)) + ", " +
-                                              to_json(Value(out.max)) + "], got " +
-                                              to_json(Value(out.start))};
+                                              json_text(Value(out.min)) + ", " +
+                                              json_text(Value(out.max)) + "], got " +
+                                              json_text(Value(out.start))};
   }
   return out;
 }
@@ -277,34 +208,16 @@ std::size_t config::history_of(const std::string& topic) const {
 
 std::string config_error::message() const { return file + ": " + location + ": " + problem; }
 
-config_result parse_config(std::string_view json_text, const std::string& source_name) {
+config_result parse_config(std::string_view text, const std::string& source_name) {
   rapidjson::Document doc;
-  doc.Parse<parse_flags>(json_text.data(), json_text.size());
+  doc.Parse<parse_flags>(text.data(), text.size());
   if (doc.HasParseError())
-    return config_error{source_name, line_and_column(json_text, doc.GetErrorOffset()),
+    return config_error{source_name, line_and_column(text, doc.GetErrorOffset()),
                         std::string("invalid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError())};
   rapidjson::SchemaValidator validator(config_schema());
   if (!doc.Accept(validator)) {
-    const Value* rule = validator.GetInvalidSchemaPointer().Get(schema_json_root());
-    rapidjson::Pointer where = validator.GetInvalidDocumentPointer();
-    std::string keyword = validator.GetInvalidSchemaKeyword();
-    if (keyword == "additionalProperties" && where.GetTokenCount() > 0) {
-      // RapidJSON points at the unexpected member; report it at its object.
-      const auto& last = where.GetTokens()[where.GetTokenCount() - 1];
-      std::string key(last.name, last.length);
-      rapidjson::Pointer parent(where.GetTokens(), where.GetTokenCount() - 1);
-      std::string allowed;
-      if (rule && rule->HasMember("properties"))
-        for (auto it = (*rule)["properties"].MemberBegin(); it != (*rule)["properties"].MemberEnd(); ++it)
-          allowed += (allowed.empty() ? "" : ", ") + std::string(it->name.GetString());
-      return config_error{source_name, pointer_text(parent),
-                          "unknown key '" + key + "'" +
-                              (allowed.empty() ? "" : " (allowed: " + allowed + ")")};
-    }
-    const Value* found = where.Get(doc);
-    std::string problem = (rule && found) ? describe_violation(keyword, *rule, *found)
-                                          : "violates the schema rule '" + keyword + "'";
-    return config_error{source_name, pointer_text(where), problem};
+    auto failure = describe_schema_failure(validator, schema_json_root(), doc);
+    return config_error{source_name, failure.location, failure.problem};
   }
   try {
     return read_config(doc, source_name);

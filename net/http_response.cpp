@@ -23,6 +23,43 @@ http_response json_response(const http_request& request, http::status status, st
   return res;
 }
 
+http_response text_response(const http_request& request, const std::string& content_type,
+                            std::string body) {
+  http_response res{http::status::ok, request.version()};
+  res.set(http::field::server, "happy-dashboard");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(request.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http_response asset_response(const http_request& request, const std::optional<web_asset>& asset,
+                             const std::string& name, const std::string& allow_origin) {
+  if (!asset)
+    return json_response(request, http::status::not_found,
+                         error_body("no such asset: " + name.substr(0, 100)), allow_origin);
+  http_response res{http::status::ok, request.version()};
+  res.set(http::field::server, "happy-dashboard");
+  res.set(http::field::etag, asset->etag);
+  // File names carry no content hash, so browsers must revalidate (cheap: 304).
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  if (!allow_origin.empty()) res.set(http::field::access_control_allow_origin, allow_origin);
+  res.keep_alive(request.keep_alive());
+  auto if_none_match = request.find(http::field::if_none_match);
+  if (if_none_match != request.end() && if_none_match->value() == asset->etag) {
+    res.result(http::status::not_modified);
+    return res;
+  }
+  res.set(http::field::content_type, asset->content_type);
+  res.body() = *asset->body;
+  res.prepare_payload();
+  if (request.method() == http::verb::head) res.body().clear();  // length stays announced
+  return res;
+}
+
 std::string error_body(const std::string& message) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);

@@ -1,10 +1,13 @@
 #pragma once
 
-// Small builders for the JSON responses every handler sends.
+// Small builders for the responses the handlers send.
 
 #include <boost/beast/http.hpp>
 
+#include <optional>
 #include <string>
+
+#include "net/web_assets.hpp"
 
 namespace happy {
 
@@ -14,6 +17,15 @@ using http_response = boost::beast::http::response<boost::beast::http::string_bo
 // A complete response with a JSON body, the request's keep-alive and CORS.
 http_response json_response(const http_request& request, boost::beast::http::status status,
                             std::string body, const std::string& allow_origin);
+
+// A complete, uncached response of another type (e.g. Prometheus text).
+http_response text_response(const http_request& request, const std::string& content_type,
+                            std::string body);
+
+// The page or one of its assets (404 JSON when `asset` is empty): ETag with
+// Cache-Control: no-cache, 304 on a matching If-None-Match, no body for HEAD.
+http_response asset_response(const http_request& request, const std::optional<web_asset>& asset,
+                             const std::string& name, const std::string& allow_origin);
 
 // {"error": message} as JSON text.
 std::string error_body(const std::string& message);

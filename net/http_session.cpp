@@ -125,14 +125,8 @@ void http_session::handle_request(http_request request) {
       auto shared_request = std::make_shared<http_request>(std::move(request));
       context_.actors.collect_stats([self, shared_request](std::vector<topic_stats> stats) {
         asio::post(self->strand_, [self, shared_request, stats = std::move(stats)] {
-          http_response res{http::status::ok, shared_request->version()};
-          res.set(http::field::server, "happy-dashboard");
-          res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-          res.set(http::field::cache_control, "no-store");
-          res.keep_alive(shared_request->keep_alive());
-          res.body() = self->context_.metrics.render(stats, self->context_.connections);
-          res.prepare_payload();
-          self->send(std::move(res));
+          self->send(text_response(*shared_request, "text/plain; version=0.0.4; charset=utf-8",
+                                   self->context_.metrics.render(stats, self->context_.connections)));
         });
       });
       return;
@@ -168,29 +162,8 @@ void http_session::handle_request(http_request request) {
 
 // Serves the dashboard page and its assets, revalidated by ETag.
 void http_session::serve_asset(const http_request& request, const std::string& name) {
-  std::string allow_origin = context_.allowed_origin(origin_of(request));
-  auto asset = context_.assets.find(name);
-  if (!asset)
-    return send(json_response(request, http::status::not_found,
-                              error_body("no such asset: " + name.substr(0, 100)), allow_origin));
-  http_response res{http::status::ok, request.version()};
-  res.set(http::field::server, "happy-dashboard");
-  res.set(http::field::etag, asset->etag);
-  // File names carry no content hash, so browsers must revalidate (cheap: 304).
-  res.set(http::field::cache_control, "no-cache");
-  res.set("X-Content-Type-Options", "nosniff");
-  if (!allow_origin.empty()) res.set(http::field::access_control_allow_origin, allow_origin);
-  res.keep_alive(request.keep_alive());
-  auto if_none_match = request.find(http::field::if_none_match);
-  if (if_none_match != request.end() && if_none_match->value() == asset->etag) {
-    res.result(http::status::not_modified);
-    return send(std::move(res));
-  }
-  res.set(http::field::content_type, asset->content_type);
-  res.body() = *asset->body;
-  res.prepare_payload();
-  if (request.method() == http::verb::head) res.body().clear();  // length stays announced
-  send(std::move(res));
+  send(asset_response(request, context_.assets.find(name), name,
+                      context_.allowed_origin(origin_of(request))));
 }
 
 // POST /topics/<name>: check token and body here, let the actors assign the seq.

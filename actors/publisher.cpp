@@ -14,11 +14,7 @@ caf::behavior publisher(caf::stateful_actor<publisher_state>* self, caf::actor r
         self->request(self->state.registry, std::chrono::seconds(10), publish_atom::value,
                       self->state.topic, value_json)
             .then(
-                [callback](std::uint64_t seq) {
-                  callback.done(seq == 0
-                                    ? publish_result{publish_result::outcome::topic_limit, 0}
-                                    : publish_result{publish_result::outcome::accepted, seq});
-                },
+                [callback](std::uint64_t seq) { callback.done(publish_result_of(seq)); },
                 [callback](const caf::error&) {
                   callback.done({publish_result::outcome::unavailable, 0});
                 });

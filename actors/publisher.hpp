@@ -23,6 +23,12 @@ struct publish_result {
   std::uint64_t seq = 0;
 };
 
+// The registry answers a publish with the seq, 0 meaning limits.max_topics was reached.
+inline publish_result publish_result_of(std::uint64_t seq) {
+  return seq == 0 ? publish_result{publish_result::outcome::topic_limit, 0}
+                  : publish_result{publish_result::outcome::accepted, seq};
+}
+
 // Called from an actor thread once the hub has assigned a seq (or failed).
 struct publish_callback {
   std::function<void(publish_result)> done;

@@ -73,10 +73,7 @@ void service::publish(const std::string& topic, std::string value_json,
          const std::string& value_json, const std::function<void(publish_result)>& done) {
         self->request(registry, std::chrono::seconds(5), publish_atom::value, topic, value_json)
             .then(
-                [done](std::uint64_t seq) {
-                  done(seq == 0 ? publish_result{publish_result::outcome::topic_limit, 0}
-                                : publish_result{publish_result::outcome::accepted, seq});
-                },
+                [done](std::uint64_t seq) { done(publish_result_of(seq)); },
                 [done](const caf::error&) { done({publish_result::outcome::unavailable, 0}); });
       },
       registry_, topic, std::move(value_json), std::move(done));

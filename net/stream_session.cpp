@@ -2,6 +2,8 @@
 
 #include <boost/asio/write.hpp>
 
+#include <string_view>
+
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
 
@@ -157,22 +159,26 @@ void stream_session::enqueue(frame f) {
   write_queued();
 }
 
-// Everything queued goes out as one chunk in one write.
+// Everything queued goes out as one chunk in one write. The hub's shared
+// envelope text is written in place, not copied per client.
 void stream_session::write_queued() {
   if (!head_sent_ || writing_now_ || pending_.empty()) return;
-  writing_.clear();
-  buffers_.clear();
-  for (const auto& f : pending_) {
-    if (kind_ == format::sse) {
-      writing_.push_back("id: " + std::to_string(f.seq) + "\ndata: " + *f.json + "\n\n");
-    } else {
-      writing_.push_back(*f.json + "\n");
-    }
-  }
-  for (const auto& text : writing_) buffers_.push_back(asio::buffer(text));
-  frames_in_flight_ = pending_.size();
+  static constexpr std::string_view line_end = "\n", event_end = "\n\n";
+  in_flight_ = std::move(pending_);
   pending_.clear();
   pending_bytes_ = 0;
+  writing_.clear();
+  buffers_.clear();
+  if (kind_ == format::sse) {
+    // Reserved up front: the buffers point into these strings.
+    writing_.reserve(in_flight_.size());
+    for (const auto& f : in_flight_) writing_.push_back("id: " + std::to_string(f.seq) + "\ndata: ");
+  }
+  for (std::size_t i = 0; i < in_flight_.size(); ++i) {
+    if (kind_ == format::sse) buffers_.push_back(asio::buffer(writing_[i]));
+    buffers_.push_back(asio::buffer(*in_flight_[i].json));
+    buffers_.push_back(asio::buffer(kind_ == format::sse ? event_end : line_end));
+  }
   writing_now_ = true;
   asio::async_write(stream_, http::make_chunk(buffers_),
                     beast::bind_front_handler(&stream_session::on_write, shared_from_this()));
@@ -180,8 +186,8 @@ void stream_session::write_queued() {
 
 void stream_session::on_write(beast::error_code ec, std::size_t) {
   writing_now_ = false;
-  if (!ec) counters_->delivered += frames_in_flight_;
-  frames_in_flight_ = 0;
+  if (!ec) counters_->delivered += in_flight_.size();
+  in_flight_.clear();
   if (ec) return close_socket();
   if (ending_) return end_stream_now();
   write_queued();
@@ -231,7 +237,7 @@ void stream_session::answer_poll() {
     body += *f.json;
   }
   body += ']';
-  frames_in_flight_ = pending_.size();
+  in_flight_ = std::move(pending_);
   pending_.clear();
   pending_bytes_ = 0;
   ending_ = true;
@@ -243,7 +249,7 @@ void stream_session::answer_poll() {
 void stream_session::send_whole(http_response response) {
   whole_ = std::make_shared<http_response>(std::move(response));
   http::async_write(stream_, *whole_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-    if (!ec && self->counters_) self->counters_->delivered += self->frames_in_flight_;
+    if (!ec && self->counters_) self->counters_->delivered += self->in_flight_.size();
     self->close_socket();
   });
 }

@@ -67,14 +67,14 @@ class stream_session : public transport,
   std::string topic_;
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
-  std::size_t frames_in_flight_ = 0;
   boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout
 
   std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> head_;
   std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>> head_writer_;
   std::shared_ptr<http_response> whole_;
   std::vector<frame> pending_;       // frames not yet written (or, for poll, not yet answered)
-  std::vector<std::string> writing_;  // the chunk being written, kept alive
+  std::vector<frame> in_flight_;      // frames of the chunk being written: their text is sent as is
+  std::vector<std::string> writing_;  // the chunk's own bytes (SSE prefixes, heartbeats), kept alive
   std::vector<boost::asio::const_buffer> buffers_;
   std::size_t pending_bytes_ = 0;
   char peer_byte_ = 0;

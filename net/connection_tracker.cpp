@@ -42,18 +42,36 @@ std::size_t connection_tracker::opened_total(transport_kind kind) const {
   return opened_total_[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
 }
 
-void connection_tracker::shut_down_subscribers() { shut_down_where(false); }
-void connection_tracker::shut_down_all() { shut_down_where(true); }
+void connection_tracker::shut_down_subscribers() {
+  for (auto& c : alive_where([](transport_kind k) { return k != transport_kind::http; }))
+    c->shut_down();
+}
 
-void connection_tracker::shut_down_where(bool include_http) {
+void connection_tracker::shut_down_all() {
+  for (auto& c : alive_where([](transport_kind) { return true; })) c->shut_down();
+}
+
+void connection_tracker::tick(transport_kind kind) {
   std::vector<std::shared_ptr<tracked_connection>> alive;
   {
     std::lock_guard<std::mutex> guard(mutex_);
+    alive.reserve(open(kind));
     for (auto& [key, e] : connections_)
-      if (include_http || e.kind != transport_kind::http)
+      if (e.kind == kind)
         if (auto connection = e.connection.lock()) alive.push_back(std::move(connection));
   }
-  for (auto& connection : alive) connection->shut_down();
+  for (auto& connection : alive) connection->tick();
+}
+
+// Called without the lock held afterwards: a connection's shut_down() may unregister it.
+std::vector<std::shared_ptr<tracked_connection>> connection_tracker::alive_where(
+    bool (*wanted)(transport_kind)) {
+  std::vector<std::shared_ptr<tracked_connection>> alive;
+  std::lock_guard<std::mutex> guard(mutex_);
+  for (auto& [key, e] : connections_)
+    if (wanted(e.kind))
+      if (auto connection = e.connection.lock()) alive.push_back(std::move(connection));
+  return alive;
 }
 
 }  // namespace happy

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace happy {
 
@@ -23,6 +24,8 @@ class tracked_connection {
   virtual ~tracked_connection() = default;
   // Server is going away: end the connection politely (WebSocket 1001).
   virtual void shut_down() = 0;
+  // Called every few seconds: keep-alive pings, overdue closes.
+  virtual void tick() {}
 };
 
 class connection_tracker {
@@ -32,6 +35,8 @@ class connection_tracker {
   // Ends every connection except plain HTTP request/response ones.
   void shut_down_subscribers();
   void shut_down_all();
+  // Calls tick() on every open connection of `kind`.
+  void tick(transport_kind kind);
 
   std::size_t size() const { return total_.load(std::memory_order_relaxed); }
   std::size_t open(transport_kind kind) const;
@@ -43,7 +48,7 @@ class connection_tracker {
     std::weak_ptr<tracked_connection> connection;
     transport_kind kind;
   };
-  void shut_down_where(bool include_http);
+  std::vector<std::shared_ptr<tracked_connection>> alive_where(bool (*wanted)(transport_kind));
 
   mutable std::mutex mutex_;  // guards only this map; no actor state
   std::unordered_map<const tracked_connection*, entry> connections_;

@@ -20,7 +20,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr auto request_timeout = std::chrono::seconds(30);
+// The head of a request (or the next one on a kept-alive connection) must
+// arrive within this, which also ends slowloris clients trickling headers.
+constexpr auto head_timeout = std::chrono::seconds(10);
+// A body, up to limits.max_message_bytes, gets longer.
+constexpr auto body_timeout = std::chrono::seconds(30);
 constexpr std::size_t max_header_bytes = 8 * 1024;
 
 std::string origin_of(const http_request& request) {
@@ -50,7 +54,14 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->header_limit(max_header_bytes);
   parser_->body_limit(context_.settings.limits.max_message_bytes);
-  stream_.expires_after(request_timeout);
+  stream_.expires_after(head_timeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&http_session::on_head, shared_from_this()));
+}
+
+void http_session::on_head(beast::error_code ec, std::size_t bytes) {
+  if (ec || parser_->is_done()) return on_read(ec, bytes);
+  stream_.expires_after(body_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
@@ -249,7 +260,10 @@ void http_session::upgrade_to_websocket(http_request request, const route& targe
   // The WebSocket session takes over the socket; this object ends here.
   upgraded_ = true;
   context_.connections.remove(this);
-  auto ws = std::make_shared<websocket_session>(std::move(stream_), std::move(request), context_);
+  // Bytes the client sent right behind its request belong to the WebSocket.
+  std::string early_bytes = beast::buffers_to_string(buffer_.data());
+  auto ws = std::make_shared<websocket_session>(stream_.release_socket(), request,
+                                                std::move(early_bytes), context_);
   ws->start(target.topic, target.replay);
 }
 

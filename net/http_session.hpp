@@ -26,6 +26,7 @@ class http_session : public tracked_connection,
 
  private:
   void do_read();
+  void on_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle_request(http_request request);
   void upgrade_to_websocket(http_request request, const struct route& target);

@@ -25,6 +25,8 @@ namespace {
 
 constexpr auto drain_poll_interval = std::chrono::milliseconds(20);
 constexpr auto config_watch_interval = std::chrono::seconds(1);
+// One timer for all connections' keep-alive and close deadlines, instead of one each.
+constexpr auto housekeeping_interval = std::chrono::seconds(5);
 
 // Modification time and size, enough to notice an edited or replaced file.
 std::pair<std::int64_t, std::int64_t> file_stamp(const std::string& path) {
@@ -44,7 +46,8 @@ struct server::impl {
         stop_signals(ioc, SIGINT, SIGTERM),
         reload_signal(ioc, SIGHUP),
         drain_timer(ioc),
-        watch_timer(ioc) {
+        watch_timer(ioc),
+        housekeeping_timer(ioc) {
     auto address = asio::ip::make_address(cfg.server.host);
     acceptor = std::make_shared<listener>(ioc, asio::ip::tcp::endpoint(address, cfg.server.port),
                                           context);
@@ -112,6 +115,15 @@ struct server::impl {
     if (!watched_path.empty()) watched_stamp = file_stamp(watched_path);
   }
 
+  void keep_house() {
+    housekeeping_timer.expires_after(housekeeping_interval);
+    housekeeping_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      connections.tick(transport_kind::websocket);
+      keep_house();
+    });
+  }
+
   void watch_config() {
     watch_timer.expires_after(config_watch_interval);
     watch_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -133,6 +145,7 @@ struct server::impl {
   asio::signal_set reload_signal;
   asio::steady_timer drain_timer;
   asio::steady_timer watch_timer;
+  asio::steady_timer housekeeping_timer;
   std::chrono::steady_clock::time_point drain_deadline;
   std::shared_ptr<listener> acceptor;
   std::function<bool()> reload_handler;
@@ -157,6 +170,7 @@ void server::run() {
   impl_->wait_for_stop_signal();
   impl_->wait_for_reload_signal();
   if (!impl_->watched_path.empty()) impl_->watch_config();
+  impl_->keep_house();
   impl_->acceptor->run();
   std::vector<std::thread> extra_threads;
   for (int i = 1; i < impl_->context.settings.server.io_threads; ++i)

@@ -1,5 +1,15 @@
 #include "net/websocket_session.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
 
 #include "log/log.hpp"
@@ -7,23 +17,42 @@
 
 namespace happy {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::beast::bind_front_handler;
+using boost::system::error_code;
 
 namespace {
-// Subscribers have nothing to say; a client that sends big frames is misbehaving.
+
+// Subscribers have nothing to say; a client that sends big messages is misbehaving.
 constexpr std::size_t max_client_message_bytes = 4096;
+// A silent client is pinged after this long and dropped after twice this long
+// (checked by the server's housekeeping tick, every few seconds).
+constexpr auto keepalive_interval = std::chrono::seconds(30);
+// How long a client has to answer our close frame before the socket is cut.
+constexpr auto close_timeout = std::chrono::seconds(5);
+// Frames per sendmsg call (the iovec array lives on the stack).
+constexpr std::size_t max_frames_per_write = 32;
+// Reads per readiness event, so one chatty client cannot hog the thread.
+constexpr int max_reads_per_wakeup = 4;
+
+// Reads land here and are parsed at once; one buffer per I/O thread instead of one per connection.
+thread_local std::array<char, 16384> read_chunk;
+
 }  // namespace
 
-websocket_session::websocket_session(beast::tcp_stream&& stream, http_request upgrade,
-                                     server_context& context)
-    : ws_(std::move(stream)),
-      strand_(ws_.get_executor()),
-      upgrade_(std::move(upgrade)),
+websocket_session::websocket_session(asio::ip::tcp::socket socket, const http_request& upgrade,
+                                     std::string early_bytes, server_context& context)
+    : socket_(std::move(socket)),
       context_(context),
-      peer_(peer_address(ws_.next_layer().socket())) {}
+      peer_(peer_address(socket_)),
+      upgrade_(std::make_unique<upgrade_state>(
+          upgrade_state{answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
+      reader_(max_client_message_bytes),
+      partial_frame_(std::move(early_bytes)) {
+  error_code ignored;
+  socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
+}
 
 websocket_session::~websocket_session() { context_.connections.remove(this); }
 
@@ -31,170 +60,337 @@ void websocket_session::start(const std::string& topic, replay_request replay) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
   counters_ = context_.metrics.topic(topic);
   topic_ = topic;
+  if (!upgrade_->handshake.ok) {
+    std::string body = error_body(upgrade_->handshake.error);
+    return asio::post(socket_.get_executor(),
+                      [self = shared_from_this(), status = upgrade_->handshake.status,
+                       body = std::move(body)]() mutable {
+                        self->send_refusal(status, std::move(body));
+                      });
+  }
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
 void websocket_session::accept(frame_list replay) {
-  asio::post(strand_, [self = shared_from_this(), replay = std::move(replay)]() mutable {
-    self->do_accept(std::move(replay));
-  });
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), replay = std::move(replay)]() mutable {
+               self->on_accept(std::move(replay));
+             });
 }
 
 void websocket_session::reject(unsigned http_status, std::string json_body) {
-  asio::post(strand_, [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
-    self->do_reject(http_status, std::move(body));
-  });
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
+               self->send_refusal(http_status, std::move(body));
+             });
 }
 
+// Called for every frame: one post per batch, not per frame.
 void websocket_session::deliver(frame f) {
-  asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
-    self->enqueue(std::move(f));
-  });
+  bool post;
+  {
+    std::lock_guard<std::mutex> lock(handover_mutex_);
+    handed_over_.push_back(std::move(f));
+    post = !take_posted_;
+    take_posted_ = true;
+  }
+  if (post)
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->take_handed_over(); });
 }
 
 void websocket_session::close(std::uint16_t code, std::string reason) {
-  asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
-    self->do_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason));
+  asio::post(socket_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->begin_close(code, reason);
   });
 }
 
 void websocket_session::shut_down() { close(close_code::going_away, "going away"); }
 
-void websocket_session::do_accept(frame_list replay) {
-  if (closing_) return;
-  for (auto& f : replay) enqueue(std::move(f));  // written once the handshake completes
-  if (closing_ || close_after_write_) return;  // the replay alone was too much for the client
-  // The WebSocket layer has its own timeouts; the TCP one would cut idle clients.
-  beast::get_lowest_layer(ws_).expires_never();
-  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(http::field::server, "happy-dashboard");
-  }));
-  ws_.read_message_max(max_client_message_bytes);
-  ws_.async_accept(upgrade_,
-                   beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+void websocket_session::tick() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_tick(); });
 }
 
-// The handshake is done: start watching the client and flush what queued up.
-void websocket_session::on_accept(beast::error_code ec) {
-  if (ec) {
-    closing_ = true;
-    notify_closed();
-    return;
-  }
+void websocket_session::on_accept(frame_list replay) {
+  if (closed_ || close_sent_) return;
   accepted_ = true;
-  upgrade_ = {};  // the request is no longer needed
+  control_queue_ = std::move(upgrade_->handshake.response);
+  upgrade_.reset();
+  last_heard_ = clock::now();
+  // History the client asked for is bounded by the topic's history and shared
+  // with it, so it is queued whole, even past the slow-consumer limit.
+  for (auto& f : replay) {
+    queued_bytes_ += f.json->size();
+    queue_.push_back(std::move(f));
+  }
   log_info("connect websocket topic=" + topic_ + " peer=" + peer_);
-  do_read();
-  if (close_after_write_) return start_close_handshake();
-  do_write();
+  write_pending();
+  if (!partial_frame_.empty()) consume({});  // frames the client sent before our 101
+  if (closed_) return;
+  wait_readable();
 }
 
-void websocket_session::do_reject(unsigned http_status, std::string json_body) {
-  closing_ = true;
-  rejection_ = std::make_shared<http_response>(json_response(
-      upgrade_, static_cast<http::status>(http_status), std::move(json_body),
-      context_.allowed_origin(std::string(upgrade_[http::field::origin]))));
-  rejection_->keep_alive(false);
-  http::async_write(ws_.next_layer(), *rejection_,
-                    [self = shared_from_this()](beast::error_code, std::size_t) {
-                      beast::error_code ignored;
-                      self->ws_.next_layer().socket().shutdown(asio::ip::tcp::socket::shutdown_both,
-                                                               ignored);
-                      self->ws_.next_layer().close();
-                      self->notify_closed();
-                    });
-}
-
-void websocket_session::do_read() {
-  ws_.async_read(read_buffer_,
-                 beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
-}
-
-// Anything the client sends is ignored; an error here means it is gone.
-void websocket_session::on_read(beast::error_code ec, std::size_t) {
-  if (ec) {
-    closing_ = true;
-    drop_queue();
-    notify_closed();
-    return;
-  }
-  read_buffer_.consume(read_buffer_.size());
-  do_read();
-}
-
-void websocket_session::enqueue(frame f) {
-  if (closing_ || close_after_write_) return;
-  queued_bytes_ += f.json->size();
-  // One frame always fits, however big: only a backlog makes a client slow.
-  if (queue_.size() > (writing_ ? 1u : 0u) &&
-      queued_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
-    // The client cannot keep up: stop buffering for it. It resumes with ?since=.
-    queued_bytes_ -= f.json->size();
-    ++counters_->dropped;
-    context_.metrics.count_slow_consumer();
-    return do_close(websocket::close_reason(static_cast<websocket::close_code>(close_code::slow_consumer), "slow consumer"));
-  }
-  queue_.push_back(std::move(f));
-  if (accepted_ && !writing_) do_write();
-}
-
-void websocket_session::do_write() {
-  if (queue_.empty() || writing_ || closing_) return;
-  writing_ = true;
-  ws_.text(true);
-  ws_.async_write(asio::buffer(*queue_.front().json),
-                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
-}
-
-void websocket_session::on_write(beast::error_code ec, std::size_t) {
-  writing_ = false;
-  if (!queue_.empty()) {
-    queued_bytes_ -= queue_.front().json->size();
-    queue_.pop_front();
-    if (!ec) ++counters_->delivered;
-  }
-  if (ec) {
-    closing_ = true;
-    return;  // the pending read reports the failure to the session actor
-  }
-  if (close_after_write_) return start_close_handshake();
-  do_write();
-}
-
-void websocket_session::do_close(websocket::close_reason reason) {
-  if (closing_ || close_after_write_) return;
-  if (!accepted_) {
-    // Not upgraded yet: there is no WebSocket to close politely.
-    closing_ = true;
-    beast::error_code ignored;
-    ws_.next_layer().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    ws_.next_layer().close();
-    notify_closed();
-    return;
-  }
-  drop_queue();
-  close_after_write_ = reason;
-  notify_closed();  // leave the hub now, not when the peer answers the close
-  // One write at a time: a close frame waits for the frame being written.
-  if (!writing_) start_close_handshake();
-}
-
-void websocket_session::start_close_handshake() {
-  auto reason = *close_after_write_;
-  closing_ = true;
-  ws_.async_close(reason, [self = shared_from_this()](beast::error_code) {
-    // The pending read completes too and notifies the session actor.
+void websocket_session::send_refusal(unsigned http_status, std::string json_body) {
+  if (closed_ || !upgrade_) return;
+  close_sent_ = true;
+  http_request request;
+  request.version(11);
+  request.keep_alive(false);
+  auto& refusal = upgrade_->refusal;
+  refusal = std::make_shared<http_response>(
+      json_response(request, static_cast<http::status>(http_status), std::move(json_body),
+                    context_.allowed_origin(upgrade_->origin)));
+  if (http_status == 426) refusal->set(http::field::sec_websocket_version, "13");
+  http::async_write(socket_, *refusal, [self = shared_from_this(), refusal](error_code, std::size_t) {
+    self->finish();
   });
 }
 
-// Forget queued frames, except the one being written: its buffer is in use.
-void websocket_session::drop_queue() {
-  while (queue_.size() > (writing_ ? 1u : 0u)) {
-    queued_bytes_ -= queue_.back().json->size();
-    queue_.pop_back();
-    if (counters_) ++counters_->dropped;
+void websocket_session::take_handed_over() {
+  std::vector<frame> taken;
+  {
+    std::lock_guard<std::mutex> lock(handover_mutex_);
+    taken.swap(handed_over_);
+    take_posted_ = false;
   }
+  for (auto& f : taken) enqueue(std::move(f));
+  write_pending();
+}
+
+void websocket_session::enqueue(frame f) {
+  if (close_sent_ || closed_) return;
+  std::size_t size = f.json->size();
+  // One frame always goes out, however big: only a backlog makes a client slow.
+  if (queue_head_ < queue_.size() &&
+      queued_bytes_ + size > context_.settings.limits.max_queued_bytes_per_client) {
+    // The client cannot keep up: stop buffering for it. It resumes with ?since=.
+    ++counters_->dropped;
+    context_.metrics.count_slow_consumer();
+    return begin_close(close_code::slow_consumer, "slow consumer");
+  }
+  queued_bytes_ += size;
+  queue_.push_back(std::move(f));
+}
+
+// Writes control bytes and queued frames with non-blocking sendmsg calls
+// (up to a batch of frames per call, straight from the shared envelope text)
+// until the queue is empty or the socket is full; then waits for it to drain.
+void websocket_session::write_pending() {
+  while (!writing_ && !closed_ && accepted_) {
+    // Control frames go out only between whole frames.
+    if (control_out_.empty() && offset_ == 0 && !control_queue_.empty()) {
+      control_out_.swap(control_queue_);
+      close_in_flight_ = close_sent_;  // a queued close frame is always the last control bytes
+    }
+    if (control_out_.empty() && queue_head_ == queue_.size()) return;
+
+    std::array<iovec, 1 + 2 * max_frames_per_write> iov;
+    std::array<ws::frame_header, max_frames_per_write> headers;
+    std::size_t count = 0;
+    std::size_t skip = offset_;  // already written of the first piece(s)
+    auto add = [&](const void* data, std::size_t size) {
+      if (skip >= size) {
+        skip -= size;
+        return;
+      }
+      iov[count++] = {const_cast<char*>(static_cast<const char*>(data)) + skip, size - skip};
+      skip = 0;
+    };
+    if (!control_out_.empty()) add(control_out_.data(), control_out_.size());
+    std::size_t frames = std::min(queue_.size() - queue_head_, max_frames_per_write);
+    for (std::size_t i = 0; i < frames; ++i) {
+      const std::string& json = *queue_[queue_head_ + i].json;
+      add(headers[i].data(), ws::write_header(ws::opcode::text, json.size(), headers[i]));
+      add(json.data(), json.size());
+    }
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    ssize_t written = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        writing_ = true;
+        socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                           bind_front_handler(&websocket_session::on_writable, shared_from_this()));
+        return;
+      }
+      return finish();  // the client is gone
+    }
+    if (!consume_written(static_cast<std::size_t>(written))) return;
+  }
+}
+
+// Forgets what the socket took; false once our close frame is out.
+bool websocket_session::consume_written(std::size_t bytes) {
+  std::size_t done = offset_ + bytes;
+  offset_ = 0;
+  if (!control_out_.empty()) {
+    if (done < control_out_.size()) {
+      offset_ = done;
+      return true;
+    }
+    done -= control_out_.size();
+    std::string().swap(control_out_);  // control frames are rare: keep no buffer for them
+    if (close_in_flight_) {
+      after_close_written();
+      return false;
+    }
+  }
+  std::size_t delivered = 0;
+  while (queue_head_ < queue_.size()) {
+    auto& f = queue_[queue_head_];
+    std::size_t wire_bytes = ws::header_size(f.json->size()) + f.json->size();
+    if (done < wire_bytes) break;
+    done -= wire_bytes;
+    queued_bytes_ -= f.json->size();
+    f.json.reset();
+    ++queue_head_;
+    ++delivered;
+  }
+  offset_ = done;  // of the frame at queue_head_
+  if (counters_ && delivered) counters_->delivered += delivered;
+  compact_queue();
+  return true;
+}
+
+void websocket_session::on_writable(error_code ec) {
+  writing_ = false;
+  if (ec) return finish();
+  write_pending();
+}
+
+void websocket_session::after_close_written() {
+  if (peer_closed_) return finish();  // both close frames are sent: the handshake is over
+  // Our close is out: stop sending and wait (bounded by close_deadline_) for the client's.
+  error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+// Drops written slots from the front of the queue now and then, not per frame.
+void websocket_session::compact_queue() {
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+    if (queue_.capacity() > max_frames_per_write) std::vector<frame>().swap(queue_);
+  } else if (queue_head_ >= max_frames_per_write && queue_head_ * 2 >= queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
+}
+
+void websocket_session::wait_readable() {
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     bind_front_handler(&websocket_session::on_readable, shared_from_this()));
+}
+
+void websocket_session::on_readable(error_code ec) {
+  if (closed_) return;
+  if (ec) return finish();
+  for (int i = 0; i < max_reads_per_wakeup; ++i) {
+    error_code read_error;
+    std::size_t n = socket_.read_some(asio::buffer(read_chunk), read_error);
+    if (read_error == asio::error::would_block || read_error == asio::error::try_again) break;
+    if (read_error) return finish();  // gone, or done after the close handshake
+    last_heard_ = clock::now();
+    ping_outstanding_ = false;
+    consume(std::string_view(read_chunk.data(), n));
+    if (closed_) return;
+  }
+  wait_readable();
+}
+
+void websocket_session::consume(std::string_view bytes) {
+  if (reader_.finished()) return;  // after a close: the rest is ignored
+  std::string_view data = bytes;
+  if (!partial_frame_.empty()) {
+    partial_frame_.append(bytes);
+    data = partial_frame_;
+  }
+  std::vector<ws::client_event> events;
+  std::size_t used = reader_.read(data, events);
+  if (partial_frame_.empty())
+    partial_frame_.assign(data.substr(used));
+  else
+    partial_frame_.erase(0, used);
+  if (partial_frame_.empty() && partial_frame_.capacity() > 256) std::string().swap(partial_frame_);
+  for (auto& event : events) handle(event);
+}
+
+void websocket_session::handle(ws::client_event& event) {
+  using kind = ws::client_event::kind;
+  switch (event.what) {
+    case kind::message:  // subscribers have nothing to say; ignore it
+    case kind::pong:
+      break;
+    case kind::ping:
+      if (close_sent_) break;
+      control_queue_ += ws::control_frame(ws::opcode::pong, event.payload);
+      write_pending();
+      break;
+    case kind::close:
+      peer_closed_ = true;
+      if (close_sent_) return finish();  // it answers ours: done
+      begin_close(event.code == ws::close_no_status ? ws::close_normal : event.code, "");
+      break;
+    case kind::violation:
+      log_info("websocket protocol error topic=" + topic_ + " peer=" + peer_ + ": " +
+               event.payload);
+      begin_close(event.code, event.payload);
+      break;
+  }
+}
+
+// Sends a close frame after what is being written and leaves the hub at once.
+void websocket_session::begin_close(std::uint16_t code, std::string_view reason) {
+  if (close_sent_ || closed_) return;
+  if (!accepted_) {
+    // Not upgraded yet: there is no WebSocket to close politely.
+    return finish();
+  }
+  close_sent_ = true;
+  drop_queue();
+  control_queue_ += ws::close_frame(code, reason);
+  notify_closed();
+  close_deadline_ = clock::now() + close_timeout;  // a client that never answers is cut off
+  write_pending();
+}
+
+void websocket_session::on_tick() {
+  if (closed_ || !accepted_) return;
+  auto now = clock::now();
+  if (close_sent_) {
+    if (now >= close_deadline_) finish();  // no answer to our close frame
+    return;
+  }
+  auto silent_for = now - last_heard_;
+  if (silent_for >= 2 * keepalive_interval) return finish();  // no pong to our ping: dead
+  if (silent_for >= keepalive_interval && !ping_outstanding_) {
+    ping_outstanding_ = true;
+    control_queue_ += ws::control_frame(ws::opcode::ping, {});
+    write_pending();
+  }
+}
+
+void websocket_session::finish() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  drop_queue();
+  notify_closed();
+}
+
+// Forgets queued frames, except one the socket has taken part of: the client
+// must get it whole before anything else (such as a close frame).
+void websocket_session::drop_queue() {
+  std::size_t keep = queue_head_ + (offset_ > 0 && control_out_.empty() ? 1 : 0);
+  if (closed_) keep = queue_head_;
+  keep = std::min(keep, queue_.size());
+  for (std::size_t i = keep; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].json->size();
+  if (counters_) counters_->dropped += queue_.size() - keep;
+  queue_.resize(keep);
+  compact_queue();
 }
 
 void websocket_session::notify_closed() {

@@ -1,21 +1,33 @@
 #pragma once
 
-// A subscriber on a WebSocket: the transport of one session actor. Frames from
-// the actor are queued on the connection's strand and written one at a time.
+// A subscriber on a WebSocket: the transport of one session actor.
+//
+// After the upgrade the connection speaks RFC 6455 itself (net/websocket_frames)
+// instead of through Beast's stream, for two reasons that dominate fan-out:
+// everything queued for the client goes out in one writev (frame headers
+// next to the hub's shared envelope text, nothing copied), and an idle
+// connection holds no read or write buffer of its own.
+//
+// Threads: deliver() and the other transport calls come from the session
+// actor; frames are handed over under a small mutex and taken in batches on
+// the connection's strand, where all socket work happens.
 
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
-#include <deque>
+#include <chrono>
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "actors/service.hpp"
 #include "actors/transport.hpp"
 #include "net/connection_tracker.hpp"
 #include "net/http_response.hpp"
 #include "net/server_context.hpp"
+#include "net/websocket_frames.hpp"
+#include "net/websocket_handshake.hpp"
 
 namespace happy {
 
@@ -23,11 +35,14 @@ class websocket_session : public transport,
                           public tracked_connection,
                           public std::enable_shared_from_this<websocket_session> {
  public:
-  websocket_session(boost::beast::tcp_stream&& stream, http_request upgrade,
-                    server_context& context);
+  // `early_bytes`: whatever the client sent after the upgrade request that
+  // was already read with it.
+  websocket_session(boost::asio::ip::tcp::socket socket, const http_request& upgrade,
+                    std::string early_bytes, server_context& context);
   ~websocket_session() override;
 
-  // Spawns the session actor, which will call accept(replay) or reject().
+  // Spawns the session actor, which will call accept(replay) or reject(); a
+  // malformed upgrade request is refused here without one.
   void start(const std::string& topic, replay_request replay);
 
   // transport
@@ -37,39 +52,69 @@ class websocket_session : public transport,
   void close(std::uint16_t code, std::string reason) override;
   // tracked_connection
   void shut_down() override;
+  void tick() override;
 
  private:
-  void do_accept(frame_list replay);
-  void on_accept(boost::beast::error_code ec);
-  void do_reject(unsigned http_status, std::string json_body);
-  void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  // Everything below runs on the connection's strand.
+  void on_accept(frame_list replay);
+  void send_refusal(unsigned http_status, std::string json_body);
+  void take_handed_over();
   void enqueue(frame f);
-  void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void do_close(boost::beast::websocket::close_reason reason);
-  void start_close_handshake();
+  void write_pending();
+  bool consume_written(std::size_t bytes);
+  void on_writable(boost::system::error_code ec);
+  void after_close_written();
+  void compact_queue();
+  void wait_readable();
+  void on_readable(boost::system::error_code ec);
+  void consume(std::string_view bytes);
+  void handle(ws::client_event& event);
+  void begin_close(std::uint16_t code, std::string_view reason);
+  void on_tick();
+  void finish();
   void drop_queue();
   void notify_closed();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::asio::any_io_executor strand_;
-  http_request upgrade_;
+  // What only matters until the 101 response is on its way.
+  struct upgrade_state {
+    websocket_handshake handshake;
+    std::string origin;  // for the CORS header of a refusal
+    std::shared_ptr<http_response> refusal;
+  };
+  using clock = std::chrono::steady_clock;
+
+  boost::asio::ip::tcp::socket socket_;
   server_context& context_;
   session_link session_;
   std::string topic_;
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
-  boost::beast::flat_buffer read_buffer_;
-  std::shared_ptr<http_response> rejection_;
+  std::unique_ptr<upgrade_state> upgrade_;
 
-  std::deque<frame> queue_;
-  std::size_t queued_bytes_ = 0;
-  bool accepted_ = false;
-  bool writing_ = false;
-  bool closing_ = false;   // no more frames are queued or written
-  bool notified_ = false;  // the session actor knows the client is gone
-  std::optional<boost::beast::websocket::close_reason> close_after_write_;
+  std::mutex handover_mutex_;     // guards the two members below only
+  std::vector<frame> handed_over_;
+  bool take_posted_ = false;
+
+  std::vector<frame> queue_;      // frames from queue_head_ on are not fully written
+  std::size_t queue_head_ = 0;
+  std::string control_queue_;     // handshake response, pongs, pings, the close frame
+  std::string control_out_;       // control bytes being written, ahead of the frames
+  std::size_t offset_ = 0;        // bytes written of control_out_, else of the frame at queue_head_
+  std::size_t queued_bytes_ = 0;  // envelope bytes not yet written
+
+  ws::client_frame_reader reader_;
+  std::string partial_frame_;  // an incomplete client frame's bytes so far
+  clock::time_point last_heard_;
+  clock::time_point close_deadline_;
+
+  bool accepted_ = false;       // the 101 response is (being) written
+  bool writing_ = false;        // waiting for the socket to take more
+  bool close_sent_ = false;     // close frame queued: nothing else is sent
+  bool close_in_flight_ = false;
+  bool peer_closed_ = false;    // the client sent its close frame
+  bool closed_ = false;         // socket closed
+  bool notified_ = false;       // the session actor knows the client is gone
+  bool ping_outstanding_ = false;
 };
 
 }  // namespace happy

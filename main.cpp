@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
+  // Workers sleep on a condition variable instead of polling the queues:
+  // polling steals the core from the I/O thread when both share one.
+  actor_config.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system system{actor_config};
   int exit_code = 0;
   {

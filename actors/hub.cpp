@@ -15,9 +15,9 @@ frame hub_state::accept_reading(const std::string& value_json) {
   return f;
 }
 
-bool hub_state::add_subscriber(const caf::actor& session) {
-  auto [it, inserted] = subscriber_index.emplace(session.address(), subscribers.size());
-  if (inserted) subscribers.push_back(session);
+bool hub_state::add_subscriber(const caf::actor_addr& session, std::shared_ptr<transport> link) {
+  auto [it, inserted] = subscriber_index.emplace(session, subscribers.size());
+  if (inserted) subscribers.push_back({session, std::move(link)});
   return inserted;
 }
 
@@ -28,7 +28,7 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
   subscriber_index.erase(it);
   if (slot + 1 != subscribers.size()) {
     subscribers[slot] = std::move(subscribers.back());
-    subscriber_index[subscribers[slot].address()] = slot;
+    subscriber_index[subscribers[slot].session] = slot;
   }
   subscribers.pop_back();
 }
@@ -42,17 +42,17 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
   return {
       [self](publish_atom, const std::string& value_json) {
         auto f = self->state.accept_reading(value_json);
-        for (const auto& session : self->state.subscribers) self->send(session, f);
+        for (const auto& s : self->state.subscribers) s.link->deliver(f);
         return f.seq;
       },
-      [self](subscribe_atom, const replay_request& request) {
+      [self](subscribe_atom, const replay_request& request, std::shared_ptr<transport> link) {
         auto session = caf::actor_cast<caf::actor>(self->current_sender());
-        if (!session) return;
-        if (self->state.add_subscriber(session)) self->monitor(session);
+        if (!session || !link) return;
+        if (!self->state.add_subscriber(session.address(), link)) return;
+        self->monitor(session);
         // Replay and the live frames that follow come from this one actor in
         // order, so a subscriber sees no gap and no duplicate between them.
-        self->send(session, subscribed_atom::value,
-                   self->state.history.replay(request, self->state.seq));
+        link->accept(self->state.history.replay(request, self->state.seq));
       },
       [self](unsubscribe_atom) {
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());

@@ -1,12 +1,18 @@
 #pragma once
 
 // One topic's fan-out point: assigns seq and ts, serializes each reading once,
-// keeps the history ring and sends every frame to every subscribed session.
+// keeps the history ring and hands every frame to every subscribed session's
+// transport.
+//
+// A session subscribes with its transport, and the hub writes the frames
+// straight to it: a hop through each session's mailbox cost more than the
+// rest of a delivery together (BENCHMARKS.md). Sessions still own the
+// subscription: they join and leave with messages, and the hub monitors them.
 //
 // Messages:
+//   (subscribe_atom, replay_request, shared_ptr<transport>)  sender becomes a
+//        subscriber: the transport gets accept(replay), then every live frame
 //   (publish_atom, std::string value_json) -> std::uint64_t seq
-//   (subscribe_atom, replay_request)        sender becomes a subscriber; it
-//        receives (subscribed_atom, frame_list replay) and then live frames
 //   (unsubscribe_atom)                      sender leaves
 //   (stats_atom) -> topic_stats
 //   (reconfigure_atom, std::uint64_t history, std::int64_t generator_interval_ms)
@@ -23,6 +29,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/topic_history.hpp"
+#include "actors/transport.hpp"
 
 namespace happy {
 
@@ -33,12 +40,16 @@ struct hub_state {
   std::uint64_t seq = 0;
   std::int64_t generator_interval_ms = 0;
   topic_history history{0};
+  struct subscriber {
+    caf::actor_addr session;
+    std::shared_ptr<transport> link;
+  };
   // Dense vector for the fan-out loop; the index map makes removal O(1).
-  std::vector<caf::actor> subscribers;
+  std::vector<subscriber> subscribers;
   std::unordered_map<caf::actor_addr, std::size_t> subscriber_index;
 
   frame accept_reading(const std::string& value_json);
-  bool add_subscriber(const caf::actor& session);
+  bool add_subscriber(const caf::actor_addr& session, std::shared_ptr<transport> link);
   void remove_subscriber(const caf::actor_addr& session);
 };
 

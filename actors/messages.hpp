@@ -13,6 +13,8 @@
 
 namespace happy {
 
+class transport;  // actors/transport.hpp: a session's client connection
+
 // generator
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reconfigure_atom = caf::atom_constant<caf::atom("reconfig")>;
@@ -20,7 +22,6 @@ using reconfigure_atom = caf::atom_constant<caf::atom("reconfig")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscr")>;
-using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 // registry
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
@@ -64,6 +65,7 @@ struct topic_stats {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::replay_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<happy::transport>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::topic_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<happy::topic_stats>)
 

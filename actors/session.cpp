@@ -41,17 +41,13 @@ caf::behavior session(caf::stateful_actor<session_state>* self, caf::actor regis
             }
             self->state.hub = found;
             self->monitor(found);
-            self->send(found, subscribe_atom::value, replay);
+            self->send(found, subscribe_atom::value, replay, self->state.link);
           },
           [self](const caf::error&) {
             self->state.link->reject(503, R"({"error":"service is shutting down"})");
             self->quit();
           });
   return {
-      [self](subscribed_atom, const frame_list& replayed) {
-        self->state.link->accept(replayed);
-      },
-      [self](const frame& f) { self->state.link->deliver(f); },
       [self](transport_closed_atom) {
         if (self->state.hub) self->send(self->state.hub, unsubscribe_atom::value);
         self->quit();

@@ -1,12 +1,11 @@
 #pragma once
 
-// One client connection, whatever its transport: looks the topic up, joins the
-// hub, and hands every frame to its transport. It leaves the hub when the
-// transport closes, and closes the transport when the hub goes away.
+// One client connection, whatever its transport: looks the topic up and
+// subscribes its transport to the hub, which then writes replay and live
+// frames to it. It leaves the hub when the transport closes, and closes the
+// transport when the hub goes away.
 //
 // Messages:
-//   (subscribed_atom, frame_list replay)   from the hub
-//   frame                                  from the hub, live
 //   (transport_closed_atom)                from the transport: client gone
 
 #include <caf/actor.hpp>

@@ -4,9 +4,10 @@
 // protocol: each net/ transport (WebSocket, and later SSE, streaming, poll)
 // implements this, and unit tests implement it in memory.
 //
-// Every call comes from the session actor, in order. Implementations must be
-// safe to call from any thread (they hop onto their connection's strand) and
-// must tolerate calls after the connection is gone.
+// accept() and deliver() come from the topic's hub, in order; reject() and
+// close() from the session actor. Implementations must be safe to call from
+// any thread (they hop onto their connection's strand) and must tolerate
+// calls after the connection is gone.
 
 #include <cstdint>
 #include <string>

@@ -39,8 +39,11 @@ void listener::stop() {
 
 void listener::do_accept() {
   if (stopped_) return;
-  // Each connection gets its own strand so its handlers never run concurrently.
-  acceptor_.async_accept(asio::make_strand(ioc_),
+  // With several I/O threads each connection gets its own strand so its
+  // handlers never run concurrently; one thread needs none.
+  auto executor = context_.settings.server.io_threads > 1 ? asio::any_io_executor(asio::make_strand(ioc_))
+                                                           : asio::any_io_executor(ioc_.get_executor());
+  acceptor_.async_accept(executor,
                          [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
                            self->on_accept(ec, std::move(s));
                          });

@@ -42,7 +42,8 @@ struct server::impl {
   impl(const config& cfg, service& actors)
       : ioc(cfg.server.io_threads),
         context(actors, connections, cfg,
-                cfg.web_root.empty() ? web_assets::embedded() : web_assets::from_directory(cfg.web_root)),
+                cfg.web_root.empty() ? web_assets::embedded() : web_assets::from_directory(cfg.web_root),
+                ioc),
         stop_signals(ioc, SIGINT, SIGTERM),
         reload_signal(ioc, SIGHUP),
         drain_timer(ioc),

@@ -3,27 +3,34 @@
 // What every connection of the server shares: the actor side, the
 // connection registry and the settings it was started with.
 
+#include <atomic>
 #include <string>
 
 #include "actors/service.hpp"
 #include "config/config.hpp"
-#include <atomic>
 
 #include "net/connection_tracker.hpp"
+#include "net/delivery_queue.hpp"
 #include "net/service_metrics.hpp"
 #include "net/web_assets.hpp"
 
 namespace happy {
 
 struct server_context {
-  server_context(service& a, connection_tracker& c, config s, web_assets w)
-      : actors(a), connections(c), settings(std::move(s)), assets(std::move(w)) {}
+  server_context(service& a, connection_tracker& c, config s, web_assets w,
+                 boost::asio::io_context& ioc)
+      : actors(a),
+        connections(c),
+        settings(std::move(s)),
+        assets(std::move(w)),
+        deliveries(ioc, settings.server.io_threads <= 1) {}
 
   service& actors;
   connection_tracker& connections;
   config settings;
   web_assets assets;
   service_metrics metrics;
+  delivery_queue deliveries;
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT seen: /readyz is 503
 
   // The value for Access-Control-Allow-Origin, or empty when `origin` is not allowed.

@@ -43,8 +43,6 @@ std::size_t write_header(opcode op, std::size_t payload_bytes, frame_header& out
 std::string control_frame(opcode op, std::string_view payload);
 std::string close_frame(std::uint16_t code, std::string_view reason);
 
-bool is_valid_utf8(std::string_view text);
-
 // What a client said, one complete frame or message at a time.
 struct client_event {
   enum class kind {

@@ -85,17 +85,20 @@ void websocket_session::reject(unsigned http_status, std::string json_body) {
              });
 }
 
-// Called for every frame: one post per batch, not per frame.
-void websocket_session::deliver(frame f) {
-  bool post;
-  {
-    std::lock_guard<std::mutex> lock(handover_mutex_);
-    handed_over_.push_back(std::move(f));
-    post = !take_posted_;
-    take_posted_ = true;
-  }
-  if (post)
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->take_handed_over(); });
+void websocket_session::deliver(frame f) { context_.deliveries.push(shared_from_this(), std::move(f)); }
+
+asio::any_io_executor websocket_session::executor() { return socket_.get_executor(); }
+
+bool websocket_session::take_frame(frame f) {
+  enqueue(std::move(f));
+  if (flush_wanted_) return false;
+  flush_wanted_ = true;
+  return true;
+}
+
+void websocket_session::flush_frames() {
+  flush_wanted_ = false;
+  write_pending();
 }
 
 void websocket_session::close(std::uint16_t code, std::string reason) {
@@ -117,11 +120,13 @@ void websocket_session::on_accept(frame_list replay) {
   upgrade_.reset();
   last_heard_ = clock::now();
   // History the client asked for is bounded by the topic's history and shared
-  // with it, so it is queued whole, even past the slow-consumer limit.
-  for (auto& f : replay) {
-    queued_bytes_ += f.json->size();
-    queue_.push_back(std::move(f));
-  }
+  // with it, so it is queued whole, even past the slow-consumer limit. Live
+  // frames may have come through the delivery queue first: replay goes ahead
+  // of them (nothing is written before the 101, so queue_head_ is 0).
+  for (const auto& f : replay) queued_bytes_ += f.json->size();
+  replay.insert(replay.end(), std::make_move_iterator(queue_.begin()),
+                std::make_move_iterator(queue_.end()));
+  queue_ = std::move(replay);
   log_info("connect websocket topic=" + topic_ + " peer=" + peer_);
   write_pending();
   if (!partial_frame_.empty()) consume({});  // frames the client sent before our 101
@@ -143,17 +148,6 @@ void websocket_session::send_refusal(unsigned http_status, std::string json_body
   http::async_write(socket_, *refusal, [self = shared_from_this(), refusal](error_code, std::size_t) {
     self->finish();
   });
-}
-
-void websocket_session::take_handed_over() {
-  std::vector<frame> taken;
-  {
-    std::lock_guard<std::mutex> lock(handover_mutex_);
-    taken.swap(handed_over_);
-    take_posted_ = false;
-  }
-  for (auto& f : taken) enqueue(std::move(f));
-  write_pending();
 }
 
 void websocket_session::enqueue(frame f) {

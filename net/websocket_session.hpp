@@ -9,14 +9,13 @@
 // connection holds no read or write buffer of its own.
 //
 // Threads: deliver() and the other transport calls come from the session
-// actor; frames are handed over under a small mutex and taken in batches on
-// the connection's strand, where all socket work happens.
+// actor; frames travel through the server's delivery queue in batches to the
+// I/O thread (the connection's strand), where all socket work happens.
 
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +32,7 @@ namespace happy {
 
 class websocket_session : public transport,
                           public tracked_connection,
+                          public frame_sink,
                           public std::enable_shared_from_this<websocket_session> {
  public:
   // `early_bytes`: whatever the client sent after the upgrade request that
@@ -53,12 +53,15 @@ class websocket_session : public transport,
   // tracked_connection
   void shut_down() override;
   void tick() override;
+  // frame_sink (on the I/O thread)
+  boost::asio::any_io_executor executor() override;
+  bool take_frame(frame f) override;
+  void flush_frames() override;
 
  private:
   // Everything below runs on the connection's strand.
   void on_accept(frame_list replay);
   void send_refusal(unsigned http_status, std::string json_body);
-  void take_handed_over();
   void enqueue(frame f);
   void write_pending();
   bool consume_written(std::size_t bytes);
@@ -91,10 +94,6 @@ class websocket_session : public transport,
   std::shared_ptr<topic_counters> counters_;
   std::unique_ptr<upgrade_state> upgrade_;
 
-  std::mutex handover_mutex_;     // guards the two members below only
-  std::vector<frame> handed_over_;
-  bool take_posted_ = false;
-
   std::vector<frame> queue_;      // frames from queue_head_ on are not fully written
   std::size_t queue_head_ = 0;
   std::string control_queue_;     // handshake response, pongs, pings, the close frame
@@ -109,6 +108,7 @@ class websocket_session : public transport,
 
   bool accepted_ = false;       // the 101 response is (being) written
   bool writing_ = false;        // waiting for the socket to take more
+  bool flush_wanted_ = false;   // frames taken from the delivery queue since the last flush
   bool close_sent_ = false;     // close frame queued: nothing else is sent
   bool close_in_flight_ = false;
   bool peer_closed_ = false;    // the client sent its close frame

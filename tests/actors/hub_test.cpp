@@ -3,6 +3,8 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
+
 #include "actor_test_support.hpp"
 #include "actors/hub.hpp"
 
@@ -11,13 +13,44 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Subscribes `who` and returns the replay the hub answered with.
-frame_list subscribe(caf::scoped_actor& who, const caf::actor& hub_actor, replay_request r) {
-  frame_list replay;
-  who->send(hub_actor, subscribe_atom::value, r);
-  who->receive([&](subscribed_atom, const frame_list& frames) { replay = frames; },
-               caf::after(2s) >> [] { FAIL("no subscribed reply"); });
-  return replay;
+using testing::recording_transport;
+
+// A session stand-in: subscribes `link` to the hub in its own name and stays
+// until told to leave or to end.
+caf::actor subscriber(testing::test_system& t, const caf::actor& hub_actor, replay_request r,
+                      std::shared_ptr<recording_transport> link) {
+  return t.system.spawn(
+      [](caf::event_based_actor* self, caf::actor target, replay_request request,
+         std::shared_ptr<transport> to) -> caf::behavior {
+        self->send(target, subscribe_atom::value, request, to);
+        return {
+            [self, target](unsubscribe_atom) { self->send(target, unsubscribe_atom::value); },
+            [self](remove_atom) { self->quit(); },
+        };
+      },
+      hub_actor, r, std::shared_ptr<transport>(link));
+}
+
+// Keeps the stand-ins alive: CAF ends an actor nobody holds a handle to.
+struct stand_ins {
+  std::vector<caf::actor> actors;
+};
+
+// Subscribes a new stand-in and returns its transport once the hub accepted it.
+std::shared_ptr<recording_transport> subscribe(testing::test_system& t, const caf::actor& hub_actor,
+                                               replay_request r, stand_ins& keep,
+                                               caf::actor* session = nullptr) {
+  auto link = std::make_shared<recording_transport>();
+  auto s = subscriber(t, hub_actor, r, link);
+  keep.actors.push_back(s);
+  if (session) *session = s;
+  REQUIRE(link->wait_until([&] { return link->accepted; }));
+  return link;
+}
+
+std::vector<frame> frames_of(recording_transport& link) {
+  std::lock_guard<std::mutex> guard(link.mutex);
+  return link.frames;
 }
 
 std::uint64_t publish(caf::scoped_actor& who, const caf::actor& hub_actor, std::string value) {
@@ -25,12 +58,6 @@ std::uint64_t publish(caf::scoped_actor& who, const caf::actor& hub_actor, std::
   who->request(hub_actor, 2s, publish_atom::value, std::move(value))
       .receive([&](std::uint64_t s) { seq = s; }, [](caf::error&) { FAIL("publish failed"); });
   return seq;
-}
-
-frame next_frame(caf::scoped_actor& who) {
-  frame out;
-  who->receive([&](const frame& f) { out = f; }, caf::after(2s) >> [] { FAIL("no frame"); });
-  return out;
 }
 
 topic_stats stats(caf::scoped_actor& who, const caf::actor& hub_actor) {
@@ -44,11 +71,15 @@ topic_stats stats(caf::scoped_actor& who, const caf::actor& hub_actor) {
 
 TEST_CASE("hub fans one shared serialized frame out to every subscriber") {
   testing::test_system t;
+  stand_ins keep;
   auto h = t.system.spawn(hub, "happiness", 100, 0);
-  caf::scoped_actor a{t.system}, b{t.system}, c{t.system}, publisher{t.system};
-  for (auto* s : {&a, &b, &c}) CHECK(subscribe(*s, h, replay_request::live_only()).empty());
+  caf::scoped_actor publisher{t.system};
+  std::vector<std::shared_ptr<recording_transport>> links;
+  for (int i = 0; i < 3; ++i) links.push_back(subscribe(t, h, replay_request::live_only(), keep));
+  for (auto& link : links) CHECK(frames_of(*link).empty());
   REQUIRE(publish(publisher, h, "7.25") == 1);
-  auto fa = next_frame(a), fb = next_frame(b), fc = next_frame(c);
+  for (auto& link : links) REQUIRE(link->wait_until([&] { return link->frames.size() == 1; }));
+  auto fa = frames_of(*links[0])[0], fb = frames_of(*links[1])[0], fc = frames_of(*links[2])[0];
   CHECK(fa.seq == 1);
   // Serialized once: every session holds the very same string.
   CHECK(fa.json.get() == fb.json.get());
@@ -66,6 +97,7 @@ TEST_CASE("hub fans one shared serialized frame out to every subscriber") {
 
 TEST_CASE("seq starts at 1 and increases by 1 per reading") {
   testing::test_system t;
+  stand_ins keep;
   auto h = t.system.spawn(hub, "t", 10, 0);
   caf::scoped_actor self{t.system};
   for (std::uint64_t expected = 1; expected <= 5; ++expected)
@@ -76,51 +108,61 @@ TEST_CASE("seq starts at 1 and increases by 1 per reading") {
 
 TEST_CASE("since and last replay exactly the right envelopes, then live ones follow") {
   testing::test_system t;
+  stand_ins keep;
   auto h = t.system.spawn(hub, "t", 3, 0);
-  caf::scoped_actor publisher{t.system}, since_sub{t.system}, last_sub{t.system};
+  caf::scoped_actor publisher{t.system};
   for (int i = 0; i < 5; ++i) publish(publisher, h, std::to_string(i));
-  auto from_since = subscribe(since_sub, h, replay_request::since(3));
+  auto since_link = subscribe(t, h, replay_request::since(3), keep);
+  auto from_since = frames_of(*since_link);
   REQUIRE(from_since.size() == 2);
   CHECK(from_since[0].seq == 4);
   CHECK(from_since[1].seq == 5);
-  auto from_last = subscribe(last_sub, h, replay_request::last(10));  // history holds only 3
+  auto last_link = subscribe(t, h, replay_request::last(10), keep);  // history holds only 3
+  auto from_last = frames_of(*last_link);
   REQUIRE(from_last.size() == 3);
   CHECK(from_last.front().seq == 3);
   publish(publisher, h, "9");
-  CHECK(next_frame(since_sub).seq == 6);
-  CHECK(next_frame(last_sub).seq == 6);
+  REQUIRE(since_link->wait_until([&] { return since_link->frames.size() == 3; }));
+  REQUIRE(last_link->wait_until([&] { return last_link->frames.size() == 4; }));
+  CHECK(frames_of(*since_link).back().seq == 6);
+  CHECK(frames_of(*last_link).back().seq == 6);
   caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a session that dies is removed from the hub via its down message") {
   testing::test_system t;
+  stand_ins keep;
   auto h = t.system.spawn(hub, "t", 10, 0);
-  // A session stand-in that joins the hub and then ends without unsubscribing.
-  auto mortal = t.system.spawn([](caf::event_based_actor* self, const caf::actor& target) -> caf::behavior {
-    self->send(target, subscribe_atom::value, replay_request::live_only());
-    return {[self](subscribed_atom, const frame_list&) { self->quit(); }};
-  }, h);
   caf::scoped_actor observer{t.system};
-  CHECK(testing::eventually([&] { return stats(observer, h).subscribers == 0; }));
-  // It did subscribe: a living subscriber next to it is counted.
-  subscribe(observer, h, replay_request::live_only());
-  CHECK(stats(observer, h).subscribers == 1);
+  caf::actor mortal;
+  auto mortal_link = subscribe(t, h, replay_request::live_only(), keep, &mortal);
+  auto living_link = subscribe(t, h, replay_request::live_only(), keep);
+  CHECK(stats(observer, h).subscribers == 2);
+  // It ends without unsubscribing.
+  keep.actors.erase(std::find(keep.actors.begin(), keep.actors.end(), mortal));
+  caf::anon_send(mortal, remove_atom::value);
+  mortal = nullptr;
+  CHECK(testing::eventually([&] { return stats(observer, h).subscribers == 1; }));
+  publish(observer, h, "1");
+  REQUIRE(living_link->wait_until([&] { return living_link->frames.size() == 1; }));
+  CHECK(frames_of(*mortal_link).empty());
   caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("unsubscribe stops delivery to that subscriber only") {
   testing::test_system t;
+  stand_ins keep;
   auto h = t.system.spawn(hub, "t", 10, 0);
-  caf::scoped_actor stays{t.system}, leaves{t.system}, publisher{t.system};
-  subscribe(stays, h, replay_request::live_only());
-  subscribe(leaves, h, replay_request::live_only());
+  caf::scoped_actor publisher{t.system};
+  caf::actor leaver;
+  auto stays = subscribe(t, h, replay_request::live_only(), keep);
+  auto leaves = subscribe(t, h, replay_request::live_only(), keep, &leaver);
   CHECK(stats(publisher, h).subscribers == 2);
-  leaves->send(h, unsubscribe_atom::value);
+  caf::anon_send(leaver, unsubscribe_atom::value);
   CHECK(testing::eventually([&] { return stats(publisher, h).subscribers == 1; }));
   publish(publisher, h, "1");
-  CHECK(next_frame(stays).seq == 1);
-  bool leaked = false;
-  leaves->receive([&](const frame&) { leaked = true; }, caf::after(100ms) >> [] {});
-  CHECK_FALSE(leaked);
+  REQUIRE(stays->wait_until([&] { return stays->frames.size() == 1; }));
+  CHECK(frames_of(*stays)[0].seq == 1);
+  CHECK_FALSE(leaves->wait_until([&] { return !leaves->frames.empty(); }, 100ms));
   caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }

@@ -16,8 +16,10 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -620,3 +622,250 @@ def wait_for_stderr(server, pattern, timeout=5.0, interval=0.05, flags=0):
             raise AssertionError(f"timed out after {timeout} s waiting for {pattern!r} in "
                                  f"stderr:\n{server.stderr()}")
         time.sleep(interval)
+
+
+# -- load tests: sanitizer builds, RSS sampling, a lean asyncio WebSocket client --
+
+def is_sanitizer_build(path=None):
+    """True when the binary is an AddressSanitizer build (2-3x slower, several times
+    the memory): load tests scale their sizes down and their memory bounds up.
+    Decided by the path (build-asan/...) or by libasan among the binary's needed
+    libraries (the dynamic string table sits near the start of the file)."""
+    path = path or binary_path()
+    if "asan" in path.lower():
+        return True
+    try:
+        with open(path, "rb") as f:
+            return b"libasan.so" in f.read(8 * 1024 * 1024)
+    except OSError:
+        return False
+
+
+def rss_bytes(pid):
+    """VmRSS of a process in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Samples a process's VmRSS every `interval` s on a thread; `max_bytes` is the peak.
+    Use as a context manager around the load."""
+
+    def __init__(self, pid, interval=0.05):
+        self.pid, self.interval = pid, interval
+        self.max_bytes = self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.max_bytes = max(self.max_bytes, rss_bytes(self.pid))
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.max_bytes = max(self.max_bytes, rss_bytes(self.pid))
+
+
+def mask_payload(payload, key):
+    """XORs payload with the 4-byte masking key (RFC 6455 5.3), in one big-int operation."""
+    if not payload:
+        return b""
+    n = len(payload)
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
+
+
+def ws_frame(opcode, payload=b"", fin=True, mask=True, rsv=0, mask_key=None):
+    """One client-to-server WebSocket frame, encoded by hand (so it may be wrong on purpose)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    n = len(payload)
+    mask_bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 65536:
+        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = mask_key if mask_key is not None else os.urandom(4)
+    return head + key + mask_payload(payload, key)
+
+
+_SEQ_KEY = b'"seq":'
+
+
+def envelope_seq(payload):
+    """The seq of an envelope (bytes) without parsing all of it: the envelope's own
+    "seq" key comes after the value, so the last occurrence is the right one."""
+    i = payload.rfind(_SEQ_KEY)
+    if i < 0:
+        raise AssertionError(f"no seq in {payload[:200]!r}")
+    j = payload.find(b",", i)
+    return int(payload[i + len(_SEQ_KEY):j if j >= 0 else len(payload) - 1])
+
+
+class LeanWebSocket(asyncio.Protocol):
+    """A WebSocket client as a bare asyncio Protocol, for tests with thousands of
+    connections or millions of frames, where `websockets` would be the bottleneck.
+
+    Does the opening handshake, answers pings, and records the seq of every text
+    message in `seqs` (or hands each message's payload to `on_text(payload)` instead).
+    Records the server's close frame (`close_code`, `close_reason`; `close_received`
+    resolves then) without answering it; `done` resolves when the connection is gone.
+    Open with LeanWebSocket.open()."""
+
+    def __init__(self, host, port, path, on_text=None, headers=None):
+        self.host, self.port, self.path = host, port, path
+        self.on_text = on_text
+        self.extra_headers = headers or {}
+        self.seqs = []
+        self.status = None
+        self.close_code = self.close_reason = None
+        self.transport = None
+        self._buf = b""
+        self._fragments = None
+        loop = asyncio.get_running_loop()
+        self.handshake = loop.create_future()
+        self.close_received = loop.create_future()  # the server's close frame arrived
+        self.done = loop.create_future()            # the connection is gone
+
+    @classmethod
+    async def open(cls, port, path, on_text=None, headers=None, rcvbuf=None, timeout=10.0,
+                   host=HOST):
+        """Connects and completes the handshake; raises AssertionError unless it answers 101."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, (host, port)), timeout)
+            _, proto = await loop.create_connection(
+                lambda: cls(host, port, path, on_text, headers), sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            await asyncio.wait_for(asyncio.shield(proto.handshake), timeout)
+        except BaseException:
+            proto.abort()
+            raise
+        return proto
+
+    # -- asyncio.Protocol ------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        headers = {"Host": f"{self.host}:{self.port}", "Connection": "Upgrade",
+                   "Upgrade": "websocket", "Sec-WebSocket-Key": key,
+                   "Sec-WebSocket-Version": "13"}
+        headers.update(self.extra_headers)
+        transport.write(_request_bytes("GET", self.path, self.port, headers))
+
+    def data_received(self, data):
+        buf = self._buf + data if self._buf else data
+        if not self.handshake.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self._buf = buf
+                return
+            self.status, self.headers = parse_http_head(buf[:end + 4])
+            if self.status != 101:
+                self.handshake.set_exception(AssertionError(
+                    f"WebSocket handshake to {self.path} answered {self.status}: {buf[end + 4:][:300]!r}"))
+                self.transport.close()
+                return
+            self.handshake.set_result(True)
+            buf = buf[end + 4:]
+        pos, n = 0, len(buf)
+        while n - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length, head = b1 & 0x7F, 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            end = pos + head + length
+            if end > n:
+                break
+            self._frame(b0 & 0x80, b0 & 0x0F, buf[pos + head:end])
+            pos = end
+        self._buf = buf[pos:] if pos < n else b""
+
+    def _frame(self, fin, opcode, payload):
+        if opcode in (0x1, 0x2) and fin and self._fragments is None:
+            return self._message(payload)
+        if opcode in (0x0, 0x1, 0x2):  # fragmented message
+            self._fragments = (self._fragments or []) + [payload]
+            if fin:
+                payload, self._fragments = b"".join(self._fragments), None
+                self._message(payload)
+        elif opcode == 0x8:
+            if len(payload) >= 2:
+                self.close_code = int.from_bytes(payload[:2], "big")
+                self.close_reason = payload[2:].decode("utf-8", "replace")
+            else:
+                self.close_code = 1005  # a close frame without a status
+            if not self.close_received.done():
+                self.close_received.set_result(self.close_code)
+        elif opcode == 0x9:
+            self.send_frame(0xA, payload)
+
+    def _message(self, payload):
+        if self.on_text is not None:
+            self.on_text(payload)
+        else:
+            self.seqs.append(envelope_seq(payload))
+
+    def connection_lost(self, exc):
+        if not self.handshake.done():
+            self.handshake.set_exception(AssertionError(
+                f"connection to {self.path} closed during the handshake ({exc})"))
+        if not self.done.done():
+            self.done.set_result(exc)
+
+    # -- actions ---------------------------------------------------------------
+
+    def send_frame(self, opcode, payload=b"", fin=True):
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(ws_frame(opcode, payload, fin=fin))
+
+    def send_text(self, text):
+        self.send_frame(0x1, text)
+
+    def close(self, code=1000, reason=""):
+        """A polite close frame; the server answers it and closes the connection."""
+        self.send_frame(0x8, code.to_bytes(2, "big") + reason.encode("utf-8"))
+
+    def abort(self):
+        """Drops the connection at once, without a close frame: RST (SO_LINGER 0)."""
+        if self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self.transport.abort()

@@ -3,9 +3,11 @@
 #include <string>
 #include <vector>
 
+#include "net/utf8.hpp"
 #include "net/websocket_frames.hpp"
 
 using namespace happy::ws;
+using happy::is_valid_utf8;
 
 namespace {
 

@@ -1,0 +1,60 @@
+#include "net/delivery_queue.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+
+namespace happy {
+
+namespace {
+// Keep the batch buffers' memory after a burst only up to this many items.
+constexpr std::size_t retained_capacity = 16384;
+// How long the first frame of a batch waits for the rest of its fan-out.
+// Without it the I/O thread wakes (and, on one core, preempts the actor
+// thread) for every frame.
+constexpr auto linger = std::chrono::microseconds(500);
+}  // namespace
+
+void delivery_queue::push(std::shared_ptr<frame_sink> sink, frame f) {
+  if (!one_io_thread_) {
+    // Straight onto the sink's strand, so a close() posted after this call stays behind it.
+    auto executor = sink->executor();
+    boost::asio::post(executor, [sink = std::move(sink), f = std::move(f)]() mutable {
+      if (sink->take_frame(std::move(f))) sink->flush_frames();
+    });
+    return;
+  }
+  bool post;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back({std::move(sink), std::move(f)});
+    post = !drain_posted_;
+    drain_posted_ = true;
+  }
+  if (post) boost::asio::post(ioc_, [this] { drain_soon(); });
+}
+
+void delivery_queue::drain_soon() {
+  linger_.expires_after(linger);
+  linger_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) drain();
+  });
+}
+
+void delivery_queue::drain() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    draining_.swap(pending_);
+    drain_posted_ = false;  // a push from now on posts the next drain
+  }
+  // The only I/O thread runs this, so every sink's handlers are ours to run.
+  for (auto& [sink, f] : draining_)
+    if (sink->take_frame(std::move(f))) to_flush_.push_back(sink);
+  for (auto& sink : to_flush_) sink->flush_frames();
+  draining_.clear();
+  to_flush_.clear();
+  if (draining_.capacity() > retained_capacity) std::vector<item>().swap(draining_);
+  if (to_flush_.capacity() > retained_capacity) to_flush_.shrink_to_fit();
+}
+
+}  // namespace happy

@@ -1,0 +1,99 @@
+// libFuzzer target: request targets ("/path?query") through happy::parse_route,
+// and the input as a number through happy::parse_u64. Every request line a
+// client sends reaches parse_route, so it must never crash and must keep its
+// contract for any bytes.
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "config/topic_name.hpp"
+#include "net/route.hpp"
+
+namespace {
+
+void require(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "invariant violated: %s\n", what);
+  std::abort();
+}
+
+// The obvious definition, in wider arithmetic: 1 to 20 decimal digits, no sign,
+// value at most 2^64 - 1.
+bool reference_u64(std::string_view text, std::uint64_t& out) {
+  if (text.empty() || text.size() > 20) return false;
+  unsigned __int128 value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > std::numeric_limits<std::uint64_t>::max()) return false;
+  out = static_cast<std::uint64_t>(value);
+  return true;
+}
+
+bool same_route(const happy::route& a, const happy::route& b) {
+  return a.what == b.what && a.topic == b.topic && a.asset == b.asset &&
+         a.replay.kind == b.replay.kind && a.replay.value == b.replay.value &&
+         a.token == b.token && a.poll == b.poll && a.poll_timeout_s == b.poll_timeout_s &&
+         a.ack == b.ack && a.error == b.error;
+}
+
+void check_route(std::string_view target) {
+  using kind = happy::route::kind;
+  auto r = happy::parse_route(target);
+  require(same_route(r, happy::parse_route(target)), "parse_route is deterministic");
+  require((r.what == kind::bad_request) == !r.error.empty(),
+          "an error message exactly for bad_request");
+  if (r.what == kind::topic || r.what == kind::publisher)
+    require(happy::is_valid_topic_name(r.topic), "a routed topic has a valid name");
+  else
+    require(r.topic.empty(), "no topic outside topic and publisher routes");
+  require(r.poll_timeout_s <= 60, "poll timeout within 0..60");
+  if (r.what == kind::bad_request) require(r.error.size() < 400, "error message stays short");
+  if (r.what != kind::topic)
+    require(r.replay.kind == happy::replay_request::mode::none || r.what == kind::bad_request,
+            "replay only on topic routes");
+  // The path decides the route; a query can only add to it or make it a bad request.
+  auto question = target.find('?');
+  if (question != std::string_view::npos) {
+    auto bare = happy::parse_route(target.substr(0, question));
+    require(bare.what != kind::bad_request, "a path without a query is never a bad request");
+    if (r.what != kind::bad_request)
+      require(r.what == bare.what && r.topic == bare.topic && r.asset == bare.asset,
+              "the query does not change the route");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+
+  std::uint64_t got = 12345, expected = 0;
+  bool ok = happy::parse_u64(text, got);
+  require(ok == reference_u64(text, expected), "parse_u64 accepts what the reference accepts");
+  if (ok) require(got == expected, "parse_u64 agrees with the reference value");
+  else require(got == 12345, "parse_u64 leaves out untouched on failure");
+
+  check_route(text);
+
+  // The same bytes as a query value of a topic route: since=<text> is a bad request
+  // exactly when the text is not a u64, and otherwise replays from that value.
+  std::string since = "/topics/happiness?since=";
+  since.append(text.substr(0, text.find_first_of("&#")));
+  auto value = std::string_view(since).substr(24);
+  auto r = happy::parse_route(since);
+  check_route(since);
+  if (reference_u64(value, expected)) {
+    require(r.what == happy::route::kind::topic, "since=<u64> is a topic route");
+    require(r.replay.kind == happy::replay_request::mode::since && r.replay.value == expected,
+            "since=<u64> replays from that seq");
+  } else {
+    require(r.what == happy::route::kind::bad_request, "since=<not a u64> is a bad request");
+  }
+  return 0;
+}

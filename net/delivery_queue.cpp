@@ -41,6 +41,10 @@ void delivery_queue::drain_soon() {
   });
 }
 
+void delivery_queue::drain_here() {
+  if (one_io_thread_) drain();
+}
+
 void delivery_queue::drain() {
   {
     std::lock_guard<std::mutex> lock(mutex_);

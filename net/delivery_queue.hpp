@@ -36,10 +36,15 @@ class delivery_queue {
   delivery_queue(boost::asio::io_context& ioc, bool one_io_thread)
       : ioc_(ioc), one_io_thread_(one_io_thread), linger_(ioc) {}
 
-  // From any thread. Frames for one sink keep their order, also relative to
-  // handlers posted to the sink's executor after this call (a drain posted
-  // before them runs before them).
+  // From any thread. Frames for one sink keep their order; a handler posted
+  // to the sink's executor later may run before the frame is taken, unless it
+  // calls drain_here() first.
   void push(std::shared_ptr<frame_sink> sink, frame f);
+
+  // On the I/O thread: applies what waits now (a sink's close handler calls
+  // this, so frames delivered before a close are not overtaken by it). Does
+  // nothing with more than one I/O thread, where frames are posted directly.
+  void drain_here();
 
  private:
   struct item {

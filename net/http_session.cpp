@@ -23,8 +23,9 @@ namespace {
 // The head of a request (or the next one on a kept-alive connection) must
 // arrive within this, which also ends slowloris clients trickling headers.
 constexpr auto head_timeout = std::chrono::seconds(10);
-// A body, up to limits.max_message_bytes, gets longer.
+// A body, up to limits.max_message_bytes, gets longer; so does writing a response.
 constexpr auto body_timeout = std::chrono::seconds(30);
+constexpr auto write_timeout = std::chrono::seconds(30);
 constexpr std::size_t max_header_bytes = 8 * 1024;
 
 std::string origin_of(const http_request& request) {
@@ -305,6 +306,8 @@ void http_session::send(http_response response) {
   if (context_.draining) response.keep_alive(false);  // let clients move elsewhere
   pending_response_ = std::make_shared<http_response>(std::move(response));
   bool keep_alive = pending_response_->keep_alive();
+  // The head's deadline may be nearly used up (answers from actors take a moment).
+  stream_.expires_after(write_timeout);
   http::async_write(stream_, *pending_response_,
                     beast::bind_front_handler(&http_session::on_write, shared_from_this(),
                                               keep_alive));

@@ -103,6 +103,9 @@ void websocket_session::flush_frames() {
 
 void websocket_session::close(std::uint16_t code, std::string reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    // Frames the hub delivered before this close may still wait in the
+    // delivery queue: they go first.
+    self->context_.deliveries.drain_here();
     self->begin_close(code, reason);
   });
 }
@@ -120,10 +123,10 @@ void websocket_session::on_accept(frame_list replay) {
   upgrade_.reset();
   last_heard_ = clock::now();
   // History the client asked for is bounded by the topic's history and shared
-  // with it, so it is queued whole, even past the slow-consumer limit. Live
-  // frames may have come through the delivery queue first: replay goes ahead
-  // of them (nothing is written before the 101, so queue_head_ is 0).
-  for (const auto& f : replay) queued_bytes_ += f.json->size();
+  // with it, so it is queued whole and not counted against the slow-consumer
+  // limit. Live frames may have come through the delivery queue first: replay
+  // goes ahead of them (nothing is written before the 101, so queue_head_ is 0).
+  replay_frames_left_ = replay.size();
   replay.insert(replay.end(), std::make_move_iterator(queue_.begin()),
                 std::make_move_iterator(queue_.end()));
   queue_ = std::move(replay);
@@ -175,7 +178,15 @@ void websocket_session::write_pending() {
       control_out_.swap(control_queue_);
       close_in_flight_ = close_sent_;  // a queued close frame is always the last control bytes
     }
+    if (pong_due_ && control_out_.empty() && offset_ == 0) {
+      control_queue_ += ws::control_frame(ws::opcode::pong, pong_payload_);
+      pong_due_ = false;
+      std::string().swap(pong_payload_);
+      continue;
+    }
     if (control_out_.empty() && queue_head_ == queue_.size()) return;
+    // Control bytes wait for a frame boundary: finish the partly written frame alone.
+    bool control_waiting = !control_queue_.empty() || pong_due_;
 
     std::array<iovec, 1 + 2 * max_frames_per_write> iov;
     std::array<ws::frame_header, max_frames_per_write> headers;
@@ -191,6 +202,7 @@ void websocket_session::write_pending() {
     };
     if (!control_out_.empty()) add(control_out_.data(), control_out_.size());
     std::size_t frames = std::min(queue_.size() - queue_head_, max_frames_per_write);
+    if (control_waiting && control_out_.empty() && offset_ > 0) frames = 1;
     for (std::size_t i = 0; i < frames; ++i) {
       const std::string& json = *queue_[queue_head_ + i].json;
       add(headers[i].data(), ws::write_header(ws::opcode::text, json.size(), headers[i]));
@@ -236,7 +248,10 @@ bool websocket_session::consume_written(std::size_t bytes) {
     std::size_t wire_bytes = ws::header_size(f.json->size()) + f.json->size();
     if (done < wire_bytes) break;
     done -= wire_bytes;
-    queued_bytes_ -= f.json->size();
+    if (replay_frames_left_ > 0)
+      --replay_frames_left_;
+    else
+      queued_bytes_ -= f.json->size();
     f.json.reset();
     ++queue_head_;
     ++delivered;
@@ -250,6 +265,7 @@ bool websocket_session::consume_written(std::size_t bytes) {
 void websocket_session::on_writable(error_code ec) {
   writing_ = false;
   if (ec) return finish();
+  last_heard_ = clock::now();  // the client read what was stuck: it is alive
   write_pending();
 }
 
@@ -306,7 +322,9 @@ void websocket_session::consume(std::string_view bytes) {
     partial_frame_.assign(data.substr(used));
   else
     partial_frame_.erase(0, used);
-  if (partial_frame_.empty() && partial_frame_.capacity() > 256) std::string().swap(partial_frame_);
+  // What remains is at most one frame (the reader refuses bigger ones early);
+  // do not keep a whole read's worth of capacity for it.
+  if (partial_frame_.capacity() > 2 * partial_frame_.size() + 256) partial_frame_.shrink_to_fit();
   for (auto& event : events) handle(event);
 }
 
@@ -317,8 +335,11 @@ void websocket_session::handle(ws::client_event& event) {
     case kind::pong:
       break;
     case kind::ping:
+      // Only the latest ping is answered (RFC 6455 §5.5.3): a client pinging
+      // faster than it reads cannot make pongs pile up.
       if (close_sent_) break;
-      control_queue_ += ws::control_frame(ws::opcode::pong, event.payload);
+      pong_due_ = true;
+      pong_payload_ = std::move(event.payload);
       write_pending();
       break;
     case kind::close:
@@ -338,7 +359,8 @@ void websocket_session::handle(ws::client_event& event) {
 void websocket_session::begin_close(std::uint16_t code, std::string_view reason) {
   if (close_sent_ || closed_) return;
   if (!accepted_) {
-    // Not upgraded yet: there is no WebSocket to close politely.
+    // Not upgraded yet: there is no WebSocket to close, so answer the upgrade request.
+    if (upgrade_ && !close_sent_) return send_refusal(503, error_body(std::string(reason)));
     return finish();
   }
   close_sent_ = true;
@@ -381,7 +403,9 @@ void websocket_session::drop_queue() {
   std::size_t keep = queue_head_ + (offset_ > 0 && control_out_.empty() ? 1 : 0);
   if (closed_) keep = queue_head_;
   keep = std::min(keep, queue_.size());
-  for (std::size_t i = keep; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].json->size();
+  for (std::size_t i = keep; i < queue_.size(); ++i)
+    if (i - queue_head_ >= replay_frames_left_) queued_bytes_ -= queue_[i].json->size();
+  replay_frames_left_ = std::min(replay_frames_left_, keep - queue_head_);
   if (counters_) counters_->dropped += queue_.size() - keep;
   queue_.resize(keep);
   compact_queue();

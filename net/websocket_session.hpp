@@ -99,7 +99,9 @@ class websocket_session : public transport,
   std::string control_queue_;     // handshake response, pongs, pings, the close frame
   std::string control_out_;       // control bytes being written, ahead of the frames
   std::size_t offset_ = 0;        // bytes written of control_out_, else of the frame at queue_head_
-  std::size_t queued_bytes_ = 0;  // envelope bytes not yet written
+  std::size_t queued_bytes_ = 0;  // live envelope bytes not yet written
+  std::size_t replay_frames_left_ = 0;  // the first ones from queue_head_ are replay
+  std::string pong_payload_;      // answer to the latest ping, sent at the next frame boundary
 
   ws::client_frame_reader reader_;
   std::string partial_frame_;  // an incomplete client frame's bytes so far
@@ -115,6 +117,7 @@ class websocket_session : public transport,
   bool closed_ = false;         // socket closed
   bool notified_ = false;       // the session actor knows the client is gone
   bool ping_outstanding_ = false;
+  bool pong_due_ = false;
 };
 
 }  // namespace happy

@@ -42,7 +42,7 @@ std::uint64_t open_fds() {
 std::shared_ptr<topic_counters> service_metrics::topic(const std::string& name) {
   std::lock_guard<std::mutex> guard(mutex_);
   auto& slot = topics_[name];
-  if (!slot) slot = std::make_shared<topic_counters>();
+  if (!slot) slot = std::make_shared<topic_counters>(name);
   return slot;
 }
 

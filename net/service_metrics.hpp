@@ -30,6 +30,8 @@ enum class publish_rejection {
 inline constexpr std::size_t publish_rejection_count = 7;
 
 struct topic_counters {
+  explicit topic_counters(std::string topic_name) : name(std::move(topic_name)) {}
+  const std::string name;  // connections keep this instead of their own copy
   std::atomic<std::uint64_t> delivered{0};  // envelopes written to a client
   std::atomic<std::uint64_t> dropped{0};    // envelopes discarded (slow or vanished client)
 };

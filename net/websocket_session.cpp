@@ -59,7 +59,6 @@ websocket_session::~websocket_session() { context_.connections.remove(this); }
 void websocket_session::start(const std::string& topic, replay_request replay) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
   counters_ = context_.metrics.topic(topic);
-  topic_ = topic;
   if (!upgrade_->handshake.ok) {
     std::string body = error_body(upgrade_->handshake.error);
     return asio::post(socket_.get_executor(),
@@ -130,7 +129,7 @@ void websocket_session::on_accept(frame_list replay) {
   replay.insert(replay.end(), std::make_move_iterator(queue_.begin()),
                 std::make_move_iterator(queue_.end()));
   queue_ = std::move(replay);
-  log_info("connect websocket topic=" + topic_ + " peer=" + peer_);
+  log_info("connect websocket topic=" + counters_->name + " peer=" + peer_);
   write_pending();
   if (!partial_frame_.empty()) consume({});  // frames the client sent before our 101
   if (closed_) return;
@@ -179,9 +178,9 @@ void websocket_session::write_pending() {
       close_in_flight_ = close_sent_;  // a queued close frame is always the last control bytes
     }
     if (pong_due_ && control_out_.empty() && offset_ == 0) {
-      control_queue_ += ws::control_frame(ws::opcode::pong, pong_payload_);
+      control_queue_ += ws::control_frame(ws::opcode::pong, *pong_payload_);
       pong_due_ = false;
-      std::string().swap(pong_payload_);
+      pong_payload_.reset();
       continue;
     }
     if (control_out_.empty() && queue_head_ == queue_.size()) return;
@@ -339,7 +338,7 @@ void websocket_session::handle(ws::client_event& event) {
       // faster than it reads cannot make pongs pile up.
       if (close_sent_) break;
       pong_due_ = true;
-      pong_payload_ = std::move(event.payload);
+      pong_payload_ = std::make_unique<std::string>(std::move(event.payload));
       write_pending();
       break;
     case kind::close:
@@ -348,7 +347,7 @@ void websocket_session::handle(ws::client_event& event) {
       begin_close(event.code == ws::close_no_status ? ws::close_normal : event.code, "");
       break;
     case kind::violation:
-      log_info("websocket protocol error topic=" + topic_ + " peer=" + peer_ + ": " +
+      log_info("websocket protocol error topic=" + counters_->name + " peer=" + peer_ + ": " +
                event.payload);
       begin_close(event.code, event.payload);
       break;
@@ -414,7 +413,7 @@ void websocket_session::drop_queue() {
 void websocket_session::notify_closed() {
   if (notified_) return;
   notified_ = true;
-  if (accepted_) log_info("disconnect websocket topic=" + topic_ + " peer=" + peer_);
+  if (accepted_) log_info("disconnect websocket topic=" + counters_->name + " peer=" + peer_);
   session_.transport_closed();
 }
 

@@ -89,7 +89,6 @@ class websocket_session : public transport,
   boost::asio::ip::tcp::socket socket_;
   server_context& context_;
   session_link session_;
-  std::string topic_;
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   std::unique_ptr<upgrade_state> upgrade_;
@@ -101,7 +100,7 @@ class websocket_session : public transport,
   std::size_t offset_ = 0;        // bytes written of control_out_, else of the frame at queue_head_
   std::size_t queued_bytes_ = 0;  // live envelope bytes not yet written
   std::size_t replay_frames_left_ = 0;  // the first ones from queue_head_ are replay
-  std::string pong_payload_;      // answer to the latest ping, sent at the next frame boundary
+  std::unique_ptr<std::string> pong_payload_;  // answer to the latest ping, sent at the next frame boundary
 
   ws::client_frame_reader reader_;
   std::string partial_frame_;  // an incomplete client frame's bytes so far

@@ -35,8 +35,9 @@ void delivery_queue::push(std::shared_ptr<frame_sink> sink, frame f) {
 }
 
 void delivery_queue::drain_soon() {
-  linger_.expires_after(linger);
-  linger_.async_wait([this](const boost::system::error_code& ec) {
+  if (!linger_) linger_.emplace(ioc_);
+  linger_->expires_after(linger);
+  linger_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec) drain();
   });
 }

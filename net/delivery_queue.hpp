@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -33,8 +34,9 @@ class delivery_queue {
  public:
   // With one I/O thread every handler already runs on it, so batches are
   // applied in place; with more, each frame is posted to its sink's strand.
+  // Only keeps `ioc`: it may be constructed after this queue.
   delivery_queue(boost::asio::io_context& ioc, bool one_io_thread)
-      : ioc_(ioc), one_io_thread_(one_io_thread), linger_(ioc) {}
+      : ioc_(ioc), one_io_thread_(one_io_thread) {}
 
   // From any thread. Frames for one sink keep their order; a handler posted
   // to the sink's executor later may run before the frame is taken, unless it
@@ -46,6 +48,9 @@ class delivery_queue {
   // nothing with more than one I/O thread, where frames are posted directly.
   void drain_here();
 
+  // Before the io_context goes away: drops the timer that lives on it.
+  void stop() { linger_.reset(); }
+
  private:
   struct item {
     std::shared_ptr<frame_sink> sink;
@@ -56,7 +61,7 @@ class delivery_queue {
 
   boost::asio::io_context& ioc_;
   bool one_io_thread_;
-  boost::asio::steady_timer linger_;  // I/O thread only
+  std::optional<boost::asio::steady_timer> linger_;  // made on the I/O thread, first use
   std::mutex mutex_;  // guards pending_ and drain_posted_
   std::vector<item> pending_;
   bool drain_posted_ = false;

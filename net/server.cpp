@@ -40,10 +40,10 @@ std::pair<std::int64_t, std::int64_t> file_stamp(const std::string& path) {
 
 struct server::impl {
   impl(const config& cfg, service& actors)
-      : ioc(cfg.server.io_threads),
-        context(actors, connections, cfg,
+      : context(actors, connections, cfg,
                 cfg.web_root.empty() ? web_assets::embedded() : web_assets::from_directory(cfg.web_root),
                 ioc),
+        ioc(cfg.server.io_threads),
         stop_signals(ioc, SIGINT, SIGTERM),
         reload_signal(ioc, SIGHUP),
         drain_timer(ioc),
@@ -139,9 +139,14 @@ struct server::impl {
     });
   }
 
-  asio::io_context ioc;
+  ~impl() { context.deliveries.stop(); }
+
+  // Declared before the io_context, so they outlive it: destroying it
+  // destroys handlers that still own connections, whose destructors
+  // unregister from `connections` (e.g. after the shutdown grace ran out).
   connection_tracker connections;
   server_context context;
+  asio::io_context ioc;
   asio::signal_set stop_signals;
   asio::signal_set reload_signal;
   asio::steady_timer drain_timer;

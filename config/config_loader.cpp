@@ -22,7 +22,10 @@ namespace {
 
 using rapidjson::Value;
 
-constexpr unsigned parse_flags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
+// Config files are UTF-8: without validation the schema's string lengths are
+// not checked on invalid text (found by tests/fuzz: a 6-byte token passed minLength 8).
+constexpr unsigned parse_flags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag |
+                                 rapidjson::kParseValidateEncodingFlag;
 
 std::string line_and_column(std::string_view text, std::size_t offset) {
   std::size_t line = 1, column = 1;

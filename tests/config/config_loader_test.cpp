@@ -103,6 +103,12 @@ TEST_CASE("syntax errors name the line and column") {
              Catch::StartsWith("test.json: line 3, column 11: invalid JSON"));
 }
 
+TEST_CASE("text that is not UTF-8 is an error with its line and column") {
+  // A 6-byte token with a stray byte once slipped past the schema's minLength 8.
+  CHECK_THAT(error_of("{\"publish\": {\"tokens\": [\"TN\xad" "123\"]}}"),
+             Catch::StartsWith("test.json: line 1, column") && Catch::Contains("invalid JSON"));
+}
+
 TEST_CASE("more topics than limits.max_topics is an error") {
   CHECK(error_of(R"({"limits":{"max_topics":1},"topics":{"a":{},"b":{}}})") ==
         "test.json: /topics: declares 2 topics, more than limits.max_topics = 1");

@@ -52,20 +52,12 @@ void connection_tracker::shut_down_all() {
 }
 
 void connection_tracker::tick(transport_kind kind) {
-  std::vector<std::shared_ptr<tracked_connection>> alive;
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    alive.reserve(open(kind));
-    for (auto& [key, e] : connections_)
-      if (e.kind == kind)
-        if (auto connection = e.connection.lock()) alive.push_back(std::move(connection));
-  }
-  for (auto& connection : alive) connection->tick();
+  for (auto& c : alive_where([kind](transport_kind k) { return k == kind; })) c->tick();
 }
 
 // Called without the lock held afterwards: a connection's shut_down() may unregister it.
 std::vector<std::shared_ptr<tracked_connection>> connection_tracker::alive_where(
-    bool (*wanted)(transport_kind)) {
+    const std::function<bool(transport_kind)>& wanted) {
   std::vector<std::shared_ptr<tracked_connection>> alive;
   std::lock_guard<std::mutex> guard(mutex_);
   for (auto& [key, e] : connections_)

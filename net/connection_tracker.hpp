@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -48,7 +49,8 @@ class connection_tracker {
     std::weak_ptr<tracked_connection> connection;
     transport_kind kind;
   };
-  std::vector<std::shared_ptr<tracked_connection>> alive_where(bool (*wanted)(transport_kind));
+  std::vector<std::shared_ptr<tracked_connection>> alive_where(
+      const std::function<bool(transport_kind)>& wanted);
 
   mutable std::mutex mutex_;  // guards only this map; no actor state
   std::unordered_map<const tracked_connection*, entry> connections_;

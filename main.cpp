@@ -28,8 +28,14 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
     topics += (topics.empty() ? "" : ", ") + name;
     if (topic.generator) topics += " (every " + std::to_string(topic.generator->interval_ms) + " ms)";
   }
+  std::string cluster;
+  if (cfg.cluster) {
+    cluster = " cluster node '" + cfg.cluster->node + "' on " + cfg.cluster->listen.text() +
+              ", peers:";
+    for (const auto& peer : cfg.cluster->peers) cluster += " " + peer.text();
+  }
   return "happy-dashboard listening on " + cfg.server.host + ":" + std::to_string(port) +
-         " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics);
+         " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics) + cluster;
 }
 
 // SIGHUP or --watch-config: re-read the file; topics change live, the rest
@@ -99,10 +105,17 @@ int main(int argc, char** argv) {
   // Workers sleep on a condition variable instead of polling the queues:
   // polling steals the core from the I/O thread when both share one.
   actor_config.set("scheduler.policy", caf::atom("sharing"));
+  if (cfg.cluster) prepare_cluster_transport(actor_config);
   caf::actor_system system{actor_config};
   int exit_code = 0;
   {
     service actors(system, cfg);
+    if (auto problem = actors.start_cluster(); !problem.empty()) {
+      log_error(problem);
+      actors.shutdown();
+      system.await_all_actors_done();
+      return exit_cannot_listen;
+    }
     try {
       server http(cfg, actors);
       if (args.config_path) {

@@ -15,6 +15,30 @@ frame hub_state::accept_reading(const std::string& value_json) {
   return f;
 }
 
+void hub_state::deliver(const frame& f) {
+  for (const auto& s : subscribers) s.link->deliver(f);
+}
+
+void hub_state::apply_replica(std::uint64_t replica_seq, std::string envelope) {
+  frame f{replica_seq, std::make_shared<const std::string>(std::move(envelope))};
+  if (replica_seq <= seq) {
+    history.insert(std::move(f));
+    return;
+  }
+  seq = replica_seq;
+  history.push(f);
+  deliver(f);
+}
+
+topic_snapshot hub_state::snapshot() const {
+  topic_snapshot out{topic, seq, {}, {}};
+  for (const auto& f : history.frames()) {
+    out.seqs.push_back(f.seq);
+    out.envelopes.push_back(*f.json);
+  }
+  return out;
+}
+
 bool hub_state::add_subscriber(const caf::actor_addr& session, std::shared_ptr<transport> link) {
   auto [it, inserted] = subscriber_index.emplace(session, subscribers.size());
   if (inserted) subscribers.push_back({session, std::move(link)});
@@ -34,15 +58,20 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
 }
 
 caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
-                  std::size_t history_capacity, std::int64_t generator_interval_ms) {
+                  std::size_t history_capacity, std::int64_t generator_interval_ms,
+                  std::shared_ptr<cluster_counters> counters) {
   self->state.topic = std::move(topic);
+  self->state.counters = std::move(counters);
   self->state.history.set_capacity(history_capacity);
   self->state.generator_interval_ms = generator_interval_ms;
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove_subscriber(msg.source); });
   return {
       [self](publish_atom, const std::string& value_json) {
-        auto f = self->state.accept_reading(value_json);
-        for (const auto& s : self->state.subscribers) s.link->deliver(f);
+        auto& s = self->state;
+        auto f = s.accept_reading(value_json);
+        s.deliver(f);
+        for (const auto& node : s.replicas) self->send(node, replica_atom::value, s.topic, f.seq, *f.json);
+        if (s.counters) s.counters->replicas_sent += s.replicas.size();
         return f.seq;
       },
       [self](subscribe_atom, const replay_request& request, std::shared_ptr<transport> link) {
@@ -65,6 +94,21 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
                            s.history.size()};
       },
       [self](remove_atom) { self->quit(); },
+      [self](view_atom, std::vector<caf::actor>& replicas) {
+        self->state.replicas = std::move(replicas);
+      },
+      [self](replica_atom, std::uint64_t replica_seq, std::string& envelope) {
+        self->state.apply_replica(replica_seq, std::move(envelope));
+      },
+      [self](snapshot_atom) { return self->state.snapshot(); },
+      [self](sync_atom, topic_snapshot& other) {
+        // Oldest first: whatever is newer than this node's seq goes out live, in order.
+        for (std::size_t i = 0; i < other.seqs.size() && i < other.envelopes.size(); ++i)
+          self->state.apply_replica(other.seqs[i], std::move(other.envelopes[i]));
+        // A newer seq whose envelope aged out of the other history still counts:
+        // seq must never go backwards when this node becomes the owner.
+        if (other.seq > self->state.seq) self->state.seq = other.seq;
+      },
       [self](reconfigure_atom, std::uint64_t history_capacity, std::int64_t interval_ms) {
         self->state.history.set_capacity(history_capacity);
         self->state.generator_interval_ms = interval_ms;

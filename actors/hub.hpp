@@ -17,6 +17,12 @@
 //   (stats_atom) -> topic_stats
 //   (reconfigure_atom, std::uint64_t history, std::int64_t generator_interval_ms)
 //   (remove_atom)   the topic was removed: end normally
+// In a cluster (README "Clustering"):
+//   (view_atom, std::vector<caf::actor> replicas)   where accepted readings also go:
+//        other nodes' cluster actors, as (replica_atom, topic, seq, envelope)
+//   (replica_atom, std::uint64_t seq, std::string envelope)   the owner accepted a reading
+//   (snapshot_atom) -> topic_snapshot
+//   (sync_atom, topic_snapshot)   merge another node's history
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
@@ -27,6 +33,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/cluster_counters.hpp"
+#include "actors/cluster_messages.hpp"
 #include "actors/messages.hpp"
 #include "actors/topic_history.hpp"
 #include "actors/transport.hpp"
@@ -47,13 +55,21 @@ struct hub_state {
   // Dense vector for the fan-out loop; the index map makes removal O(1).
   std::vector<subscriber> subscribers;
   std::unordered_map<caf::actor_addr, std::size_t> subscriber_index;
+  std::vector<caf::actor> replicas;
+  std::shared_ptr<cluster_counters> counters;
 
   frame accept_reading(const std::string& value_json);
+  // A reading another node accepted: live when newer than any seen, else
+  // it only fills the history.
+  void apply_replica(std::uint64_t replica_seq, std::string envelope);
+  topic_snapshot snapshot() const;
+  void deliver(const frame& f);
   bool add_subscriber(const caf::actor_addr& session, std::shared_ptr<transport> link);
   void remove_subscriber(const caf::actor_addr& session);
 };
 
 caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
-                  std::size_t history_capacity, std::int64_t generator_interval_ms);
+                  std::size_t history_capacity, std::int64_t generator_interval_ms,
+                  std::shared_ptr<cluster_counters> counters = nullptr);
 
 }  // namespace happy

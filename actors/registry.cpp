@@ -25,8 +25,12 @@ caf::actor start_generator(registry_actor* self, const caf::actor& hub_actor,
 caf::actor start_topic(registry_actor* self, const std::string& name, const topic_config& topic) {
   auto& s = self->state;
   std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
-  auto hub_actor = self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval);
-  if (topic.generator) s.generators.emplace(name, start_generator(self, hub_actor, *topic.generator));
+  auto hub_actor =
+      self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval, s.counters);
+  if (!s.view.peers.empty()) self->send(hub_actor, view_atom::value, s.view.replica_targets());
+  // In a cluster only the topic's owner generates its readings.
+  if (topic.generator && s.view.owns(name))
+    s.generators.emplace(name, start_generator(self, hub_actor, *topic.generator));
   return hub_actor;
 }
 
@@ -41,6 +45,56 @@ void stop_generator(registry_actor* self, const std::string& name) {
   if (it == self->state.generators.end()) return;
   stop_child(self, it->second);
   self->state.generators.erase(it);
+}
+
+// Runs the topic's generator exactly when the config has one and this node
+// owns the topic.
+void reconcile_generator(registry_actor* self, const std::string& name) {
+  auto& s = self->state;
+  auto topic = s.cfg.topics.find(name);
+  auto hub_it = s.hubs.find(name);
+  bool wanted = topic != s.cfg.topics.end() && topic->second.generator && hub_it != s.hubs.end() &&
+                s.view.owns(name);
+  bool running = s.generators.count(name) > 0;
+  if (wanted && !running)
+    s.generators.emplace(name, start_generator(self, hub_it->second, *topic->second.generator));
+  else if (!wanted && running)
+    stop_generator(self, name);
+}
+
+// The hub of `name`, started on first use (publish or another node's
+// reading); null when limits.max_topics is reached.
+caf::actor hub_of(registry_actor* self, const std::string& name) {
+  auto& s = self->state;
+  auto it = s.hubs.find(name);
+  if (it != s.hubs.end()) return it->second;
+  if (s.hubs.size() >= s.cfg.limits.max_topics) return {};
+  auto found = s.cfg.topics.find(name);
+  auto started = start_topic(self, name, found == s.cfg.topics.end() ? topic_config{} : found->second);
+  s.hubs.emplace(name, started);
+  return started;
+}
+
+// A new picture of the cluster: replicate to its peers, move generators,
+// and hand this node's history of every topic whose owner moved elsewhere
+// to the new owner.
+void apply_view(registry_actor* self, cluster_view next) {
+  auto& s = self->state;
+  cluster_view previous = std::move(s.view);
+  s.view = std::move(next);
+  auto targets = s.view.replica_targets();
+  for (const auto& [name, hub_actor] : s.hubs) {
+    self->send(hub_actor, view_atom::value, targets);
+    reconcile_generator(self, name);
+    auto owner = s.view.owner_of(name);
+    if (owner == s.view.self || owner == previous.owner_of(name)) continue;
+    auto new_owner = s.view.peer(owner);
+    if (!new_owner) continue;
+    self->request(hub_actor, std::chrono::seconds(5), snapshot_atom::value)
+        .then([self, new_owner](topic_snapshot& snapshot) {
+          self->send(new_owner, sync_atom::value, snapshot_list{std::move(snapshot)});
+        });
+  }
 }
 
 // The hub ends normally, so its sessions close with 1000 "topic removed".
@@ -76,18 +130,18 @@ void apply_topics(registry_actor* self, const config& next) {
     std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
     self->send(hub_it->second, reconfigure_atom::value,
                static_cast<std::uint64_t>(s.cfg.history_of(name)), interval);
-    if (topic.generator && old_generator && *topic.generator != *old_generator) {
-      self->send(s.generators.at(name), reconfigure_atom::value, *topic.generator);
+    auto running = s.generators.find(name);
+    if (topic.generator && old_generator && running != s.generators.end() &&
+        *topic.generator != *old_generator) {
+      self->send(running->second, reconfigure_atom::value, *topic.generator);
       log_info("reload: topic '" + name + "' generator now every " +
                std::to_string(topic.generator->interval_ms) + " ms");
     } else if (topic.generator && !old_generator) {
-      stop_generator(self, name);  // a publish-only topic that had none
-      s.generators.emplace(name, start_generator(self, hub_it->second, *topic.generator));
-      log_info("reload: topic '" + name + "' generator started");
+      log_info("reload: topic '" + name + "' generator added");
     } else if (!topic.generator && old_generator) {
-      stop_generator(self, name);
-      log_info("reload: topic '" + name + "' generator stopped (now publish-only)");
+      log_info("reload: topic '" + name + "' generator removed (now publish-only)");
     }
+    reconcile_generator(self, name);
   }
 }
 
@@ -113,8 +167,10 @@ std::vector<std::string> registry_state::topic_names() const {
   return names;
 }
 
-caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg) {
+caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
+                       std::shared_ptr<cluster_counters> counters) {
   self->state.cfg = std::move(cfg);
+  self->state.counters = std::move(counters);
   for (const auto& [name, topic] : self->state.cfg.topics)
     self->state.hubs.emplace(name, start_topic(self, name, topic));
   return {
@@ -124,19 +180,47 @@ caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg) {
         return caf::make_message(found, self->state.topic_names());
       },
       [self](publish_atom, const std::string& topic, const std::string& value_json) {
-        auto& s = self->state;
         auto promise = self->make_response_promise();
-        auto it = s.hubs.find(topic);
-        if (it == s.hubs.end()) {
-          // Publishing creates the topic, within limits.max_topics.
-          if (s.hubs.size() >= s.cfg.limits.max_topics) {
-            promise.deliver(std::uint64_t{0});
-            return promise;
-          }
-          it = s.hubs.emplace(topic, start_topic(self, topic, topic_config{})).first;
+        // Publishing creates the topic, within limits.max_topics.
+        auto hub_actor = hub_of(self, topic);
+        if (!hub_actor) {
+          promise.deliver(std::uint64_t{0});
+          return promise;
         }
         // The hub answers the publisher directly with the seq.
-        promise.delegate(it->second, publish_atom::value, value_json);
+        promise.delegate(hub_actor, publish_atom::value, value_json);
+        return promise;
+      },
+      [self](topics_atom) { return self->state.topic_names(); },
+      [self](view_atom, cluster_view& next) { apply_view(self, std::move(next)); },
+      [self](replica_atom, const std::string& topic, std::uint64_t seq, std::string& envelope) {
+        if (auto hub_actor = hub_of(self, topic))
+          self->send(hub_actor, replica_atom::value, seq, std::move(envelope));
+      },
+      [self](sync_atom, snapshot_list& snapshots) {
+        for (auto& snapshot : snapshots)
+          if (auto hub_actor = hub_of(self, snapshot.topic))
+            self->send(hub_actor, sync_atom::value, std::move(snapshot));
+      },
+      [self](snapshot_atom) {
+        auto promise = self->make_response_promise<snapshot_list>();
+        auto collected = std::make_shared<snapshot_list>();
+        auto pending = std::make_shared<std::size_t>(self->state.hubs.size());
+        if (*pending == 0) {
+          promise.deliver(snapshot_list{});
+          return promise;
+        }
+        auto done_one = [promise, collected, pending]() mutable {
+          if (--*pending == 0) promise.deliver(std::move(*collected));
+        };
+        for (const auto& entry : self->state.hubs)
+          self->request(entry.second, std::chrono::seconds(5), snapshot_atom::value)
+              .then(
+                  [collected, done_one](topic_snapshot& snapshot) mutable {
+                    collected->push_back(std::move(snapshot));
+                    done_one();
+                  },
+                  [done_one](const caf::error&) mutable { done_one(); });
         return promise;
       },
       [self](stats_atom) {

@@ -11,6 +11,15 @@
 //        (sessions close 1000 "topic removed"), retune generators and history
 //   (publish_atom, std::string topic, std::string value_json) -> std::uint64_t seq
 //        creates the topic when new; seq 0 means limits.max_topics was reached
+//   (topics_atom) -> std::vector<std::string>   topic names
+// In a cluster (README "Clustering"), from the local cluster actor:
+//   (view_atom, cluster_view)   generators run where this node owns the topic;
+//        hubs replicate to the view's peers; topics whose owner moved to
+//        another node get this node's history sent there, so the new owner
+//        continues from the highest seq any survivor holds
+//   (replica_atom, topic, seq, envelope)   creates the topic if needed
+//   (snapshot_atom) -> snapshot_list   every topic's history
+//   (sync_atom, snapshot_list)   merge other nodes' histories
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
@@ -20,6 +29,8 @@
 #include <map>
 #include <string>
 
+#include "actors/cluster_counters.hpp"
+#include "actors/cluster_messages.hpp"
 #include "actors/messages.hpp"
 #include "config/config.hpp"
 
@@ -31,10 +42,13 @@ struct registry_state {
   config cfg;
   std::map<std::string, caf::actor> hubs;
   std::map<std::string, caf::actor> generators;
+  cluster_view view;  // default: not clustered, every topic is this node's
+  std::shared_ptr<cluster_counters> counters;
 
   std::vector<std::string> topic_names() const;
 };
 
-caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg);
+caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
+                       std::shared_ptr<cluster_counters> counters = nullptr);
 
 }  // namespace happy

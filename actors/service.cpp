@@ -7,6 +7,11 @@
 
 #include <chrono>
 
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/cluster_node.hpp"
+#include "actors/cluster_status_json.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
 #include "actors/topic_list_json.hpp"
@@ -29,7 +34,54 @@ void publisher_link::close() const {
 }
 
 service::service(caf::actor_system& system, config cfg)
-    : system_(system), registry_(system.spawn(registry, std::move(cfg))) {}
+    : system_(system), cluster_settings_(cfg.cluster) {
+  registry_ = system.spawn(registry, std::move(cfg), counters_);
+}
+
+std::string service::start_cluster() {
+  if (!cluster_settings_ || cluster_) return {};
+  const auto& settings = *cluster_settings_;
+  cluster_ = system_.spawn(cluster_node, settings, registry_, counters_);
+  // An empty or wildcard host makes the middleman listen on every interface.
+  const char* host = settings.listen.host == "0.0.0.0" || settings.listen.host == "*"
+                         ? nullptr
+                         : settings.listen.host.c_str();
+  auto port = system_.middleman().publish(cluster_, settings.listen.port, host, true);
+  if (!port) {
+    std::string problem = "cannot listen for cluster peers on " + settings.listen.text() + ": " +
+                          system_.render(port.error());
+    caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
+    cluster_ = nullptr;
+    return problem;
+  }
+  caf::anon_send(cluster_, start_atom::value);
+  return {};
+}
+
+void service::cluster_status(std::function<void(std::string json)> done) {
+  if (!cluster_) {
+    done(standalone_cluster_status_json());
+    return;
+  }
+  system_.spawn(
+      [](caf::event_based_actor* self, const caf::actor& cluster,
+         const std::function<void(std::string json)>& done) {
+        self->request(cluster, std::chrono::seconds(5), cluster_atom::value)
+            .then([done](std::string& json) { done(std::move(json)); },
+                  [done](const caf::error&) { done(R"({"error":"cluster status unavailable"})"); });
+      },
+      cluster_, std::move(done));
+}
+
+void prepare_cluster_transport(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  cfg.add_message_type<topic_snapshot>("happy::topic_snapshot");
+  cfg.add_message_type<snapshot_list>("happy::snapshot_list");
+  // Heartbeats let a node notice a peer that went silent without closing
+  // its connection (a cut cable, a partition), not only one that died.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(3)});
+}
 
 service::~service() { shutdown(); }
 
@@ -39,7 +91,7 @@ session_link service::open_session(const std::string& topic, replay_request repl
 }
 
 publisher_link service::open_publisher(const std::string& topic) {
-  return publisher_link{system_.spawn(publisher, registry_, topic)};
+  return publisher_link{system_.spawn(publisher, publish_target(), topic)};
 }
 
 void service::collect_stats(std::function<void(std::vector<topic_stats>)> done) {
@@ -76,10 +128,12 @@ void service::publish(const std::string& topic, std::string value_json,
                 [done](std::uint64_t seq) { done(publish_result_of(seq)); },
                 [done](const caf::error&) { done({publish_result::outcome::unavailable, 0}); });
       },
-      registry_, topic, std::move(value_json), std::move(done));
+      publish_target(), topic, std::move(value_json), std::move(done));
 }
 
 void service::shutdown() {
+  if (cluster_) caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
+  cluster_ = nullptr;
   if (registry_) caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   registry_ = nullptr;
 }

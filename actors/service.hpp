@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "actors/cluster_counters.hpp"
 #include "actors/messages.hpp"
 #include "actors/publisher.hpp"
 #include "actors/transport.hpp"
@@ -18,6 +20,7 @@
 
 namespace caf {
 class actor_system;
+class actor_system_config;
 }
 
 namespace happy {
@@ -77,12 +80,35 @@ class service {
   void publish(const std::string& topic, std::string value_json,
                std::function<void(publish_result)> done);
 
+  // With cluster settings: publishes this node's cluster actor on
+  // cluster.listen and starts meeting the peers. Returns an error message,
+  // or an empty string. (The actor system must have loaded the middleman:
+  // see prepare_cluster_transport.)
+  std::string start_cluster();
+
+  // Calls `done` (from an actor thread) with the JSON for GET /cluster.
+  void cluster_status(std::function<void(std::string json)> done);
+
+  // The cluster's counters for GET /metrics; null without a cluster.
+  const cluster_counters* cluster_numbers() const { return cluster_ ? counters_.get() : nullptr; }
+
   // Stops generators and hubs; every session closes its client with 1001.
   void shutdown();
 
  private:
+  // Where publishes go: the cluster actor routes them to the topic's owner;
+  // without a cluster, the registry.
+  const caf::actor& publish_target() const { return cluster_ ? cluster_ : registry_; }
+
   caf::actor_system& system_;
+  std::optional<cluster_config> cluster_settings_;
+  std::shared_ptr<cluster_counters> counters_ = std::make_shared<cluster_counters>();
   caf::actor registry_;
+  caf::actor cluster_;
 };
+
+// Loads CAF's middleman and the cluster's message types into `cfg`; call it
+// before the actor system is made when the config has cluster settings.
+void prepare_cluster_transport(caf::actor_system_config& cfg);
 
 }  // namespace happy

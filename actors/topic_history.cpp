@@ -10,6 +10,21 @@ void topic_history::push(frame f) {
   frames_.push_back(std::move(f));
 }
 
+bool topic_history::insert(frame f) {
+  if (capacity_ == 0) return false;
+  if (frames_.empty() || f.seq > frames_.back().seq) {
+    push(std::move(f));
+    return true;
+  }
+  auto at = std::lower_bound(frames_.begin(), frames_.end(), f.seq,
+                             [](const frame& held, std::uint64_t seq) { return held.seq < seq; });
+  if (at != frames_.end() && at->seq == f.seq) return false;
+  if (at == frames_.begin() && frames_.size() == capacity_) return false;
+  frames_.insert(at, std::move(f));
+  if (frames_.size() > capacity_) frames_.pop_front();
+  return true;
+}
+
 void topic_history::set_capacity(std::size_t capacity) {
   capacity_ = capacity;
   while (frames_.size() > capacity_) frames_.pop_front();
@@ -29,7 +44,7 @@ frame_list topic_history::replay(const replay_request& request, std::uint64_t cu
       if (request.value > current_seq) {
         first = frames_.begin();
       } else {
-        // seqs in history are consecutive, so the position is arithmetic.
+        // Held seqs are sorted (with gaps where a failover lost readings).
         first = std::partition_point(frames_.begin(), frames_.end(),
                                      [&](const frame& f) { return f.seq <= request.value; });
       }

@@ -13,7 +13,12 @@ class topic_history {
  public:
   explicit topic_history(std::size_t capacity) : capacity_(capacity) {}
 
+  // Appends the newest frame (its seq above every held one).
   void push(frame f);
+
+  // Adds a frame from another node's copy wherever its seq belongs; false
+  // when that seq is held already or is too old for the capacity.
+  bool insert(frame f);
 
   // The frames a subscriber asking for `request` must see before live ones,
   // oldest first. `current_seq` is the topic's latest seq: a `since` beyond it
@@ -24,6 +29,8 @@ class topic_history {
   std::size_t size() const { return frames_.size(); }
   std::size_t capacity() const { return capacity_; }
   std::uint64_t oldest_seq() const { return frames_.empty() ? 0 : frames_.front().seq; }
+  std::uint64_t newest_seq() const { return frames_.empty() ? 0 : frames_.back().seq; }
+  const std::deque<frame>& frames() const { return frames_; }
 
  private:
   std::size_t capacity_;

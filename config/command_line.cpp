@@ -4,7 +4,7 @@ namespace happy {
 
 const char* const usage_text =
     "usage: happy-dashboard [--config FILE] [--watch-config] [--port N] [--check-config FILE]\n"
-    "                       [--web-root DIR] [--help]\n"
+    "                       [--web-root DIR] [--node NAME] [--help]\n"
     "\n"
     "Pushes live readings to dashboards over WebSocket (GET /<topic>, /topics/<topic>).\n"
     "\n"
@@ -14,10 +14,13 @@ const char* const usage_text =
     "  --check-config FILE  validate FILE, print the first problem, exit 0 (valid) or 2\n"
     "  --web-root DIR       serve the dashboard from DIR (a checkout's web/) instead of the\n"
     "                       copy built into the binary; files are re-read on every request\n"
+    "  --node NAME          this process's node name in a cluster (overrides cluster.node\n"
+    "                       and HAPPY_NODE; default: the host name)\n"
     "  --help               this text\n"
     "\n"
     "Environment: PORT (listen port, overrides server.port), HAPPY_PUBLISH_TOKENS (comma-\n"
-    "separated publish tokens, added to publish.tokens), HAPPY_LOG_LEVEL.\n";
+    "separated publish tokens, added to publish.tokens), HAPPY_LOG_LEVEL,\n"
+    "HAPPY_NODE (cluster node name, overrides cluster.node).\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {
   if (text.empty() || text.size() > 5) return std::nullopt;
@@ -54,6 +57,8 @@ command_line parse_command_line(const std::vector<std::string>& args) {
       out.check_config_path = value_of("--check-config");
     } else if (is_flag("--web-root")) {
       out.web_root = value_of("--web-root");
+    } else if (is_flag("--node")) {
+      out.node = value_of("--node");
     } else if (is_flag("--port")) {
       if (auto text = value_of("--port")) {
         out.port = parse_port(*text);

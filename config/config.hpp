@@ -55,6 +55,24 @@ struct limits_config {
   std::size_t history = 1000;
 };
 
+// A "host:port" as the cluster settings spell it.
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+  friend bool operator==(const host_port& a, const host_port& b) {
+    return a.host == b.host && a.port == b.port;
+  }
+  friend bool operator!=(const host_port& a, const host_port& b) { return !(a == b); }
+};
+
+// Present: this process is one node of a cluster (README "Clustering").
+struct cluster_config {
+  std::string node;  // this node's name; empty: --node, HAPPY_NODE or the host name
+  host_port listen;  // where peers reach this node
+  std::vector<host_port> peers;
+};
+
 struct config {
   std::string source = "<embedded default>";  // file the values came from, for messages
   server_config server;
@@ -64,6 +82,7 @@ struct config {
   std::string log_level = "info";
   std::string log_format = "text";
   std::map<std::string, topic_config> topics;
+  std::optional<cluster_config> cluster;
   std::string web_root;  // from --web-root: serve the page from disk; empty: embedded
 
   std::size_t history_of(const std::string& topic) const;

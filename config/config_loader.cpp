@@ -122,6 +122,28 @@ std::vector<std::string> read_strings(const Value& array) {
   return out;
 }
 
+// The schema checked the shape "host:port"; the port's range is checked here.
+host_port read_host_port(const Value& v, const std::string& at) {
+  std::string text(v.GetString(), v.GetStringLength());
+  auto colon = text.rfind(':');
+  unsigned long port = std::stoul(text.substr(colon + 1));
+  if (port == 0 || port > 65535)
+    throw rule_violation{at, "expected a port from 1 to 65535 in \"host:port\", got '" + text + "'"};
+  return {text.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
+
+cluster_config read_cluster(const Value& c) {
+  cluster_config out;
+  if (c.HasMember("node")) out.node = c["node"].GetString();
+  out.listen = read_host_port(c["listen"], "/cluster/listen");
+  if (c.HasMember("peers")) {
+    const auto& peers = c["peers"].GetArray();
+    for (rapidjson::SizeType i = 0; i < peers.Size(); ++i)
+      out.peers.push_back(read_host_port(peers[i], "/cluster/peers/" + std::to_string(i)));
+  }
+  return out;
+}
+
 config read_config(const Value& doc, const std::string& source) {
   config out;
   out.source = source;
@@ -153,6 +175,7 @@ config read_config(const Value& doc, const std::string& source) {
     if (doc["log"].HasMember("level")) out.log_level = doc["log"]["level"].GetString();
     if (doc["log"].HasMember("format")) out.log_format = doc["log"]["format"].GetString();
   }
+  if (doc.HasMember("cluster")) out.cluster = read_cluster(doc["cluster"]);
   if (doc.HasMember("topics")) {
     const auto& topics = doc["topics"];
     for (auto it = topics.MemberBegin(); it != topics.MemberEnd(); ++it) {

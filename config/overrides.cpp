@@ -1,9 +1,31 @@
 #include "config/overrides.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <string_view>
 
 namespace happy {
+
+namespace {
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || !*name) return "node";
+  return name;
+}
+
+bool valid_node_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0])))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+}  // namespace
 
 std::string apply_overrides(config& cfg, const command_line& args) {
   if (const char* env_port = std::getenv("PORT"); env_port && *env_port && !args.port) {
@@ -24,6 +46,15 @@ std::string apply_overrides(config& cfg, const command_line& args) {
   }
   if (const char* env_level = std::getenv("HAPPY_LOG_LEVEL"); env_level && *env_level)
     cfg.log_level = env_level;
+  if (cfg.cluster) {
+    if (const char* env_node = std::getenv("HAPPY_NODE"); env_node && *env_node)
+      cfg.cluster->node = env_node;
+    if (args.node) cfg.cluster->node = *args.node;
+    if (cfg.cluster->node.empty()) cfg.cluster->node = host_name();
+    if (!valid_node_name(cfg.cluster->node))
+      return "cluster node name '" + cfg.cluster->node +
+             "' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
+  }
   return {};
 }
 
@@ -44,6 +75,10 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
   check(a.limits.max_queued_bytes_per_client != b.limits.max_queued_bytes_per_client,
         "limits.max_queued_bytes_per_client");
   check(a.log_format != b.log_format, "log.format");
+  check(a.cluster.has_value() != b.cluster.has_value() ||
+            (a.cluster && (a.cluster->listen != b.cluster->listen ||
+                           a.cluster->peers != b.cluster->peers)),
+        "cluster");
   return out;
 }
 

@@ -6,9 +6,9 @@ namespace happy {
 
 namespace {
 
-constexpr std::array<std::string_view, 11> reserved_names{
+constexpr std::array<std::string_view, 12> reserved_names{
     "topics", "api", "healthz", "readyz", "metrics", "assets",
-    "index.html", "seq", "ts", "topic", "type"};
+    "index.html", "seq", "ts", "topic", "type", "cluster"};
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 

@@ -138,7 +138,9 @@ void http_session::handle_request(http_request request) {
       context_.actors.collect_stats([self, shared_request](std::vector<topic_stats> stats) {
         asio::post(self->strand_, [self, shared_request, stats = std::move(stats)] {
           self->send(text_response(*shared_request, "text/plain; version=0.0.4; charset=utf-8",
-                                   self->context_.metrics.render(stats, self->context_.connections)));
+                                   self->context_.metrics.render(
+                                       stats, self->context_.connections,
+                                       self->context_.actors.cluster_numbers())));
         });
       });
       return;
@@ -155,6 +157,18 @@ void http_session::handle_request(http_request request) {
       auto shared_request = std::make_shared<http_request>(std::move(request));
       context_.actors.list_topics([self, shared_request, allow_origin](std::string json) {
         // Called on an actor thread: hop back onto the connection's strand.
+        asio::post(self->strand_, [self, shared_request, allow_origin,
+                                   json = std::move(json)]() mutable {
+          self->send(json_response(*shared_request, http::status::ok, std::move(json),
+                                   allow_origin));
+        });
+      });
+      return;
+    }
+    case route::kind::cluster: {
+      auto self = shared_from_this();
+      auto shared_request = std::make_shared<http_request>(std::move(request));
+      context_.actors.cluster_status([self, shared_request, allow_origin](std::string json) {
         asio::post(self->strand_, [self, shared_request, allow_origin,
                                    json = std::move(json)]() mutable {
           self->send(json_response(*shared_request, http::status::ok, std::move(json),

@@ -89,6 +89,10 @@ route parse_route(std::string_view target) {
     r.what = route::kind::metrics;
     return r;
   }
+  if (path == "/cluster") {
+    r.what = route::kind::cluster;
+    return r;
+  }
   if (path == "/topics" || path == "/topics/") {
     r.what = route::kind::topic_list;
     return r;

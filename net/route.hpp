@@ -19,6 +19,7 @@ struct route {
     ready,         // GET /readyz
     metrics,       // GET /metrics
     topic_list,    // GET /topics
+    cluster,       // GET /cluster
     topic,         // /topics/<name> or /<name>: GET subscribes, POST publishes
     publisher,     // /topics/<name>/publish: WebSocket publisher
     not_found,

@@ -65,7 +65,8 @@ void service_metrics::count_rejection_status(unsigned http_status, bool tokens_c
 }
 
 std::string service_metrics::render(const std::vector<topic_stats>& topics,
-                                    const connection_tracker& connections) const {
+                                    const connection_tracker& connections,
+                                    const cluster_counters* cluster) const {
   std::ostringstream out;
   header(out, "happy_connections", "gauge", "Open connections by transport.");
   for (std::size_t i = 0; i < transport_kind_count; ++i) {
@@ -112,6 +113,25 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
   header(out, "happy_config_reloads_total", "counter", "Config reloads by result.");
   out << "happy_config_reloads_total{result=\"ok\"} " << reloads_ok_ << '\n';
   out << "happy_config_reloads_total{result=\"failed\"} " << reloads_failed_ << '\n';
+  if (cluster) {
+    header(out, "happy_cluster_forwarded_total", "counter",
+           "Publishes this node sent on to the topic's owner node.");
+    out << "happy_cluster_forwarded_total " << cluster->forwarded << '\n';
+    header(out, "happy_cluster_replicas_sent_total", "counter",
+           "Envelopes this node, as a topic's owner, sent to other nodes.");
+    out << "happy_cluster_replicas_sent_total " << cluster->replicas_sent << '\n';
+    header(out, "happy_cluster_replicas_received_total", "counter",
+           "Envelopes received from topic owners on other nodes.");
+    out << "happy_cluster_replicas_received_total " << cluster->replicas_received << '\n';
+    header(out, "happy_cluster_syncs_received_total", "counter",
+           "History snapshots received from other nodes and merged.");
+    out << "happy_cluster_syncs_received_total " << cluster->syncs_received << '\n';
+    header(out, "happy_cluster_members", "gauge", "Other nodes of the cluster by state.");
+    out << "happy_cluster_members{state=\"up\"} " << cluster->members_up << '\n';
+    out << "happy_cluster_members{state=\"joining\"} " << cluster->members_joining << '\n';
+    out << "happy_cluster_members{state=\"down\"} " << cluster->members_down << '\n';
+    out << "happy_cluster_members{state=\"connecting\"} " << cluster->members_connecting << '\n';
+  }
   header(out, "happy_build_info", "gauge", "Build information; always 1.");
   out << "happy_build_info{version=\"" << HAPPY_VERSION << "\"} 1\n";
   header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");

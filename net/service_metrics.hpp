@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/cluster_counters.hpp"
 #include "actors/messages.hpp"
 #include "net/connection_tracker.hpp"
 
@@ -47,8 +48,9 @@ class service_metrics {
   void count_slow_consumer() { ++slow_consumer_disconnects_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
 
-  std::string render(const std::vector<topic_stats>& topics,
-                     const connection_tracker& connections) const;
+  // `cluster` is null when the service runs without a cluster.
+  std::string render(const std::vector<topic_stats>& topics, const connection_tracker& connections,
+                     const cluster_counters* cluster = nullptr) const;
 
  private:
   mutable std::mutex mutex_;  // guards the map only

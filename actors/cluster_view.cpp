@@ -1,0 +1,24 @@
+#include "actors/cluster_messages.hpp"
+
+#include "actors/rendezvous.hpp"
+
+namespace happy {
+
+std::string cluster_view::owner_of(const std::string& topic) const {
+  auto owner = rendezvous_owner(owners, topic);
+  return owner.empty() ? self : owner;
+}
+
+caf::actor cluster_view::peer(const std::string& name) const {
+  for (const auto& [peer_name, handle] : peers)
+    if (peer_name == name) return handle;
+  return {};
+}
+
+std::vector<caf::actor> cluster_view::replica_targets() const {
+  std::vector<caf::actor> out;
+  for (const auto& entry : peers) out.push_back(entry.second);
+  return out;
+}
+
+}  // namespace happy

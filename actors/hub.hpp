@@ -70,6 +70,6 @@ struct hub_state {
 
 caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
                   std::size_t history_capacity, std::int64_t generator_interval_ms,
-                  std::shared_ptr<cluster_counters> counters = nullptr);
+                  std::shared_ptr<cluster_counters> counters);
 
 }  // namespace happy

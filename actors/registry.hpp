@@ -49,6 +49,6 @@ struct registry_state {
 };
 
 caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
-                       std::shared_ptr<cluster_counters> counters = nullptr);
+                       std::shared_ptr<cluster_counters> counters);
 
 }  // namespace happy

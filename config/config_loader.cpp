@@ -126,8 +126,14 @@ std::vector<std::string> read_strings(const Value& array) {
 host_port read_host_port(const Value& v, const std::string& at) {
   std::string text(v.GetString(), v.GetStringLength());
   auto colon = text.rfind(':');
-  unsigned long port = std::stoul(text.substr(colon + 1));
-  if (port == 0 || port > 65535)
+  unsigned long port = 0;
+  bool digits = colon != std::string::npos && colon > 0 && colon + 1 < text.size() &&
+                text.size() - colon <= 6;
+  for (std::size_t i = colon + 1; digits && i < text.size(); ++i) {
+    digits = text[i] >= '0' && text[i] <= '9';
+    port = port * 10 + static_cast<unsigned long>(text[i] - '0');
+  }
+  if (!digits || port == 0 || port > 65535)
     throw rule_violation{at, "expected a port from 1 to 65535 in \"host:port\", got '" + text + "'"};
   return {text.substr(0, colon), static_cast<std::uint16_t>(port)};
 }

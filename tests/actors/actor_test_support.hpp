@@ -14,9 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "actors/cluster_counters.hpp"
 #include "actors/transport.hpp"
 
 namespace happy::testing {
+
+// Hubs and registries of a node without a cluster count nothing.
+inline const std::shared_ptr<cluster_counters> no_cluster;
 
 struct test_system {
   caf::actor_system_config cfg;

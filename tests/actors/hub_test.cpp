@@ -72,7 +72,7 @@ topic_stats stats(caf::scoped_actor& who, const caf::actor& hub_actor) {
 TEST_CASE("hub fans one shared serialized frame out to every subscriber") {
   testing::test_system t;
   stand_ins keep;
-  auto h = t.system.spawn(hub, "happiness", 100, 0);
+  auto h = t.system.spawn(hub, "happiness", 100, 0, testing::no_cluster);
   caf::scoped_actor publisher{t.system};
   std::vector<std::shared_ptr<recording_transport>> links;
   for (int i = 0; i < 3; ++i) links.push_back(subscribe(t, h, replay_request::live_only(), keep));
@@ -98,7 +98,7 @@ TEST_CASE("hub fans one shared serialized frame out to every subscriber") {
 TEST_CASE("seq starts at 1 and increases by 1 per reading") {
   testing::test_system t;
   stand_ins keep;
-  auto h = t.system.spawn(hub, "t", 10, 0);
+  auto h = t.system.spawn(hub, "t", 10, 0, testing::no_cluster);
   caf::scoped_actor self{t.system};
   for (std::uint64_t expected = 1; expected <= 5; ++expected)
     CHECK(publish(self, h, "1") == expected);
@@ -109,7 +109,7 @@ TEST_CASE("seq starts at 1 and increases by 1 per reading") {
 TEST_CASE("since and last replay exactly the right envelopes, then live ones follow") {
   testing::test_system t;
   stand_ins keep;
-  auto h = t.system.spawn(hub, "t", 3, 0);
+  auto h = t.system.spawn(hub, "t", 3, 0, testing::no_cluster);
   caf::scoped_actor publisher{t.system};
   for (int i = 0; i < 5; ++i) publish(publisher, h, std::to_string(i));
   auto since_link = subscribe(t, h, replay_request::since(3), keep);
@@ -132,7 +132,7 @@ TEST_CASE("since and last replay exactly the right envelopes, then live ones fol
 TEST_CASE("a session that dies is removed from the hub via its down message") {
   testing::test_system t;
   stand_ins keep;
-  auto h = t.system.spawn(hub, "t", 10, 0);
+  auto h = t.system.spawn(hub, "t", 10, 0, testing::no_cluster);
   caf::scoped_actor observer{t.system};
   caf::actor mortal;
   auto mortal_link = subscribe(t, h, replay_request::live_only(), keep, &mortal);
@@ -152,7 +152,7 @@ TEST_CASE("a session that dies is removed from the hub via its down message") {
 TEST_CASE("unsubscribe stops delivery to that subscriber only") {
   testing::test_system t;
   stand_ins keep;
-  auto h = t.system.spawn(hub, "t", 10, 0);
+  auto h = t.system.spawn(hub, "t", 10, 0, testing::no_cluster);
   caf::scoped_actor publisher{t.system};
   caf::actor leaver;
   auto stays = subscribe(t, h, replay_request::live_only(), keep);
@@ -164,5 +164,67 @@ TEST_CASE("unsubscribe stops delivery to that subscriber only") {
   REQUIRE(stays->wait_until([&] { return stays->frames.size() == 1; }));
   CHECK(frames_of(*stays)[0].seq == 1);
   CHECK_FALSE(leaves->wait_until([&] { return !leaves->frames.empty(); }, 100ms));
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("in a cluster the owner's hub sends each accepted envelope to every member") {
+  testing::test_system t;
+  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster);
+  caf::scoped_actor member{t.system};
+  caf::scoped_actor self{t.system};
+  self->send(h, view_atom::value, std::vector<caf::actor>{caf::actor{member}});
+  auto seq = publish(self, h, "7");
+  CHECK(seq == 1);
+  bool got = false;
+  member->receive(
+      [&](replica_atom, const std::string& topic, std::uint64_t replica_seq,
+          const std::string& envelope) {
+        got = true;
+        CHECK(topic == "orders");
+        CHECK(replica_seq == 1);
+        CHECK_THAT(envelope, Catch::StartsWith(R"({"orders":7,"topic":"orders","seq":1,"ts":)"));
+      },
+      caf::after(2s) >> [] {});
+  CHECK(got);
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a member's hub shows the owner's envelopes live, fills gaps quietly, drops repeats") {
+  testing::test_system t;
+  stand_ins keep;
+  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster);
+  auto link = subscribe(t, h, replay_request::live_only(), keep);
+  caf::scoped_actor self{t.system};
+  self->send(h, replica_atom::value, std::uint64_t{5}, std::string(R"({"seq":5})"));
+  self->send(h, replica_atom::value, std::uint64_t{3}, std::string(R"({"seq":3})"));  // late copy
+  self->send(h, replica_atom::value, std::uint64_t{5}, std::string(R"({"seq":5})"));  // repeat
+  self->send(h, replica_atom::value, std::uint64_t{6}, std::string(R"({"seq":6})"));
+  REQUIRE(link->wait_until([&] { return link->frames.size() >= 2; }));
+  std::this_thread::sleep_for(50ms);
+  auto live = frames_of(*link);
+  REQUIRE(live.size() == 2);
+  CHECK(live[0].seq == 5);
+  CHECK(live[1].seq == 6);
+  topic_snapshot snap;
+  self->request(h, 2s, snapshot_atom::value)
+      .receive([&](const topic_snapshot& s) { snap = s; }, [](caf::error&) { FAIL("no snapshot"); });
+  CHECK(snap.seq == 6);
+  CHECK(snap.seqs == std::vector<std::uint64_t>{3, 5, 6});
+  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("merging another node's history goes live in order and a new owner continues after it") {
+  testing::test_system t;
+  stand_ins keep;
+  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster);
+  auto link = subscribe(t, h, replay_request::live_only(), keep);
+  caf::scoped_actor self{t.system};
+  topic_snapshot theirs{"orders", 12, {10, 11, 12}, {"a", "b", "c"}};
+  self->send(h, sync_atom::value, theirs);
+  CHECK(publish(self, h, "1") == 13);  // seq never goes backwards after a failover
+  REQUIRE(link->wait_until([&] { return link->frames.size() >= 4; }));
+  std::vector<std::uint64_t> seen;
+  for (const auto& f : frames_of(*link)) seen.push_back(f.seq);
+  CHECK(seen == std::vector<std::uint64_t>{10, 11, 12, 13});
   caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }

@@ -16,7 +16,7 @@ TEST_CASE("the registry lists every configured topic with seq, subscribers and i
   fast.interval_ms = 20;
   cfg.topics["happiness"].generator = fast;
   cfg.topics["bench"] = topic_config{};
-  auto reg = t.system.spawn(registry, cfg);
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
   caf::scoped_actor self{t.system};
   std::this_thread::sleep_for(200ms);
   std::string json;
@@ -41,7 +41,7 @@ TEST_CASE("lookup answers the hub of a known topic and nothing for an unknown on
   testing::test_system t;
   config cfg;
   cfg.topics["bench"] = topic_config{};
-  auto reg = t.system.spawn(registry, cfg);
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
   caf::scoped_actor self{t.system};
   for (auto [topic, expect_found] : {std::pair{"bench", true}, std::pair{"other", false}}) {
     self->request(reg, 2s, lookup_atom::value, std::string(topic))
@@ -74,7 +74,7 @@ TEST_CASE("reload adds, removes and retunes topics without touching the others")
   before.topics["steady"] = topic_config{};
   before.topics["tuned"].generator = slow;
   before.topics["doomed"] = topic_config{};
-  auto reg = t.system.spawn(registry, before);
+  auto reg = t.system.spawn(registry, before, testing::no_cluster);
   caf::scoped_actor self{t.system};
   caf::actor steady_hub;
   self->request(reg, 2s, lookup_atom::value, std::string("steady"))

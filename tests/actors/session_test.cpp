@@ -34,7 +34,7 @@ std::uint64_t subscribers(caf::scoped_actor& self, const caf::actor& h) {
 
 TEST_CASE("a session on an unknown topic rejects with 404 listing the known topics") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"));
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster);
   auto link = std::make_shared<testing::recording_transport>();
   t.system.spawn(session, reg, "nope", replay_request::live_only(), link);
   REQUIRE(link->wait_until([&] { return link->rejected_status != 0; }));
@@ -46,7 +46,7 @@ TEST_CASE("a session on an unknown topic rejects with 404 listing the known topi
 
 TEST_CASE("a session accepts, replays history, then forwards live frames in order") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"));
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster);
   caf::scoped_actor self{t.system};
   auto h = hub_of(self, reg, "bench");
   for (int i = 0; i < 3; ++i) self->send(h, publish_atom::value, std::to_string(i));
@@ -63,7 +63,7 @@ TEST_CASE("a session accepts, replays history, then forwards live frames in orde
 
 TEST_CASE("a closed transport makes the session leave its hub") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"));
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster);
   caf::scoped_actor self{t.system};
   auto h = hub_of(self, reg, "bench");
   auto link = std::make_shared<testing::recording_transport>();
@@ -77,7 +77,7 @@ TEST_CASE("a closed transport makes the session leave its hub") {
 
 TEST_CASE("stopping the service closes every session's client with 1001 going away") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"));
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster);
   std::vector<std::shared_ptr<testing::recording_transport>> links;
   for (int i = 0; i < 3; ++i) {
     links.push_back(std::make_shared<testing::recording_transport>());

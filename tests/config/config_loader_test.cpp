@@ -30,8 +30,9 @@ TEST_CASE("the embedded default is one uniform 0..10 happiness generator every 5
 }
 
 TEST_CASE("every shipped example config is valid") {
-  for (auto name : {"full.json", "all-distributions.json", "fast.json"}) {
-    auto result = load_config_file(std::string(HAPPY_SOURCE_DIR) + "/config/examples/" + name);
+  for (auto name : {"config/examples/full.json", "config/examples/all-distributions.json",
+                    "config/examples/fast.json", "docker/config.json", "docker/cluster.json"}) {
+    auto result = load_config_file(std::string(HAPPY_SOURCE_DIR) + "/" + name);
     INFO(name << ": " << (std::holds_alternative<config_error>(result)
                               ? std::get<config_error>(result).message()
                               : "ok"));

@@ -57,6 +57,27 @@ bool valid_topic_name(const std::string& name) {
   return true;
 }
 
+// "127.x.y.z:PORT" (or without the port: 80) into an address and a Host header.
+void parse_loopback_authority(const std::string& flag, const std::string& authority,
+                              sockaddr_in& server, std::string& host_header) {
+  std::string host = authority;
+  int port = 80;
+  if (auto colon = authority.rfind(':'); colon != std::string::npos) {
+    host = authority.substr(0, colon);
+    port = parse_integer(flag + " port", authority.substr(colon + 1), 1, 65535);
+  }
+  in_addr address{};
+  if (inet_pton(AF_INET, host.c_str(), &address) != 1)
+    throw bad_option(flag + ": host '" + host +
+                     "' is not an IPv4 literal; only loopback 127.0.0.0/8 is allowed");
+  if ((ntohl(address.s_addr) >> 24) != 127)
+    throw bad_option(flag + ": host '" + host + "' is not in 127.0.0.0/8; this tool only loads loopback");
+  server.sin_family = AF_INET;
+  server.sin_port = htons(static_cast<std::uint16_t>(port));
+  server.sin_addr = address;
+  host_header = authority.find(':') == std::string::npos ? host + ":80" : authority;
+}
+
 // ws://127.x.y.z:PORT/topics/<topic> or ws://127.x.y.z:PORT/<topic>, optional ?query.
 void parse_url(bench_options& options) {
   const std::string& url = options.url;
@@ -66,22 +87,14 @@ void parse_url(bench_options& options) {
   auto path_start = url.find('/', scheme.size());
   if (path_start == std::string::npos) throw bad_option("--url: no path in '" + url + "'");
   std::string authority = url.substr(scheme.size(), path_start - scheme.size());
-  std::string host = authority;
-  int port = 80;
-  if (auto colon = authority.rfind(':'); colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port = parse_integer("--url port", authority.substr(colon + 1), 1, 65535);
+  parse_loopback_authority("--url", authority, options.server, options.host_header);
+  if (options.publish_to.empty()) {
+    options.publish_server = options.server;
+    options.publish_host_header = options.host_header;
+  } else {
+    parse_loopback_authority("--publish-to", options.publish_to, options.publish_server,
+                             options.publish_host_header);
   }
-  in_addr address{};
-  if (inet_pton(AF_INET, host.c_str(), &address) != 1)
-    throw bad_option("--url: host '" + host +
-                     "' is not an IPv4 literal; only loopback 127.0.0.0/8 is allowed");
-  if ((ntohl(address.s_addr) >> 24) != 127)
-    throw bad_option("--url: host '" + host + "' is not in 127.0.0.0/8; this tool only loads loopback");
-  options.server.sin_family = AF_INET;
-  options.server.sin_port = htons(static_cast<std::uint16_t>(port));
-  options.server.sin_addr = address;
-  options.host_header = authority.find(':') == std::string::npos ? host + ":80" : authority;
 
   options.path = url.substr(path_start);
   std::string target = options.path.substr(0, options.path.find('?'));
@@ -123,6 +136,7 @@ option_parse_result parse_bench_options(int argc, char** argv) {
   using setter = std::function<void(const std::string& name, const std::string& value)>;
   const std::map<std::string, setter> valued = {
       {"--url", [&](auto&, auto& v) { o.url = v; }},
+      {"--publish-to", [&](auto&, auto& v) { o.publish_to = v; }},
       {"--subscribers", [&](auto& n, auto& v) { o.subscribers = parse_integer(n, v, 1, max_subscribers); }},
       {"--source-addresses", [&](auto& n, auto& v) { o.source_addresses = parse_integer(n, v, 1, 254); }},
       {"--connect-rate", [&](auto& n, auto& v) { o.connect_rate = parse_number(n, v, 1, 1e6); }},
@@ -209,6 +223,8 @@ publishing
   --value-bytes B         each value is {"t":<CLOCK_MONOTONIC ns>,"p":"xx..."} of exactly B bytes
                           (>= 40, default 64); subscribers compute latency = now - t
   --token T               publish token (one of the server's publish.tokens)
+  --publish-to HOST:PORT  publish to this server (127.0.0.0/8) instead of --url's, e.g. another
+                          node of a cluster, to time publish-to-delivery across nodes
   --drain-timeout S       after publishing, wait at most S s for outstanding deliveries (default 5)
   --idle                  idle-connection run: connect N, stay --duration s (publishing only if
                           --rate is given), report the server's RSS

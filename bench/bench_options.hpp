@@ -20,6 +20,11 @@ struct bench_options {
   std::string host_header;  // "127.0.0.1:18090"
   std::string path;         // subscriber request target, e.g. "/topics/bench"
   std::string topic;
+  // Where the publisher connects: the subscribers' server unless --publish-to
+  // names another (e.g. another node of a cluster).
+  std::string publish_to;
+  sockaddr_in publish_server{};
+  std::string publish_host_header;
 
   int subscribers = 100;
   int source_addresses = 16;

@@ -160,8 +160,8 @@ class bench_run {
 
   bool open_publisher() {
     publisher_settings settings;
-    settings.server = options_.server;
-    settings.host_header = options_.host_header;
+    settings.server = options_.publish_server;
+    settings.host_header = options_.publish_host_header;
     settings.topic = options_.topic;
     settings.token = options_.token;
     settings.window = options_.window;

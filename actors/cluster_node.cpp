@@ -11,6 +11,7 @@
 #include <set>
 
 #include "actors/cluster_status_json.hpp"
+#include "actors/envelope.hpp"
 #include "log/log.hpp"
 
 namespace happy {
@@ -28,7 +29,7 @@ constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr auto join_timeout = std::chrono::seconds(10);
 // A publish waits this long for its owner before being routed again; the
 // middleman reports a lost node (closed connection, missed heartbeats) sooner.
-constexpr auto forward_timeout = std::chrono::seconds(2);
+constexpr std::int64_t forward_timeout_ms = 2000;
 constexpr auto retry_delay = std::chrono::milliseconds(250);
 constexpr auto routing_patience = std::chrono::milliseconds(4500);
 // Nodes whose views differ for a moment may pass a publish on once more;
@@ -220,11 +221,28 @@ void route(cluster_actor* self, cluster_node_state::pending_publish pending) {
     return;
   }
   ++s.counters->forwarded;
-  auto request = pending;
-  self->request(target, forward_timeout, forward_atom::value, pending.topic, pending.value_json,
-                pending.hops + 1)
-      .then([promise = pending.promise](std::uint64_t seq) mutable { promise.deliver(seq); },
-            [self, request](const caf::error&) mutable { retry_later(self, std::move(request)); });
+  // The owner refuses the forward once this node stops waiting for it: a
+  // paused owner that wakes up later must not publish what was re-routed.
+  std::int64_t deadline = unix_millis_now() + forward_timeout_ms;
+  if (pending.deadline_ms != 0) deadline = std::min(deadline, pending.deadline_ms);
+  auto id = s.next_id++;
+  self->request(target, std::chrono::milliseconds(forward_timeout_ms), forward_atom::value,
+                pending.topic, pending.value_json, pending.hops + 1, deadline)
+      .then(
+          [self, id](std::uint64_t seq) {
+            auto it = self->state.forwarding.find(id);
+            if (it == self->state.forwarding.end()) return;  // already routed again
+            it->second.publish.promise.deliver(seq);
+            self->state.forwarding.erase(it);
+          },
+          [self, id](const caf::error&) {
+            auto it = self->state.forwarding.find(id);
+            if (it == self->state.forwarding.end()) return;
+            auto again = std::move(it->second.publish);
+            self->state.forwarding.erase(it);
+            retry_later(self, std::move(again));
+          });
+  s.forwarding.emplace(id, cluster_node_state::in_flight{std::move(pending), target.address()});
 }
 
 void retry_later(cluster_actor* self, cluster_node_state::pending_publish pending) {
@@ -233,9 +251,25 @@ void retry_later(cluster_actor* self, cluster_node_state::pending_publish pendin
     pending.promise.deliver(caf::make_error(caf::sec::request_timeout));
     return;
   }
-  auto id = s.next_retry_id++;
+  auto id = s.next_id++;
   s.retries.emplace(id, std::move(pending));
   self->delayed_send(self, retry_delay, publish_retry_atom::value, id);
+}
+
+// The owner is gone: what waited for it goes to the new owner now rather
+// than when its forward times out.
+void reroute_forwards_to(cluster_actor* self, const caf::actor_addr& lost) {
+  auto& forwarding = self->state.forwarding;
+  std::vector<cluster_node_state::pending_publish> again;
+  for (auto it = forwarding.begin(); it != forwarding.end();) {
+    if (it->second.owner == lost) {
+      again.push_back(std::move(it->second.publish));
+      it = forwarding.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& pending : again) route(self, std::move(pending));
 }
 
 }  // namespace
@@ -306,8 +340,10 @@ caf::behavior cluster_node(caf::stateful_actor<cluster_node_state>* self, cluste
     log_warning("cluster: lost node '" + m->name + "' (" + m->address + ")");
     m->handle = nullptr;
     m->state = member_state::down;
+    auto address = m->address;
     publish_view(self);
-    schedule_reconnect(self, m->address);
+    reroute_forwards_to(self, msg.source);
+    schedule_reconnect(self, address);
   });
   return {
       [self](start_atom) {
@@ -360,13 +396,24 @@ caf::behavior cluster_node(caf::stateful_actor<cluster_node_state>* self, cluste
       [self](publish_atom, std::string& topic, std::string& value_json) {
         auto promise = self->make_response_promise();
         route(self, {promise, std::move(topic), std::move(value_json), 0,
-                     std::chrono::steady_clock::now() + routing_patience});
+                     std::chrono::steady_clock::now() + routing_patience, 0});
         return promise;
       },
-      [self](forward_atom, std::string& topic, std::string& value_json, std::uint64_t hops) {
+      [self](forward_atom, std::string& topic, std::string& value_json, std::uint64_t hops,
+             std::int64_t deadline_ms) {
         auto promise = self->make_response_promise();
-        route(self, {promise, std::move(topic), std::move(value_json), hops,
-                     std::chrono::steady_clock::now() + routing_patience});
+        if (auto late_ms = unix_millis_now() - deadline_ms; late_ms > 0) {
+          log_warning("cluster: refused a publish to '" + topic + "' forwarded " +
+                      std::to_string(late_ms) +
+                      " ms past its deadline (this node was paused, or the nodes' clocks are "
+                      "more than " + std::to_string(forward_timeout_ms) + " ms apart)");
+          promise.deliver(caf::make_error(caf::sec::request_timeout, "forward expired"));
+          return promise;
+        }
+        cluster_node_state::pending_publish pending{
+            promise, std::move(topic), std::move(value_json), hops,
+            std::chrono::steady_clock::now() + routing_patience, deadline_ms};
+        route(self, std::move(pending));
         return promise;
       },
       [self](publish_retry_atom, std::uint64_t id) {

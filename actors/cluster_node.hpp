@@ -16,7 +16,8 @@
 // From other nodes:
 //   (join_atom, name, address, up, snapshot_list) -> (name, address, up, snapshot_list)
 //   (member_up_atom, name)
-//   (forward_atom, topic, value_json, std::uint64_t hops) -> std::uint64_t seq
+//   (forward_atom, topic, value_json, std::uint64_t hops, std::int64_t deadline_unix_ms)
+//        -> std::uint64_t seq; refused once the deadline has passed
 //   (replica_atom, topic, seq, envelope), (sync_atom, snapshot_list)   to the registry
 
 #include <caf/actor.hpp>
@@ -69,9 +70,19 @@ struct cluster_node_state {
     std::uint64_t hops = 0;
     // Routing stops trying here: the caller's own request times out at 5 s.
     std::chrono::steady_clock::time_point give_up;
+    // A forwarded publish: the Unix ms after which its sender has given up on
+    // it, so the owner must not accept it any more; 0 for a local publish.
+    std::int64_t deadline_ms = 0;
   };
   std::map<std::uint64_t, pending_publish> retries;
-  std::uint64_t next_retry_id = 0;
+  // Publishes forwarded to an owner and not answered yet, with that owner:
+  // routed again at once when it is lost.
+  struct in_flight {
+    pending_publish publish;
+    caf::actor_addr owner;
+  };
+  std::map<std::uint64_t, in_flight> forwarding;
+  std::uint64_t next_id = 0;
 
   cluster_member* member_named(const std::string& name);
   cluster_member* member_at(const std::string& address);

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -858,6 +859,56 @@ class ClusterTest(ClusterTestCase):
             for node in nodes:
                 self.assertGreaterEqual(node.topic_seq(TICKS), ticks_before,
                                         f"{TICKS} seq on node {node.name} went backwards")
+
+
+    def test_silent_owner_is_declared_down_by_heartbeat(self):
+        """SIGSTOP the owner of a topic: its connections stay open but it falls silent,
+        as behind a network partition. The survivors notice by missed heartbeats and
+        publishing through them works again within 5 s; after SIGCONT it rejoins and
+        the next readings carry the same seqs on all three nodes."""
+        with self.logs_on_failure():
+            nodes = self.start_cluster(3, interval_ms=200, peers_include_self=True)
+            owner_name = owner_of(self.views["a"], ORDERS)
+            victim = next(n for n in nodes if n.name == owner_name)
+            survivors = [n for n in nodes if n is not victim]
+            first = post_until_accepted(survivors[0], ORDERS, {"k": 0}, 5 * SLOW)
+
+            victim.server.proc.send_signal(signal.SIGSTOP)
+            self.addCleanup(lambda: victim.server.proc.poll() is None and
+                            victim.server.proc.send_signal(signal.SIGCONT))
+            t_stop = time.monotonic()
+            # Attempts started after the stop; each may wait for the silent owner.
+            seq = post_until_accepted(survivors[1], ORDERS, {"k": 1}, FAILOVER_WITHIN_S + 2)
+            recovered_s = time.monotonic() - t_stop
+            self.wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
+            print(f"\nsilent owner {victim.name}: publishing through the survivors worked again "
+                  f"after {recovered_s:.2f} s", file=sys.stderr)
+            self.assertLess(recovered_s, FAILOVER_WITHIN_S)
+            self.assertGreater(seq, first)
+
+            victim.server.proc.send_signal(signal.SIGCONT)
+            self.wait_all_up(nodes, timeout=REJOIN_WITHIN_S)
+
+            async def main():
+                clients = [await LeanSubscriber.open(n.port, ORDERS) for n in nodes]
+                acked = []
+                for k in range(2, 12):
+                    acked.append(await asyncio.to_thread(
+                        post_until_accepted, nodes[k % 3], ORDERS, {"k": k}, 5 * SLOW))
+                await wait_until(lambda: all(c.received and c.received[-1][0] >= max(acked)
+                                             for c in clients), 10 * SLOW)
+                await asyncio.sleep(0.2)
+                for c in clients:
+                    await c.close()
+                return clients, acked
+
+            clients, acked = run_async(main(), 60 * SLOW)
+            self.assertGreater(min(acked), seq, "seq went backwards after the silent node came back")
+            for node, client in zip(nodes, clients):
+                self.assertEqual(client.received, clients[0].received,
+                                 f"node {node.name} delivered other readings or seqs")
+                self.assertEqual([s for s, _ in client.received], sorted(acked),
+                                 f"{node.name}: {client.received}")
 
 
 class ClusterConfigTest(ClusterTestCase):

@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   log_level level = log_level::info;
   if (parse_log_level(cfg.log_level, level)) set_log_level(level);
   set_log_json(cfg.log_format == "json");
+  if (!cfg.cluster && args.node)
+    log_warning("--node is ignored: the config has no cluster section (README \"Clustering\")");
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));

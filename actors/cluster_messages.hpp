@@ -31,6 +31,7 @@ using connect_retry_atom = caf::atom_constant<caf::atom("reconnect")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using publish_retry_atom = caf::atom_constant<caf::atom("republish")>;
+using handover_atom = caf::atom_constant<caf::atom("handover")>;
 
 // One topic's history as a node holds it: its latest seq and the envelopes
 // (parallel vectors, oldest first).
@@ -51,12 +52,15 @@ using snapshot_list = std::vector<topic_snapshot>;
 // The cluster actor's current picture, handed to the local registry:
 // who may own topics, and where replicas go.
 struct cluster_view {
-  std::string self;                 // this node's name; empty: not clustered
+  std::string self;                 // this node's name
   std::vector<std::string> owners;  // names of nodes that may own topics (sorted)
   // Remote nodes that receive replicas (up and joining), by name.
   std::vector<std::pair<std::string, caf::actor>> peers;
+  // false: a single node, which owns every topic. true: a cluster node, which
+  // owns nothing while no node is up (it is still meeting its peers).
+  bool clustered = false;
 
-  // The node owning `topic`; this node's own name when none is eligible.
+  // The node owning `topic`; empty when no node may own topics yet.
   std::string owner_of(const std::string& topic) const;
   bool owns(const std::string& topic) const { return owner_of(topic) == self; }
   caf::actor peer(const std::string& name) const;

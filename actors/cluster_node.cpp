@@ -30,6 +30,9 @@ constexpr auto join_timeout = std::chrono::seconds(10);
 // A publish waits this long for its owner before being routed again; the
 // middleman reports a lost node (closed connection, missed heartbeats) sooner.
 constexpr std::int64_t forward_timeout_ms = 2000;
+// The owner refuses a forward this long after it was sent, well before the
+// sender stops waiting, so an accepted forward is answered in time.
+constexpr std::int64_t forward_deadline_ms = 1500;
 constexpr auto retry_delay = std::chrono::milliseconds(250);
 constexpr auto routing_patience = std::chrono::milliseconds(4500);
 // Nodes whose views differ for a moment may pass a publish on once more;
@@ -60,6 +63,8 @@ void become_up(cluster_actor* self) {
 
 // Each configured peer counts once towards "made first contact", whether it
 // answered or not; then this node may own topics.
+void reroute_forwards_to(cluster_actor* self, const caf::actor_addr& lost);
+
 void first_contact_made(cluster_actor* self, const std::string& address) {
   auto& s = self->state;
   if (auto* m = s.member_at(address)) m->first_contact_done = true;
@@ -107,7 +112,13 @@ bool admit(cluster_actor* self, const caf::actor& handle, const std::string& nam
     m->name = name;
     m->address = address;
   }
-  if (m->handle && m->handle != handle) self->demonitor(m->handle);  // an older incarnation
+  if (m->handle && m->handle != handle) {
+    // An older incarnation: what waited for it goes to the current owners.
+    auto old = m->handle.address();
+    self->demonitor(m->handle);
+    m->handle = nullptr;
+    reroute_forwards_to(self, old);
+  }
   auto previous_state = m->state;
   m->handle = handle;
   m->backoff_ms = 0;
@@ -143,17 +154,28 @@ void join(cluster_actor* self, const caf::actor& handle, const std::string& addr
                       if (admit(self, handle, name, address, peer_up)) {
                         ++s.counters->syncs_received;
                         self->send(s.registry, sync_atom::value, std::move(theirs));
+                        // It had no handle for us when we became up meanwhile.
+                        if (s.up) self->send(handle, member_up_atom::value, s.cfg.node);
                       }
                       first_contact_made(self, address);
                     },
                     [self, address](const caf::error& error) {
+                      first_contact_made(self, address);
+                      if (error == caf::sec::invalid_argument) {
+                        // It refused us for good (same node name): no point retrying.
+                        log_error("cluster: " + address + " refused this node: " +
+                                  self->system().render(error) + "; not retrying");
+                        return;
+                      }
                       log_warning("cluster: joining " + address + " failed: " +
                                   self->system().render(error));
-                      first_contact_made(self, address);
                       schedule_reconnect(self, address);
                     });
           },
-          [self, address](const caf::error&) { schedule_reconnect(self, address); });
+          [self, address](const caf::error&) {
+            first_contact_made(self, address);
+            schedule_reconnect(self, address);
+          });
 }
 
 void try_connect(cluster_actor* self, const std::string& address) {
@@ -213,17 +235,28 @@ void retry_later(cluster_actor* self, cluster_node_state::pending_publish pendin
 
 void route(cluster_actor* self, cluster_node_state::pending_publish pending) {
   auto& s = self->state;
+  if (pending.deadline_ms != 0 && unix_millis_now() > pending.deadline_ms) {
+    // Its sender has routed it elsewhere by now.
+    pending.promise.deliver(caf::make_error(caf::sec::request_timeout, "forward expired"));
+    return;
+  }
   auto owner = s.view.owner_of(pending.topic);
-  auto target = owner == s.cfg.node ? caf::actor{} : s.view.peer(owner);
-  if (!target || pending.hops >= max_hops) {
+  if (owner == s.cfg.node) {
     pending.promise.delegate(s.registry, publish_atom::value, std::move(pending.topic),
                              std::move(pending.value_json));
+    return;
+  }
+  auto target = s.view.peer(owner);
+  // No node may own topics yet, or views disagree for a moment (a forward
+  // came from a node that took us for the owner): ask again shortly.
+  if (!target || pending.hops >= max_hops) {
+    retry_later(self, std::move(pending));
     return;
   }
   ++s.counters->forwarded;
   // The owner refuses the forward once this node stops waiting for it: a
   // paused owner that wakes up later must not publish what was re-routed.
-  std::int64_t deadline = unix_millis_now() + forward_timeout_ms;
+  std::int64_t deadline = unix_millis_now() + forward_deadline_ms;
   if (pending.deadline_ms != 0) deadline = std::min(deadline, pending.deadline_ms);
   auto id = s.next_id++;
   self->request(target, std::chrono::milliseconds(forward_timeout_ms), forward_atom::value,
@@ -247,7 +280,9 @@ void route(cluster_actor* self, cluster_node_state::pending_publish pending) {
 
 void retry_later(cluster_actor* self, cluster_node_state::pending_publish pending) {
   auto& s = self->state;
-  if (std::chrono::steady_clock::now() + retry_delay >= pending.give_up) {
+  bool expired = pending.deadline_ms != 0 &&
+                 unix_millis_now() + retry_delay.count() > pending.deadline_ms;
+  if (expired || std::chrono::steady_clock::now() + retry_delay >= pending.give_up) {
     pending.promise.deliver(caf::make_error(caf::sec::request_timeout));
     return;
   }
@@ -308,6 +343,7 @@ cluster_member* cluster_node_state::member_with(const caf::actor_addr& handle) {
 
 cluster_view cluster_node_state::make_view() const {
   cluster_view out;
+  out.clustered = true;
   out.self = cfg.node;
   if (up) out.owners.push_back(cfg.node);
   for (const auto& m : members) {
@@ -431,6 +467,13 @@ caf::behavior cluster_node(caf::stateful_actor<cluster_node_state>* self, cluste
       [self](sync_atom, snapshot_list& snapshots) {
         ++self->state.counters->syncs_received;
         self->send(self->state.registry, sync_atom::value, std::move(snapshots));
+      },
+      [self](snapshot_atom, const std::vector<std::string>& topics) {
+        auto promise = self->make_response_promise<snapshot_list>();
+        self->request(self->state.registry, std::chrono::seconds(1), snapshot_atom::value, topics)
+            .then([promise](snapshot_list& snapshots) mutable { promise.deliver(std::move(snapshots)); },
+                  [promise](caf::error& error) mutable { promise.deliver(std::move(error)); });
+        return promise;
       },
       [self](cluster_atom) {
         auto promise = self->make_response_promise<std::string>();

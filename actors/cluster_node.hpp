@@ -19,6 +19,7 @@
 //   (forward_atom, topic, value_json, std::uint64_t hops, std::int64_t deadline_unix_ms)
 //        -> std::uint64_t seq; refused once the deadline has passed
 //   (replica_atom, topic, seq, envelope), (sync_atom, snapshot_list)   to the registry
+//   (snapshot_atom, std::vector<std::string> topics) -> snapshot_list   for a new owner
 
 #include <caf/actor.hpp>
 #include <caf/event_based_actor.hpp>

@@ -5,8 +5,7 @@
 namespace happy {
 
 std::string cluster_view::owner_of(const std::string& topic) const {
-  auto owner = rendezvous_owner(owners, topic);
-  return owner.empty() ? self : owner;
+  return clustered ? rendezvous_owner(owners, topic) : self;
 }
 
 caf::actor cluster_view::peer(const std::string& name) const {

@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -27,7 +28,7 @@ caf::actor start_topic(registry_actor* self, const std::string& name, const topi
   std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
   auto hub_actor =
       self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval, s.counters);
-  if (!s.view.peers.empty()) self->send(hub_actor, view_atom::value, s.view.replica_targets());
+  if (s.view.clustered) self->send(hub_actor, view_atom::value, s.view.replica_targets());
   // In a cluster only the topic's owner generates its readings.
   if (topic.generator && s.view.owns(name))
     s.generators.emplace(name, start_generator(self, hub_actor, *topic.generator));
@@ -75,26 +76,70 @@ caf::actor hub_of(registry_actor* self, const std::string& name) {
   return started;
 }
 
-// A new picture of the cluster: replicate to its peers, move generators,
-// and hand this node's history of every topic whose owner moved elsewhere
-// to the new owner.
+// Answers `promise` with the histories of `hubs` once every hub answered.
+void collect_snapshots(registry_actor* self, const std::vector<caf::actor>& hubs,
+                       caf::typed_response_promise<snapshot_list> promise) {
+  if (hubs.empty()) {
+    promise.deliver(snapshot_list{});
+    return;
+  }
+  auto collected = std::make_shared<snapshot_list>();
+  auto pending = std::make_shared<std::size_t>(hubs.size());
+  auto done_one = [promise, collected, pending]() mutable {
+    if (--*pending == 0) promise.deliver(std::move(*collected));
+  };
+  for (const auto& hub_actor : hubs)
+    self->request(hub_actor, std::chrono::seconds(5), snapshot_atom::value)
+        .then(
+            [collected, done_one](topic_snapshot& snapshot) mutable {
+              collected->push_back(std::move(snapshot));
+              done_one();
+            },
+            [done_one](const caf::error&) mutable { done_one(); });
+}
+
+// This node just became the owner of `gained`: their hubs hold publishes
+// until every other node has sent its history of them (or 1 s passed), so
+// the seqs continue from the highest any node holds. A former owner that is
+// still alive answers only after it has applied the same view, so nothing it
+// accepted is missing from its answer.
+void take_over(registry_actor* self, const std::vector<std::string>& gained) {
+  auto& s = self->state;
+  for (const auto& name : gained) self->send(s.hubs.at(name), handover_atom::value, true);
+  auto pending = std::make_shared<std::size_t>(s.view.peers.size());
+  auto finish = [self, gained, pending] {
+    if (--*pending > 0) return;
+    for (const auto& name : gained)
+      if (auto it = self->state.hubs.find(name); it != self->state.hubs.end())
+        self->send(it->second, handover_atom::value, false);
+  };
+  for (const auto& entry : s.view.peers)
+    self->request(entry.second, std::chrono::seconds(1), snapshot_atom::value, gained)
+        .then(
+            [self, finish](snapshot_list& snapshots) {
+              for (auto& snapshot : snapshots)
+                if (auto it = self->state.hubs.find(snapshot.topic); it != self->state.hubs.end())
+                  self->send(it->second, sync_atom::value, std::move(snapshot));
+              finish();
+            },
+            [finish](const caf::error&) { finish(); });
+}
+
+// A new picture of the cluster: replicate to its peers, move generators, and
+// take over the topics this node now owns.
 void apply_view(registry_actor* self, cluster_view next) {
   auto& s = self->state;
   cluster_view previous = std::move(s.view);
   s.view = std::move(next);
   auto targets = s.view.replica_targets();
+  std::vector<std::string> gained;
   for (const auto& [name, hub_actor] : s.hubs) {
     self->send(hub_actor, view_atom::value, targets);
-    reconcile_generator(self, name);
-    auto owner = s.view.owner_of(name);
-    if (owner == s.view.self || owner == previous.owner_of(name)) continue;
-    auto new_owner = s.view.peer(owner);
-    if (!new_owner) continue;
-    self->request(hub_actor, std::chrono::seconds(5), snapshot_atom::value)
-        .then([self, new_owner](topic_snapshot& snapshot) {
-          self->send(new_owner, sync_atom::value, snapshot_list{std::move(snapshot)});
-        });
+    if (s.view.owns(name) && !previous.owns(name)) gained.push_back(name);
   }
+  if (!gained.empty() && !s.view.peers.empty()) take_over(self, gained);
+  // After the hold: a generator's first reading waits for the histories too.
+  for (const auto& entry : s.hubs) reconcile_generator(self, entry.first);
 }
 
 // The hub ends normally, so its sessions close with 1000 "topic removed".
@@ -170,6 +215,11 @@ std::vector<std::string> registry_state::topic_names() const {
 caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
                        std::shared_ptr<cluster_counters> counters) {
   self->state.cfg = std::move(cfg);
+  if (self->state.cfg.cluster) {
+    // Until the cluster actor's first view, a cluster node owns nothing.
+    self->state.view.clustered = true;
+    self->state.view.self = self->state.cfg.cluster->node;
+  }
   self->state.counters = std::move(counters);
   for (const auto& [name, topic] : self->state.cfg.topics)
     self->state.hubs.emplace(name, start_topic(self, name, topic));
@@ -204,23 +254,18 @@ caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
       },
       [self](snapshot_atom) {
         auto promise = self->make_response_promise<snapshot_list>();
-        auto collected = std::make_shared<snapshot_list>();
-        auto pending = std::make_shared<std::size_t>(self->state.hubs.size());
-        if (*pending == 0) {
-          promise.deliver(snapshot_list{});
-          return promise;
-        }
-        auto done_one = [promise, collected, pending]() mutable {
-          if (--*pending == 0) promise.deliver(std::move(*collected));
-        };
-        for (const auto& entry : self->state.hubs)
-          self->request(entry.second, std::chrono::seconds(5), snapshot_atom::value)
-              .then(
-                  [collected, done_one](topic_snapshot& snapshot) mutable {
-                    collected->push_back(std::move(snapshot));
-                    done_one();
-                  },
-                  [done_one](const caf::error&) mutable { done_one(); });
+        std::vector<caf::actor> hubs;
+        for (const auto& entry : self->state.hubs) hubs.push_back(entry.second);
+        collect_snapshots(self, hubs, promise);
+        return promise;
+      },
+      [self](snapshot_atom, const std::vector<std::string>& topics) {
+        auto promise = self->make_response_promise<snapshot_list>();
+        std::vector<caf::actor> hubs;
+        for (const auto& name : topics)
+          if (auto it = self->state.hubs.find(name); it != self->state.hubs.end())
+            hubs.push_back(it->second);
+        collect_snapshots(self, hubs, promise);
         return promise;
       },
       [self](stats_atom) {

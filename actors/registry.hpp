@@ -14,11 +14,12 @@
 //   (topics_atom) -> std::vector<std::string>   topic names
 // In a cluster (README "Clustering"), from the local cluster actor:
 //   (view_atom, cluster_view)   generators run where this node owns the topic;
-//        hubs replicate to the view's peers; topics whose owner moved to
-//        another node get this node's history sent there, so the new owner
-//        continues from the highest seq any survivor holds
+//        hubs replicate to the view's peers; topics this node now owns hold
+//        their publishes until the peers' histories of them are merged, so
+//        the new owner continues from the highest seq any node holds
 //   (replica_atom, topic, seq, envelope)   creates the topic if needed
 //   (snapshot_atom) -> snapshot_list   every topic's history
+//   (snapshot_atom, std::vector<std::string> topics) -> snapshot_list   these topics' histories
 //   (sync_atom, snapshot_list)   merge other nodes' histories
 
 #include <caf/actor.hpp>

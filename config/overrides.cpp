@@ -76,7 +76,8 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
         "limits.max_queued_bytes_per_client");
   check(a.log_format != b.log_format, "log.format");
   check(a.cluster.has_value() != b.cluster.has_value() ||
-            (a.cluster && (a.cluster->listen != b.cluster->listen ||
+            (a.cluster && (a.cluster->node != b.cluster->node ||
+                           a.cluster->listen != b.cluster->listen ||
                            a.cluster->peers != b.cluster->peers)),
         "cluster");
   return out;

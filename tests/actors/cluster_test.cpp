@@ -61,13 +61,16 @@ TEST_CASE("losing a node moves only the topics it owned") {
   CHECK(moved < 420);
 }
 
-TEST_CASE("a view with no eligible node leaves every topic to this node") {
-  cluster_view view;
-  view.self = "a";
-  CHECK(view.owns("anything"));
-  view.owners = {"b"};
-  CHECK_FALSE(view.owns("anything"));
-  CHECK(view.owner_of("anything") == "b");
+TEST_CASE("a single node owns everything; a cluster node owns nothing until a node is up") {
+  cluster_view single;
+  single.self = "a";
+  CHECK(single.owns("anything"));
+  cluster_view joining{"a", {}, {}, true};
+  CHECK_FALSE(joining.owns("anything"));
+  CHECK(joining.owner_of("anything").empty());
+  cluster_view others_up{"a", {"b"}, {}, true};
+  CHECK_FALSE(others_up.owns("anything"));
+  CHECK(others_up.owner_of("anything") == "b");
 }
 
 TEST_CASE("the registry runs a topic's generator only while this node owns the topic") {
@@ -78,29 +81,53 @@ TEST_CASE("the registry runs a topic's generator only while this node owns the t
   cfg.topics["gen"].generator = fast;
   caf::scoped_actor self{t.system};
   auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
+  std::this_thread::sleep_for(100ms);
   // Another node owns every topic: this node's generator stops.
   caf::scoped_actor other_node{t.system};
-  cluster_view elsewhere{"a", {"b"}, {{"b", caf::actor{other_node}}}};
-  self->send(reg, view_atom::value, elsewhere);
+  self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", caf::actor{other_node}}}, true});
   std::this_thread::sleep_for(100ms);
   auto stopped_at = topic_seq(self, reg, "gen");
+  CHECK(stopped_at > 3);
   std::this_thread::sleep_for(200ms);
   CHECK(topic_seq(self, reg, "gen") == stopped_at);
-  // The topic's owner moved to b, so b gets this node's history of it.
-  bool synced = false;
-  other_node->receive(
-      [&](sync_atom, const snapshot_list& snapshots) {
-        REQUIRE(snapshots.size() == 1);
-        CHECK(snapshots[0].topic == "gen");
-        CHECK(snapshots[0].seq == stopped_at);
-        synced = true;
-      },
-      caf::after(2s) >> [] {});
-  CHECK(synced);
   // b is gone: this node owns the topic again and continues the seq.
-  self->send(reg, view_atom::value, cluster_view{"a", {"a"}, {}});
+  self->send(reg, view_atom::value, cluster_view{"a", {"a"}, {}, true});
   std::this_thread::sleep_for(200ms);
   CHECK(topic_seq(self, reg, "gen") > stopped_at + 3);
+  caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a new owner holds publishes until the other nodes' histories are in, then continues") {
+  testing::test_system t;
+  config cfg;
+  cfg.topics["orders"] = topic_config{};
+  caf::scoped_actor self{t.system};
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
+  caf::scoped_actor peer{t.system};
+  // b owned the topic and took it to seq 50; now this node, a, owns it.
+  self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", caf::actor{peer}}}, true});
+  self->send(reg, view_atom::value,
+             cluster_view{"a", {"a"}, {{"b", caf::actor{peer}}}, true});
+  std::uint64_t seq = 0;
+  auto waiting = t.system.spawn(
+      [&seq](caf::event_based_actor* me, caf::actor target) {
+        me->request(target, 5s, publish_atom::value, std::string("orders"), std::string("1"))
+            .then([&seq](std::uint64_t s) { seq = s; });
+      },
+      reg);
+  // The peer is asked for its history of the topics this node gained.
+  bool asked = false;
+  peer->receive(
+      [&](snapshot_atom, const std::vector<std::string>& topics) {
+        asked = true;
+        CHECK(topics == std::vector<std::string>{"orders"});
+        CHECK(seq == 0);  // held meanwhile
+        return snapshot_list{topic_snapshot{"orders", 50, {49, 50}, {"x", "y"}}};
+      },
+      caf::after(2s) >> [] {});
+  REQUIRE(asked);
+  for (int i = 0; i < 100 && seq == 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(seq == 51);
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
 }
 

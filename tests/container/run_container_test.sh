@@ -2,7 +2,11 @@
 # Container test: builds docker/Dockerfile with podman, runs the image with a
 # mounted config, waits for its HEALTHCHECK, receives readings over WebSocket
 # through the published port, stops the container and checks that the client
-# got close 1001 and the process exited 0. Prints the image size and build time.
+# got close 1001 and the process exited 0. Then runs three containers as one
+# cluster with docker/cluster.json (as docker/compose.cluster.yaml does): a
+# reading published on any node reaches every node with the same seq, also
+# after the owner's container is killed (tests/container/cluster_client.py).
+# Prints the image size and build time.
 #
 # Run as root from anywhere: tests/container/run_container_test.sh
 # Sets up what it needs (idempotent): podman, runc, debootstrap and
@@ -39,9 +43,19 @@ work=$(mktemp -d /tmp/happy-container-test.XXXXXX)
 rootfs=""
 container_started=0
 client_pid=""
+cluster_net=""
+cluster_nodes=()
 cleanup() {
   local status=$?
   if [[ -n "$client_pid" ]]; then kill "$client_pid" 2>/dev/null || true; fi
+  for node in "${cluster_nodes[@]}"; do
+    if ((status != 0)); then
+      echo "--- last log lines of $node:" >&2
+      podman logs --tail 20 "$node" >&2 2>&1 || true
+    fi
+    podman rm -f -t 0 "$node" >/dev/null 2>&1 || true
+  done
+  if [[ -n "$cluster_net" ]]; then podman network rm -f "$cluster_net" >/dev/null 2>&1 || true; fi
   if ((container_started)); then
     if ((status != 0)); then
       echo "--- last log lines of $name:" >&2
@@ -300,7 +314,58 @@ closed=$(grep '^\(CLOSED\|ERROR\)' "$status" || true)
 echo "client: ${closed:-nothing}"
 [[ "$closed" == "CLOSED 1001"* ]] || fail "the client did not get close 1001: ${closed:-no close seen}"
 
-# --- (h) image facts --------------------------------------------------------------------------
+# --- (h) three containers as one cluster ------------------------------------------------------
+# docker/cluster.json as docker/compose.cluster.yaml uses it: host names a, b, c
+# (the node names), peers a:4710 b:4710 c:4710. Static addresses and --add-host
+# stand in for compose's service names.
+cluster_net="happy-cluster-$$"
+prefix="10.89.$(( $$ % 200 + 20 ))"
+step "cluster: three containers on podman network $cluster_net ($prefix.0/24)"
+podman network create --subnet "$prefix.0/24" "$cluster_net" >/dev/null 2>"$work/podman.err" ||
+  { quiet_errors "$work/podman.err"; fail "podman network create failed"; }
+cp "$repo/docker/cluster.json" "$work/cluster.json"
+chmod 0644 "$work/cluster.json"
+cluster_ports=()
+for i in 1 2 3; do
+  node=$(echo a b c | cut -d' ' -f$i)
+  node_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cluster_nodes+=("$name-$node")
+  cluster_ports+=("$node_port")
+  podman run -d --name "$name-$node" --hostname "$node" --network "$cluster_net" --ip "$prefix.1$i" \
+    --add-host "a:$prefix.11" --add-host "b:$prefix.12" --add-host "c:$prefix.13" \
+    -p "127.0.0.1:$node_port:8080" -e HAPPY_PUBLISH_TOKENS=container-cluster-token \
+    -v "$work/cluster.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
+    { quiet_errors "$work/podman.err"; fail "podman run of cluster node $node failed"; }
+  quiet_errors "$work/podman.err"
+done
+cp "$repo/tests/container/cluster_client.py" "$work/cluster_client.py"
+mkfifo "$work/cluster.in"
+/usr/bin/python3 "$work/cluster_client.py" "${cluster_ports[@]}" <"$work/cluster.in" >"$work/cluster.out" 2>&1 &
+client_pid=$!
+exec 7>"$work/cluster.in"
+t0=$SECONDS
+until grep -q '^OWNER' "$work/cluster.out"; do
+  kill -0 "$client_pid" 2>/dev/null || { cat "$work/cluster.out" >&2; fail "cluster client ended early"; }
+  ((SECONDS - t0 < 120)) || { cat "$work/cluster.out" >&2; fail "cluster not working within 120 s"; }
+  sleep 0.5
+done
+owner=$(awk '/^OWNER/ {print $2}' "$work/cluster.out")
+podman kill "$name-$owner" >/dev/null 2>&1
+echo >&7
+exec 7>&-
+wait "$client_pid" || { client_pid=""; cat "$work/cluster.out" >&2; fail "cluster check failed"; }
+client_pid=""
+grep -v '^OWNER' "$work/cluster.out"
+for node in a b c; do
+  [[ $node == "$owner" ]] && continue
+  podman stop -t 15 "$name-$node" >/dev/null 2>"$work/podman.err" || true
+  quiet_errors "$work/podman.err"
+  code=$(podman inspect "$name-$node" --format '{{.State.ExitCode}}')
+  [[ "$code" == 0 ]] || fail "cluster node $node exited with $code after SIGTERM"
+done
+echo "cluster nodes stopped with exit code 0"
+
+# --- (i) image facts --------------------------------------------------------------------------
 size=$(podman image inspect --format '{{.Size}}' "$image")
 echo "image $image: $size bytes ($((size / 1000000)) MB), build time $((build_ms / 1000)) s"
 echo "container test: PASS"

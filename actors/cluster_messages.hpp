@@ -32,6 +32,7 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using publish_retry_atom = caf::atom_constant<caf::atom("republish")>;
 using handover_atom = caf::atom_constant<caf::atom("handover")>;
+using probed_atom = caf::atom_constant<caf::atom("probed")>;
 
 // One topic's history as a node holds it: its latest seq and the envelopes
 // (parallel vectors, oldest first).

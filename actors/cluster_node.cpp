@@ -12,6 +12,7 @@
 
 #include "actors/cluster_status_json.hpp"
 #include "actors/envelope.hpp"
+#include "actors/port_probe.hpp"
 #include "log/log.hpp"
 
 namespace happy {
@@ -26,6 +27,7 @@ constexpr auto first_contact_limit = std::chrono::seconds(3);
 constexpr std::int64_t min_backoff_ms = 200;
 constexpr std::int64_t max_backoff_ms = 2000;
 constexpr auto connect_timeout = std::chrono::seconds(10);
+constexpr std::chrono::milliseconds probe_timeout{1000};
 constexpr auto join_timeout = std::chrono::seconds(10);
 // A publish waits this long for its owner before being routed again; the
 // middleman reports a lost node (closed connection, missed heartbeats) sooner.
@@ -178,12 +180,30 @@ void join(cluster_actor* self, const caf::actor& handle, const std::string& addr
           });
 }
 
+std::pair<std::string, std::uint16_t> split_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  return {address.substr(0, colon),
+          static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)))};
+}
+
+// First a quick probe on a thread of its own (see port_probe.hpp); the
+// middleman connects only to peers that answer.
 void try_connect(cluster_actor* self, const std::string& address) {
   auto* m = self->state.member_at(address);
   if (!m || m->handle) return;
-  auto colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  auto port = static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)));
+  self->spawn<caf::detached>(
+      [](caf::event_based_actor* probe, const std::string& address, const caf::actor& cluster) {
+        auto [host, port] = split_address(address);
+        probe->send(cluster, probed_atom::value, address,
+                    tcp_port_open(host, port, probe_timeout));
+      },
+      address, caf::actor{self});
+}
+
+void connect_probed(cluster_actor* self, const std::string& address) {
+  auto* m = self->state.member_at(address);
+  if (!m || m->handle) return;
+  auto [host, port] = split_address(address);
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, connect_timeout, caf::connect_atom::value, host, port)
       .then(
@@ -396,6 +416,14 @@ caf::behavior cluster_node(caf::stateful_actor<cluster_node_state>* self, cluste
       },
       [self](ready_atom) { become_up(self); },
       [self](connect_retry_atom, const std::string& address) { try_connect(self, address); },
+      [self](probed_atom, const std::string& address, bool open) {
+        if (open) {
+          connect_probed(self, address);
+          return;
+        }
+        first_contact_made(self, address);
+        schedule_reconnect(self, address);
+      },
       [self](join_atom, const std::string& name, const std::string& address, bool peer_up,
              snapshot_list& theirs) {
         auto& s = self->state;

@@ -220,8 +220,11 @@ void http_session::publish(http_request request, const route& target) {
                            " reached"),
                 allow_origin));
           }
-          self->send(json_response(*shared_request, http::status::service_unavailable,
-                                   error_body("service unavailable"), allow_origin));
+          self->send(json_response(
+              *shared_request, http::status::service_unavailable,
+              error_body("the reading was not accepted in time (in a cluster: the topic's owner "
+                         "could not be reached yet); try again"),
+              allow_origin));
         });
       });
 }

@@ -99,7 +99,7 @@ void publisher_session::on_published(publish_result result) {
     refuse(policy_violation, "topic limit reached (limits.max_topics)");
   else if (result.status == outcome::unavailable)
     refuse(static_cast<std::uint16_t>(websocket::close_code::try_again_later),
-           "service unavailable");
+           "reading not accepted in time (cluster owner unreachable?); try again");
   else if (ack_)
     send_text(R"({"seq":)" + std::to_string(result.seq) + "}");
   close_if_settled();

@@ -114,18 +114,24 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
   out << "happy_config_reloads_total{result=\"ok\"} " << reloads_ok_ << '\n';
   out << "happy_config_reloads_total{result=\"failed\"} " << reloads_failed_ << '\n';
   if (cluster) {
-    header(out, "happy_cluster_forwarded_total", "counter",
-           "Publishes this node sent on to the topic's owner node.");
-    out << "happy_cluster_forwarded_total " << cluster->forwarded << '\n';
-    header(out, "happy_cluster_replicas_sent_total", "counter",
-           "Envelopes this node, as a topic's owner, sent to other nodes.");
-    out << "happy_cluster_replicas_sent_total " << cluster->replicas_sent << '\n';
-    header(out, "happy_cluster_replicas_received_total", "counter",
-           "Envelopes received from topic owners on other nodes.");
-    out << "happy_cluster_replicas_received_total " << cluster->replicas_received << '\n';
-    header(out, "happy_cluster_syncs_received_total", "counter",
-           "History snapshots received from other nodes and merged.");
-    out << "happy_cluster_syncs_received_total " << cluster->syncs_received << '\n';
+    const struct {
+      const char* name;
+      const char* help;
+      const std::atomic<std::uint64_t>& value;
+    } cluster_totals[] = {
+        {"happy_cluster_forwarded_total", "Publishes this node sent on to the topic's owner node.",
+         cluster->forwarded},
+        {"happy_cluster_replicas_sent_total",
+         "Envelopes this node, as a topic's owner, sent to other nodes.", cluster->replicas_sent},
+        {"happy_cluster_replicas_received_total",
+         "Envelopes received from topic owners on other nodes.", cluster->replicas_received},
+        {"happy_cluster_syncs_received_total",
+         "History snapshots received from other nodes and merged.", cluster->syncs_received},
+    };
+    for (const auto& total : cluster_totals) {
+      header(out, total.name, "counter", total.help);
+      out << total.name << ' ' << total.value << '\n';
+    }
     header(out, "happy_cluster_members", "gauge", "Other nodes of the cluster by state.");
     out << "happy_cluster_members{state=\"up\"} " << cluster->members_up << '\n';
     out << "happy_cluster_members{state=\"joining\"} " << cluster->members_joining << '\n';

@@ -1,9 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <map>
 
 #include "actor_test_support.hpp"
 #include "actors/cluster_messages.hpp"
+#include "actors/port_probe.hpp"
 #include "actors/registry.hpp"
 #include "actors/rendezvous.hpp"
 
@@ -141,4 +147,21 @@ TEST_CASE("readings replicated from an owner create the topic on a member") {
   std::this_thread::sleep_for(100ms);
   CHECK(topic_seq(self, reg, "orders") == 41);
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("the port probe tells a listening port from a closed one") {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  auto port = ntohs(address.sin_port);
+  CHECK(tcp_port_open("127.0.0.1", port, 500ms));
+  ::close(listener);
+  CHECK_FALSE(tcp_port_open("127.0.0.1", port, 500ms));
+  CHECK_FALSE(tcp_port_open("no-such-host.invalid", 4710, 500ms));
 }

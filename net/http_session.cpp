@@ -152,31 +152,10 @@ void http_session::handle_request(http_request request) {
     case route::kind::not_found:
       return answer(http::status::not_found,
                     error_body("no such path: " + std::string(request.target().substr(0, 200))));
-    case route::kind::topic_list: {
-      auto self = shared_from_this();
-      auto shared_request = std::make_shared<http_request>(std::move(request));
-      context_.actors.list_topics([self, shared_request, allow_origin](std::string json) {
-        // Called on an actor thread: hop back onto the connection's strand.
-        asio::post(self->strand_, [self, shared_request, allow_origin,
-                                   json = std::move(json)]() mutable {
-          self->send(json_response(*shared_request, http::status::ok, std::move(json),
-                                   allow_origin));
-        });
-      });
-      return;
-    }
-    case route::kind::cluster: {
-      auto self = shared_from_this();
-      auto shared_request = std::make_shared<http_request>(std::move(request));
-      context_.actors.cluster_status([self, shared_request, allow_origin](std::string json) {
-        asio::post(self->strand_, [self, shared_request, allow_origin,
-                                   json = std::move(json)]() mutable {
-          self->send(json_response(*shared_request, http::status::ok, std::move(json),
-                                   allow_origin));
-        });
-      });
-      return;
-    }
+    case route::kind::topic_list:
+      return context_.actors.list_topics(json_answer_later(std::move(request), allow_origin));
+    case route::kind::cluster:
+      return context_.actors.cluster_status(json_answer_later(std::move(request), allow_origin));
     case route::kind::publisher:
       return open_publisher(std::move(request), target);
     case route::kind::topic:
@@ -184,6 +163,18 @@ void http_session::handle_request(http_request request) {
       if (beast::websocket::is_upgrade(request)) return upgrade_to_websocket(std::move(request), target);
       return open_stream(std::move(request), target);
   }
+}
+
+std::function<void(std::string)> http_session::json_answer_later(http_request request,
+                                                                std::string allow_origin) {
+  auto self = shared_from_this();
+  auto shared_request = std::make_shared<http_request>(std::move(request));
+  return [self, shared_request, allow_origin = std::move(allow_origin)](std::string json) {
+    // Called on an actor thread: hop back onto the connection's strand.
+    asio::post(self->strand_, [self, shared_request, allow_origin, json = std::move(json)]() mutable {
+      self->send(json_response(*shared_request, http::status::ok, std::move(json), allow_origin));
+    });
+  };
 }
 
 // Serves the dashboard page and its assets, revalidated by ETag.

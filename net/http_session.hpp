@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -38,6 +39,10 @@ class http_session : public tracked_connection,
   struct publish_check check_token(const http_request& request, const struct route& target) const;
   void refuse_publish(const http_request& request, const struct publish_check& check);
   void send(http_response response);
+  // A callback for the actors: called on an actor thread with a JSON body, it
+  // answers `request` with 200 from the connection's strand.
+  std::function<void(std::string)> json_answer_later(http_request request,
+                                                     std::string allow_origin);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void do_close();
 

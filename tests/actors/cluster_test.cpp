@@ -67,7 +67,7 @@ TEST_CASE("losing a node moves only the topics it owned") {
   CHECK(moved < 420);
 }
 
-TEST_CASE("a single node owns everything; a cluster node owns nothing until a node is up") {
+TEST_CASE("a single node owns everything, a cluster node owns nothing until a node is up") {
   cluster_view single;
   single.self = "a";
   CHECK(single.owns("anything"));

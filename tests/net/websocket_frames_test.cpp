@@ -156,7 +156,7 @@ TEST_CASE("a violation is reported from the header alone, before its payload arr
   CHECK(e.what == client_event::kind::violation);
 }
 
-TEST_CASE("invalid UTF-8 in text closes with 1007; binary is not checked") {
+TEST_CASE("invalid UTF-8 in text closes with 1007, binary is not checked") {
   auto e = single_event(client_frame(0x81, "\xC3\x28"));
   CHECK(e.what == client_event::kind::violation);
   CHECK(e.code == close_invalid_payload);
@@ -176,7 +176,7 @@ TEST_CASE("messages over the limit close with 1009 before the payload is read") 
   CHECK(events[0].code == close_too_big);
 }
 
-TEST_CASE("a close frame ends reading; later bytes are ignored") {
+TEST_CASE("a close frame ends reading, later bytes are ignored") {
   client_frame_reader reader(4096);
   auto events = read_all(reader, client_frame(0x88, std::string("\x03\xE8", 2) + "bye") + client_frame(0x81, "late"));
   REQUIRE(events.size() == 1);

@@ -2,7 +2,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +9,7 @@
 #include <system_error>
 
 #include "actors/service.hpp"
+#include "actors/worker_pool.hpp"
 #include "config/command_line.hpp"
 #include "config/config_loader.hpp"
 #include "config/overrides.hpp"
@@ -26,12 +26,13 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
   std::string topics;
   for (const auto& [name, topic] : cfg.topics) {
     topics += (topics.empty() ? "" : ", ") + name;
-    if (topic.generator) topics += " (every " + std::to_string(topic.generator->interval_ms) + " ms)";
+    if (topic.generator)
+      topics += " (every " + std::to_string(topic.generator->interval_ms) + " ms)";
   }
   std::string cluster;
   if (cfg.cluster) {
-    cluster = " cluster node '" + cfg.cluster->node + "' on " + cfg.cluster->listen.text() +
-              ", peers:";
+    cluster =
+        " cluster node '" + cfg.cluster->node + "' on " + cfg.cluster->listen.text() + ", peers:";
     for (const auto& peer : cfg.cluster->peers) cluster += " " + peer.text();
   }
   return "happy-dashboard listening on " + cfg.server.host + ":" + std::to_string(port) +
@@ -104,9 +105,10 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
-  // Workers sleep on a condition variable instead of polling the queues:
-  // polling steals the core from the I/O thread when both share one.
-  actor_config.set("scheduler.policy", caf::atom("sharing"));
+  // Workers sleep on a condition variable instead of polling the queues
+  // (polling steals the core from the I/O thread when both share one), and
+  // skip the per-resume bookkeeping of CAF's own scheduler (worker_pool.hpp).
+  use_worker_pool(actor_config);
   if (cfg.cluster) prepare_cluster_transport(actor_config);
   caf::actor_system system{actor_config};
   int exit_code = 0;

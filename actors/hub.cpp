@@ -2,37 +2,24 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message.hpp>
+#include <caf/message_id.hpp>
+#include <caf/system_messages.hpp>
 
 #include "actors/envelope.hpp"
 
 namespace happy {
 
-namespace {
-
-using hub_actor = caf::stateful_actor<hub_state>;
-
-std::uint64_t publish_now(hub_actor* self, const std::string& value_json) {
-  auto& s = self->state;
-  auto f = s.accept_reading(value_json);
-  s.deliver(f);
-  for (const auto& node : s.replicas) self->send(node, replica_atom::value, s.topic, f.seq, *f.json);
-  if (s.counters) s.counters->replicas_sent += s.replicas.size();
-  return f.seq;
-}
-
-}  // namespace
-
-frame hub_state::accept_reading(const std::string& value_json) {
+std::uint64_t hub_state::accept_reading(const std::string& value_json) {
   ++seq;
   frame f{seq, std::make_shared<const std::string>(
                    make_envelope(topic, value_json, seq, unix_millis_now()))};
   history.push(f);
-  return f;
-}
-
-void hub_state::deliver(const frame& f) {
-  for (const auto& s : subscribers)
-    if (f.seq > s.skip_through) s.link->deliver(f);
+  for (const auto& node : replicas) self->send(node, replica_atom::value, topic, seq, *f.json);
+  if (counters) counters->replicas_sent += replicas.size();
+  queue_live(std::move(f));
+  return seq;
 }
 
 void hub_state::apply_replica(std::uint64_t replica_seq, std::string envelope) {
@@ -43,7 +30,7 @@ void hub_state::apply_replica(std::uint64_t replica_seq, std::string envelope) {
   }
   seq = replica_seq;
   history.push(f);
-  deliver(f);
+  queue_live(std::move(f));
 }
 
 topic_snapshot hub_state::snapshot() const {
@@ -55,10 +42,30 @@ topic_snapshot hub_state::snapshot() const {
   return out;
 }
 
-bool hub_state::add_subscriber(const caf::actor_addr& session, std::shared_ptr<transport> link,
-                               std::uint64_t skip_through) {
-  auto [it, inserted] = subscriber_index.emplace(session, subscribers.size());
-  if (inserted) subscribers.push_back({session, std::move(link), skip_through});
+void hub_state::queue_live(frame f) {
+  unsent.push_back(std::move(f));
+  if (flush_scheduled) return;
+  // Lands behind every message queued now: readings among them join this batch.
+  flush_scheduled = true;
+  self->send(self, flush_atom::value);
+}
+
+void hub_state::flush() {
+  if (unsent.empty()) return;
+  if (subscribers.empty()) return unsent.clear();
+  // One message object for all: each session's mailbox element holds a
+  // reference to it, and sessions read it as const, so nothing is copied.
+  auto batch = caf::make_message(
+      frames_atom::value, frame_batch{std::make_shared<const frame_list>(std::move(unsent))});
+  unsent = frame_list{};
+  for (const auto& session : subscribers)
+    session->enqueue(caf::make_mailbox_element(self->ctrl(), caf::make_message_id(), {}, batch),
+                     self->context());
+}
+
+bool hub_state::add_subscriber(const caf::actor& session) {
+  auto [it, inserted] = subscriber_index.emplace(session.address(), subscribers.size());
+  if (inserted) subscribers.push_back(session);
   return inserted;
 }
 
@@ -69,7 +76,7 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
   subscriber_index.erase(it);
   if (slot + 1 != subscribers.size()) {
     subscribers[slot] = std::move(subscribers.back());
-    subscriber_index[subscribers[slot].session] = slot;
+    subscriber_index[subscribers[slot].address()] = slot;
   }
   subscribers.pop_back();
 }
@@ -77,34 +84,45 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
 caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
                   std::size_t history_capacity, std::int64_t generator_interval_ms,
                   std::shared_ptr<cluster_counters> counters) {
+  self->state.self = self;
   self->state.topic = std::move(topic);
   self->state.counters = std::move(counters);
   self->state.history.set_capacity(history_capacity);
   self->state.generator_interval_ms = generator_interval_ms;
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove_subscriber(msg.source); });
+  // Ending (the registry stopped, or the topic was removed): what was
+  // accepted still reaches the sessions, ahead of their down message.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (!msg.reason) return;  // a linked actor ended normally: not our end
+    self->state.flush();
+    self->quit(msg.reason);
+  });
   return {
       [self](publish_atom, std::string& value_json) -> caf::result<std::uint64_t> {
         auto& s = self->state;
-        if (s.handovers == 0) return publish_now(self, value_json);
+        if (s.handovers == 0) return s.accept_reading(value_json);
         auto promise = self->make_response_promise<std::uint64_t>();
         s.held.push_back({std::move(value_json), promise});
         return promise;
       },
-      [self](subscribe_atom, const replay_request& request, std::shared_ptr<transport> link) {
+      [self](subscribe_atom, const replay_request& request) {
         auto& s = self->state;
         auto session = caf::actor_cast<caf::actor>(self->current_sender());
-        if (!session || !link) return;
-        // In a cluster a client may have seen a little further on another
-        // node than this replica has got: it goes live and skips what it saw.
-        bool ahead_of_replica = s.clustered && request.kind == replay_request::mode::since &&
-                                request.value > s.seq &&
-                                request.value <= s.seq + replica_lag_tolerance;
-        if (!s.add_subscriber(session.address(), link, ahead_of_replica ? request.value : 0))
-          return;
+        if (!session) return;
+        // Frames accepted before this subscriber joined are in history, so
+        // they reach it in the replay, not once more in a live batch.
+        s.flush();
+        if (!s.add_subscriber(session)) return;
         self->monitor(session);
-        // Replay and the live frames that follow come from this one actor in
-        // order, so a subscriber sees no gap and no duplicate between them.
-        link->accept(ahead_of_replica ? frame_list{} : s.history.replay(request, s.seq));
+        // CAF delivers the messages from one actor to another in the order
+        // they were sent: this replay reaches the session before any batch
+        // flushed after it, so the client sees no gap and no duplicate.
+        self->send(session, subscribed_atom::value, s.history.replay(request, s.seq), s.seq,
+                   s.clustered);
+      },
+      [self](flush_atom) {
+        self->state.flush_scheduled = false;
+        self->state.flush();
       },
       [self](unsubscribe_atom) {
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
@@ -116,7 +134,10 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
         return topic_stats{s.topic, s.seq, s.subscribers.size(), s.generator_interval_ms,
                            s.history.size()};
       },
-      [self](remove_atom) { self->quit(); },
+      [self](remove_atom) {
+        self->state.flush();
+        self->quit();
+      },
       [self](view_atom, std::vector<caf::actor>& replicas) {
         self->state.clustered = true;
         self->state.replicas = std::move(replicas);
@@ -143,7 +164,7 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
         // The other nodes' histories are in: publish what waited, in arrival order.
         auto waiting = std::move(s.held);
         s.held.clear();
-        for (auto& p : waiting) p.promise.deliver(publish_now(self, p.value_json));
+        for (auto& p : waiting) p.promise.deliver(s.accept_reading(p.value_json));
       },
       [self](reconfigure_atom, std::uint64_t history_capacity, std::int64_t interval_ms) {
         self->state.history.set_capacity(history_capacity);

@@ -1,22 +1,25 @@
 #pragma once
 
 // One topic's fan-out point: assigns seq and ts, serializes each reading once,
-// keeps the history ring and hands every frame to every subscribed session's
-// transport.
+// keeps the history ring, and forwards every frame to each subscribed session
+// actor as a message. The hub never touches a client connection: each
+// session actor alone drives its own transport.
 //
-// A session subscribes with its transport, and the hub writes the frames
-// straight to it: a hop through each session's mailbox cost more than the
-// rest of a delivery together (BENCHMARKS.md). Sessions still own the
-// subscription: they join and leave with messages, and the hub monitors them.
+// Batching: readings accepted while the hub works through its mailbox wait
+// in `unsent`; the first of them sends the hub a flush message, which lands
+// behind whatever is queued, so one flush per mailbox drain sends every
+// session one message holding all of them (a frame_batch, shared by pointer).
 //
 // Messages:
-//   (subscribe_atom, replay_request, shared_ptr<transport>)  sender becomes a
-//        subscriber: the transport gets accept(replay), then every live frame
+//   (subscribe_atom, replay_request)   sender (a session actor) becomes a
+//        subscriber; it gets (subscribed_atom, frame_list replay, hub seq,
+//        clustered), then (frames_atom, frame_batch) for every flush
 //   (publish_atom, std::string value_json) -> std::uint64_t seq
 //   (unsubscribe_atom)                      sender leaves
 //   (stats_atom) -> topic_stats
 //   (reconfigure_atom, std::uint64_t history, std::int64_t generator_interval_ms)
 //   (remove_atom)   the topic was removed: end normally
+//   (flush_atom)    from itself: fan out the unsent frames
 // In a cluster (README "Clustering"):
 //   (view_atom, std::vector<caf::actor> replicas)   this node is clustered; where
 //        accepted readings also go: other nodes' cluster actors, as
@@ -32,7 +35,6 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
-
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,30 +43,23 @@
 #include "actors/cluster_messages.hpp"
 #include "actors/messages.hpp"
 #include "actors/topic_history.hpp"
-#include "actors/transport.hpp"
 
 namespace happy {
-
-// A subscriber of a clustered node resuming with a `since` at most this far
-// ahead of the node's seq is taken to be ahead of a lagging replica (it saw
-// newer readings on another node), not to come from before a restart.
-inline constexpr std::uint64_t replica_lag_tolerance = 64;
 
 struct hub_state {
   static inline const char* name = "hub";
 
+  caf::stateful_actor<hub_state>* self = nullptr;
   std::string topic;
   std::uint64_t seq = 0;
   std::int64_t generator_interval_ms = 0;
   topic_history history{0};
-  struct subscriber {
-    caf::actor_addr session;
-    std::shared_ptr<transport> link;
-    std::uint64_t skip_through = 0;  // it has seen every seq up to this one elsewhere
-  };
-  // Dense vector for the fan-out loop; the index map makes removal O(1).
-  std::vector<subscriber> subscribers;
+  // Session actors, dense for the fan-out loop; the index makes removal O(1).
+  std::vector<caf::actor> subscribers;
   std::unordered_map<caf::actor_addr, std::size_t> subscriber_index;
+  // Live frames accepted since the last flush, oldest first.
+  frame_list unsent;
+  bool flush_scheduled = false;
 
   bool clustered = false;
   std::vector<caf::actor> replicas;
@@ -77,14 +72,16 @@ struct hub_state {
   };
   std::vector<held_publish> held;
 
-  frame accept_reading(const std::string& value_json);
+  // Assigns the next seq, keeps the envelope in history and queues it live.
+  std::uint64_t accept_reading(const std::string& value_json);
   // A reading another node accepted: live when newer than any seen, else
   // it only fills the history.
   void apply_replica(std::uint64_t replica_seq, std::string envelope);
   topic_snapshot snapshot() const;
-  void deliver(const frame& f);
-  bool add_subscriber(const caf::actor_addr& session, std::shared_ptr<transport> link,
-                      std::uint64_t skip_through);
+  void queue_live(frame f);
+  // Sends every subscriber the unsent frames as one batch message.
+  void flush();
+  bool add_subscriber(const caf::actor& session);
   void remove_subscriber(const caf::actor_addr& session);
 };
 

@@ -5,15 +5,12 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace happy {
-
-class transport;  // actors/transport.hpp: a session's client connection
 
 // generator
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -23,12 +20,15 @@ using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscr")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;  // to itself: fan out what is unsent
 // registry
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
 // hub: the topic is gone (config reload), end normally
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 // session
+using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;  // from the hub: the replay
+using frames_atom = caf::atom_constant<caf::atom("frames")>;          // from the hub: live frames
 using transport_closed_atom = caf::atom_constant<caf::atom("tclosed")>;
 
 // One reading as it goes on the wire: serialized once by the hub, shared by
@@ -39,6 +39,10 @@ struct frame {
 };
 
 using frame_list = std::vector<frame>;
+
+// Live frames a hub fanned out together (oldest first): one immutable object
+// shared by every session of the topic, so a session costs one reference.
+using frame_batch = std::shared_ptr<const frame_list>;
 
 // What a new subscriber wants to see before live readings.
 struct replay_request {
@@ -62,10 +66,9 @@ struct topic_stats {
 
 }  // namespace happy
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::frame_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::replay_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<happy::transport>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::topic_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<happy::topic_stats>)
 

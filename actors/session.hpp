@@ -1,18 +1,21 @@
 #pragma once
 
-// One client connection, whatever its transport: looks the topic up and
-// subscribes its transport to the hub, which then writes replay and live
-// frames to it. It leaves the hub when the transport closes, and closes the
-// transport when the hub goes away.
+// One client connection, whatever its transport: looks the topic up,
+// subscribes to its hub, and is the only actor that touches its transport.
+// Replay and live frames arrive from the hub as messages, in order; the
+// session hands each batch to the transport in one call. It leaves the hub
+// when the transport closes, and closes the transport when the hub goes away.
 //
 // Messages:
+//   (subscribed_atom, frame_list replay, std::uint64_t hub_seq, bool clustered)
+//        from the hub: the subscription is in place
+//   (frames_atom, frame_batch)             from the hub: live frames
 //   (transport_closed_atom)                from the transport: client gone
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-
 #include <memory>
 #include <string>
 
@@ -21,12 +24,24 @@
 
 namespace happy {
 
+// A subscriber of a clustered node resuming with a `since` at most this far
+// ahead of the node's seq is taken to be ahead of a lagging replica (it saw
+// newer readings on another node), not to come from before a restart.
+inline constexpr std::uint64_t replica_lag_tolerance = 64;
+
 struct session_state {
   static inline const char* name = "session";
 
   std::string topic;
+  replay_request replay;
   std::shared_ptr<transport> link;
   caf::actor hub;
+  // The client has seen every seq up to this one on another node: skip them.
+  std::uint64_t skip_through = 0;
+
+  // Decides what the client sees before live frames, and accepts it.
+  void start(frame_list history_replay, std::uint64_t hub_seq, bool clustered);
+  void deliver(const frame_batch& batch);
 };
 
 caf::behavior session(caf::stateful_actor<session_state>* self, caf::actor registry,

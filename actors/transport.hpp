@@ -1,12 +1,12 @@
 #pragma once
 
 // How a session actor reaches its client connection without knowing the
-// protocol: each net/ transport (WebSocket, and later SSE, streaming, poll)
+// protocol: each net/ transport (WebSocket, SSE, NDJSON stream, long-poll)
 // implements this, and unit tests implement it in memory.
 //
-// accept() and deliver() come from the topic's hub, in order; reject() and
-// close() from the session actor. Implementations must be safe to call from
-// any thread (they hop onto their connection's strand) and must tolerate
+// Only the connection's session actor calls these, one call at a time and in
+// the order the hub's messages arrived. Implementations must be safe to call
+// from any thread (they hop onto their connection's strand) and must tolerate
 // calls after the connection is gone.
 
 #include <cstdint>
@@ -18,8 +18,8 @@ namespace happy {
 
 // Close codes shared by all transports (WebSocket numbering; streams just end).
 namespace close_code {
-inline constexpr std::uint16_t normal = 1000;        // e.g. "topic removed"
-inline constexpr std::uint16_t going_away = 1001;    // server shutting down
+inline constexpr std::uint16_t normal = 1000;      // e.g. "topic removed"
+inline constexpr std::uint16_t going_away = 1001;  // server shutting down
 inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t slow_consumer = 4008;
 }  // namespace close_code
@@ -37,8 +37,10 @@ class transport {
   // status and a JSON body instead of upgrading. Only before accept().
   virtual void reject(unsigned http_status, std::string json_body) = 0;
 
-  // Queue one frame for the client. Frames before accept() are held.
-  virtual void deliver(frame f) = 0;
+  // Queue a batch of live frames for the client (oldest first). The batch is
+  // shared with every other session of the topic: read it, never change it.
+  // Frames before accept() are held.
+  virtual void deliver(frame_batch frames) = 0;
 
   // End the connection with a reason the client can see.
   virtual void close(std::uint16_t code, std::string reason) = 0;

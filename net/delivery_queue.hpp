@@ -1,15 +1,15 @@
 #pragma once
 
-// Frames on their way from session actors (actor threads) to connections
-// (the I/O thread), handed over in batches: a hub's fan-out to 10,000
-// sessions costs one locked push per frame and wakes the I/O thread once per
-// batch, instead of one posted handler (and thread switch) per frame per
-// client. A batch lingers for at most half a millisecond to fill up.
+// Frame batches on their way from session actors (actor threads) to their
+// connections (the I/O thread). Each session hands over each batch its hub
+// sent it with one locked push; the I/O thread wakes once for everything
+// pushed meanwhile, so a hub's fan-out to 10,000 sessions costs one wake-up,
+// not one posted handler (and thread switch) per client. The first push
+// lingers for at most half a millisecond for the rest of the fan-out.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,8 +24,9 @@ class frame_sink {
  public:
   virtual ~frame_sink() = default;
   virtual boost::asio::any_io_executor executor() = 0;
-  // Queue one frame; true when the sink wants flush_frames() after this batch.
-  virtual bool take_frame(frame f) = 0;
+  // Queue a batch (shared: read only); true when the sink wants
+  // flush_frames() once this drain is done.
+  virtual bool take_frames(const frame_list& frames) = 0;
   // Write what the batch queued.
   virtual void flush_frames() = 0;
 };
@@ -38,10 +39,10 @@ class delivery_queue {
   delivery_queue(boost::asio::io_context& ioc, bool one_io_thread)
       : ioc_(ioc), one_io_thread_(one_io_thread) {}
 
-  // From any thread. Frames for one sink keep their order; a handler posted
-  // to the sink's executor later may run before the frame is taken, unless it
+  // From any thread. Batches for one sink keep their order; a handler posted
+  // to the sink's executor later may run before the batch is taken, unless it
   // calls drain_here() first.
-  void push(std::shared_ptr<frame_sink> sink, frame f);
+  void push(std::shared_ptr<frame_sink> sink, frame_batch frames);
 
   // On the I/O thread: applies what waits now (a sink's close handler calls
   // this, so frames delivered before a close are not overtaken by it). Does
@@ -54,7 +55,7 @@ class delivery_queue {
  private:
   struct item {
     std::shared_ptr<frame_sink> sink;
-    frame f;
+    frame_batch frames;
   };
   void drain_soon();
   void drain();
@@ -62,7 +63,7 @@ class delivery_queue {
   boost::asio::io_context& ioc_;
   bool one_io_thread_;
   std::optional<boost::asio::steady_timer> linger_;  // made on the I/O thread, first use
-  std::mutex mutex_;  // guards pending_ and drain_posted_
+  std::mutex mutex_;                                 // guards pending_ and drain_posted_
   std::vector<item> pending_;
   bool drain_posted_ = false;
   std::vector<item> draining_;  // I/O thread only

@@ -1,7 +1,6 @@
 #include "net/stream_session.hpp"
 
 #include <boost/asio/write.hpp>
-
 #include <string_view>
 
 #include "log/log.hpp"
@@ -19,9 +18,12 @@ constexpr auto sse_heartbeat = std::chrono::seconds(15);
 
 std::string_view content_type_of(stream_session::format kind) {
   switch (kind) {
-    case stream_session::format::sse: return "text/event-stream";
-    case stream_session::format::ndjson_as_text: return "text/plain; charset=utf-8";
-    default: return "application/x-ndjson";
+    case stream_session::format::sse:
+      return "text/event-stream";
+    case stream_session::format::ndjson_as_text:
+      return "text/plain; charset=utf-8";
+    default:
+      return "application/x-ndjson";
   }
 }
 
@@ -39,7 +41,9 @@ stream_session::stream_session(beast::tcp_stream&& stream, http_request request,
   peer_ = peer_address(stream_.socket());
 }
 
-stream_session::~stream_session() { context_.connections.remove(this); }
+stream_session::~stream_session() {
+  context_.connections.remove(this);
+}
 
 void stream_session::start(const std::string& topic, replay_request replay) {
   transport_kind kind = kind_ == format::sse    ? transport_kind::sse
@@ -63,26 +67,50 @@ void stream_session::accept(frame_list replay) {
 }
 
 void stream_session::reject(unsigned http_status, std::string json_body) {
-  asio::post(strand_, [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
-    self->ending_ = true;
-    auto res = json_response(self->request_, static_cast<http::status>(http_status),
-                             std::move(body), self->allow_origin());
-    res.keep_alive(false);
-    self->send_whole(std::move(res));
-  });
+  asio::post(strand_,
+             [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
+               self->ending_ = true;
+               auto res = json_response(self->request_, static_cast<http::status>(http_status),
+                                        std::move(body), self->allow_origin());
+               res.keep_alive(false);
+               self->send_whole(std::move(res));
+             });
 }
 
-void stream_session::deliver(frame f) {
-  asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable {
-    self->enqueue(std::move(f));
-  });
+void stream_session::deliver(frame_batch frames) {
+  context_.deliveries.push(shared_from_this(), std::move(frames));
+}
+
+asio::any_io_executor stream_session::executor() {
+  return strand_;
+}
+
+bool stream_session::take_frames(const frame_list& frames) {
+  for (const auto& f : frames) enqueue(f);
+  if (flush_wanted_) return false;
+  flush_wanted_ = true;
+  return true;
+}
+
+void stream_session::flush_frames() {
+  flush_wanted_ = false;
+  if (!accepted_ || ending_ || pending_.empty()) return;
+  if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
+  write_queued();
 }
 
 void stream_session::close(std::uint16_t, std::string) {
-  asio::post(strand_, [self = shared_from_this()] { self->end_stream(); });
+  asio::post(strand_, [self = shared_from_this()] {
+    // Frames the session delivered before this close may still wait in the
+    // delivery queue: they go first.
+    self->context_.deliveries.drain_here();
+    self->end_stream();
+  });
 }
 
-void stream_session::shut_down() { close(close_code::going_away, "going away"); }
+void stream_session::shut_down() {
+  close(close_code::going_away, "going away");
+}
 
 void stream_session::do_accept(frame_list replay) {
   if (ending_) return;
@@ -93,8 +121,9 @@ void stream_session::do_accept(frame_list replay) {
   for (const auto& f : pending_) pending_bytes_ += f.json->size();
   accepted_ = true;
   if (kind_ != format::poll)  // a long-poll is one request, not a connection worth a line
-    log_info("connect " + std::string(transport_name(kind_ == format::sse ? transport_kind::sse
-                                                                            : transport_kind::stream)) +
+    log_info("connect " +
+             std::string(transport_name(kind_ == format::sse ? transport_kind::sse
+                                                             : transport_kind::stream)) +
              " topic=" + topic_ + " peer=" + peer_);
   stream_.expires_never();  // a live stream may be quiet for a long time
   watch_peer();
@@ -119,8 +148,9 @@ void stream_session::do_accept(frame_list replay) {
   head_->keep_alive(false);
   head_writer_ = std::make_shared<http::response_serializer<http::empty_body>>(*head_);
   writing_now_ = true;
-  http::async_write_header(stream_, *head_writer_,
-                           beast::bind_front_handler(&stream_session::on_header, shared_from_this()));
+  http::async_write_header(
+      stream_, *head_writer_,
+      beast::bind_front_handler(&stream_session::on_header, shared_from_this()));
 }
 
 void stream_session::on_header(beast::error_code ec, std::size_t) {
@@ -141,7 +171,7 @@ void stream_session::watch_peer() {
       });
 }
 
-void stream_session::enqueue(frame f) {
+void stream_session::enqueue(const frame& f) {
   if (ending_) return;
   pending_bytes_ += f.json->size();
   // One frame always fits, however big: only a backlog makes a client slow.
@@ -153,10 +183,7 @@ void stream_session::enqueue(frame f) {
     pending_bytes_ = 0;
     return end_stream();
   }
-  pending_.push_back(std::move(f));
-  if (!accepted_) return;
-  if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
-  write_queued();
+  pending_.push_back(f);
 }
 
 // Everything queued goes out as one chunk in one write. The hub's shared
@@ -172,7 +199,8 @@ void stream_session::write_queued() {
   if (kind_ == format::sse) {
     // Reserved up front: the buffers point into these strings.
     writing_.reserve(in_flight_.size());
-    for (const auto& f : in_flight_) writing_.push_back("id: " + std::to_string(f.seq) + "\ndata: ");
+    for (const auto& f : in_flight_)
+      writing_.push_back("id: " + std::to_string(f.seq) + "\ndata: ");
   }
   for (std::size_t i = 0; i < in_flight_.size(); ++i) {
     if (kind_ == format::sse) buffers_.push_back(asio::buffer(writing_[i]));
@@ -248,10 +276,12 @@ void stream_session::answer_poll() {
 
 void stream_session::send_whole(http_response response) {
   whole_ = std::make_shared<http_response>(std::move(response));
-  http::async_write(stream_, *whole_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-    if (!ec && self->counters_) self->counters_->delivered += self->in_flight_.size();
-    self->close_socket();
-  });
+  http::async_write(stream_, *whole_,
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (!ec && self->counters_)
+                        self->counters_->delivered += self->in_flight_.size();
+                      self->close_socket();
+                    });
 }
 
 void stream_session::close_socket() {

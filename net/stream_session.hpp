@@ -1,6 +1,7 @@
 #pragma once
 
-// A subscriber over plain HTTP, the transport of one session actor:
+// A subscriber over plain HTTP, the transport of one session actor (batches
+// reach it through the server's delivery queue, as for WebSocket):
 //   sse     Server-Sent Events (id: <seq>, data: <envelope>), heartbeat comments
 //   ndjson  chunked response, one envelope per line (the original's stream)
 //   poll    long-poll: one JSON array of envelopes, then the response ends
@@ -8,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -25,6 +25,7 @@ namespace happy {
 
 class stream_session : public transport,
                        public tracked_connection,
+                       public frame_sink,
                        public std::enable_shared_from_this<stream_session> {
  public:
   enum class format { sse, ndjson, ndjson_as_text, poll };
@@ -37,15 +38,19 @@ class stream_session : public transport,
 
   void accept(frame_list replay) override;
   void reject(unsigned http_status, std::string json_body) override;
-  void deliver(frame f) override;
+  void deliver(frame_batch frames) override;
   void close(std::uint16_t code, std::string reason) override;
   void shut_down() override;
+  // frame_sink (on the connection's strand)
+  boost::asio::any_io_executor executor() override;
+  bool take_frames(const frame_list& frames) override;
+  void flush_frames() override;
 
  private:
   void do_accept(frame_list replay);
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   void watch_peer();
-  void enqueue(frame f);
+  void enqueue(const frame& f);
   void write_queued();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void end_stream();
@@ -70,11 +75,13 @@ class stream_session : public transport,
   boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout
 
   std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> head_;
-  std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>> head_writer_;
+  std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
+      head_writer_;
   std::shared_ptr<http_response> whole_;
-  std::vector<frame> pending_;       // frames not yet written (or, for poll, not yet answered)
-  std::vector<frame> in_flight_;      // frames of the chunk being written: their text is sent as is
-  std::vector<std::string> writing_;  // the chunk's own bytes (SSE prefixes, heartbeats), kept alive
+  std::vector<frame> pending_;    // frames not yet written (or, for poll, not yet answered)
+  std::vector<frame> in_flight_;  // frames of the chunk being written: their text is sent as is
+  std::vector<std::string>
+      writing_;  // the chunk's own bytes (SSE prefixes, heartbeats), kept alive
   std::vector<boost::asio::const_buffer> buffers_;
   std::size_t pending_bytes_ = 0;
   char peer_byte_ = 0;
@@ -83,6 +90,7 @@ class stream_session : public transport,
   bool writing_now_ = false;
   bool ending_ = false;
   bool notified_ = false;
+  bool flush_wanted_ = false;  // frames taken from the delivery queue since the last flush
 };
 
 }  // namespace happy

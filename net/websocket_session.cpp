@@ -1,14 +1,13 @@
 #include "net/websocket_session.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/http/write.hpp>
-
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cerrno>
 #include <chrono>
 
@@ -46,26 +45,27 @@ websocket_session::websocket_session(asio::ip::tcp::socket socket, const http_re
     : socket_(std::move(socket)),
       context_(context),
       peer_(peer_address(socket_)),
-      upgrade_(std::make_unique<upgrade_state>(
-          upgrade_state{answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
+      upgrade_(std::make_unique<upgrade_state>(upgrade_state{
+          answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
       reader_(max_client_message_bytes),
       partial_frame_(std::move(early_bytes)) {
   error_code ignored;
   socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
 }
 
-websocket_session::~websocket_session() { context_.connections.remove(this); }
+websocket_session::~websocket_session() {
+  context_.connections.remove(this);
+}
 
 void websocket_session::start(const std::string& topic, replay_request replay) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
   counters_ = context_.metrics.topic(topic);
   if (!upgrade_->handshake.ok) {
     std::string body = error_body(upgrade_->handshake.error);
-    return asio::post(socket_.get_executor(),
-                      [self = shared_from_this(), status = upgrade_->handshake.status,
-                       body = std::move(body)]() mutable {
-                        self->send_refusal(status, std::move(body));
-                      });
+    return asio::post(
+        socket_.get_executor(),
+        [self = shared_from_this(), status = upgrade_->handshake.status,
+         body = std::move(body)]() mutable { self->send_refusal(status, std::move(body)); });
   }
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
@@ -84,12 +84,16 @@ void websocket_session::reject(unsigned http_status, std::string json_body) {
              });
 }
 
-void websocket_session::deliver(frame f) { context_.deliveries.push(shared_from_this(), std::move(f)); }
+void websocket_session::deliver(frame_batch frames) {
+  context_.deliveries.push(shared_from_this(), std::move(frames));
+}
 
-asio::any_io_executor websocket_session::executor() { return socket_.get_executor(); }
+asio::any_io_executor websocket_session::executor() {
+  return socket_.get_executor();
+}
 
-bool websocket_session::take_frame(frame f) {
-  enqueue(std::move(f));
+bool websocket_session::take_frames(const frame_list& frames) {
+  for (const auto& f : frames) enqueue(f);
   if (flush_wanted_) return false;
   flush_wanted_ = true;
   return true;
@@ -109,7 +113,9 @@ void websocket_session::close(std::uint16_t code, std::string reason) {
   });
 }
 
-void websocket_session::shut_down() { close(close_code::going_away, "going away"); }
+void websocket_session::shut_down() {
+  close(close_code::going_away, "going away");
+}
 
 void websocket_session::tick() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_tick(); });
@@ -147,12 +153,12 @@ void websocket_session::send_refusal(unsigned http_status, std::string json_body
       json_response(request, static_cast<http::status>(http_status), std::move(json_body),
                     context_.allowed_origin(upgrade_->origin)));
   if (http_status == 426) refusal->set(http::field::sec_websocket_version, "13");
-  http::async_write(socket_, *refusal, [self = shared_from_this(), refusal](error_code, std::size_t) {
-    self->finish();
-  });
+  http::async_write(
+      socket_, *refusal,
+      [self = shared_from_this(), refusal](error_code, std::size_t) { self->finish(); });
 }
 
-void websocket_session::enqueue(frame f) {
+void websocket_session::enqueue(const frame& f) {
   if (close_sent_ || closed_) return;
   std::size_t size = f.json->size();
   // One frame always goes out, however big: only a backlog makes a client slow.
@@ -164,7 +170,7 @@ void websocket_session::enqueue(frame f) {
     return begin_close(close_code::slow_consumer, "slow consumer");
   }
   queued_bytes_ += size;
-  queue_.push_back(std::move(f));
+  queue_.push_back(f);
 }
 
 // Writes control bytes and queued frames with non-blocking sendmsg calls

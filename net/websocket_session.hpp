@@ -9,11 +9,11 @@
 // connection holds no read or write buffer of its own.
 //
 // Threads: deliver() and the other transport calls come from the session
-// actor; frames travel through the server's delivery queue in batches to the
-// I/O thread (the connection's strand), where all socket work happens.
+// actor; each batch the session got from its hub travels through the
+// server's delivery queue to the I/O thread (the connection's strand), where
+// all socket work happens.
 
 #include <boost/asio/ip/tcp.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -48,21 +48,21 @@ class websocket_session : public transport,
   // transport
   void accept(frame_list replay) override;
   void reject(unsigned http_status, std::string json_body) override;
-  void deliver(frame f) override;
+  void deliver(frame_batch frames) override;
   void close(std::uint16_t code, std::string reason) override;
   // tracked_connection
   void shut_down() override;
   void tick() override;
   // frame_sink (on the I/O thread)
   boost::asio::any_io_executor executor() override;
-  bool take_frame(frame f) override;
+  bool take_frames(const frame_list& frames) override;
   void flush_frames() override;
 
  private:
   // Everything below runs on the connection's strand.
   void on_accept(frame_list replay);
   void send_refusal(unsigned http_status, std::string json_body);
-  void enqueue(frame f);
+  void enqueue(const frame& f);
   void write_pending();
   bool consume_written(std::size_t bytes);
   void on_writable(boost::system::error_code ec);
@@ -93,28 +93,29 @@ class websocket_session : public transport,
   std::shared_ptr<topic_counters> counters_;
   std::unique_ptr<upgrade_state> upgrade_;
 
-  std::vector<frame> queue_;      // frames from queue_head_ on are not fully written
+  std::vector<frame> queue_;  // frames from queue_head_ on are not fully written
   std::size_t queue_head_ = 0;
   std::string control_queue_;     // handshake response, pongs, pings, the close frame
   std::string control_out_;       // control bytes being written, ahead of the frames
   std::size_t offset_ = 0;        // bytes written of control_out_, else of the frame at queue_head_
   std::size_t queued_bytes_ = 0;  // live envelope bytes not yet written
   std::size_t replay_frames_left_ = 0;  // the first ones from queue_head_ are replay
-  std::unique_ptr<std::string> pong_payload_;  // answer to the latest ping, sent at the next frame boundary
+  std::unique_ptr<std::string>
+      pong_payload_;  // answer to the latest ping, sent at the next frame boundary
 
   ws::client_frame_reader reader_;
   std::string partial_frame_;  // an incomplete client frame's bytes so far
   clock::time_point last_heard_;
   clock::time_point close_deadline_;
 
-  bool accepted_ = false;       // the 101 response is (being) written
-  bool writing_ = false;        // waiting for the socket to take more
-  bool flush_wanted_ = false;   // frames taken from the delivery queue since the last flush
-  bool close_sent_ = false;     // close frame queued: nothing else is sent
+  bool accepted_ = false;      // the 101 response is (being) written
+  bool writing_ = false;       // waiting for the socket to take more
+  bool flush_wanted_ = false;  // frames taken from the delivery queue since the last flush
+  bool close_sent_ = false;    // close frame queued: nothing else is sent
   bool close_in_flight_ = false;
-  bool peer_closed_ = false;    // the client sent its close frame
-  bool closed_ = false;         // socket closed
-  bool notified_ = false;       // the session actor knows the client is gone
+  bool peer_closed_ = false;  // the client sent its close frame
+  bool closed_ = false;       // socket closed
+  bool notified_ = false;     // the session actor knows the client is gone
   bool ping_outstanding_ = false;
   bool pong_due_ = false;
 };

@@ -1,12 +1,15 @@
 #pragma once
 
-// Shared pieces for actor tests: a quiet actor system and an in-memory
-// transport that records what a session actor asks of its connection.
+// Shared pieces for actor tests: a quiet actor system, a deterministic one
+// (CAF's test coordinator: nothing runs until the test says so), and an
+// in-memory transport that records what a session actor asks of its
+// connection.
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -16,15 +19,39 @@
 
 #include "actors/cluster_counters.hpp"
 #include "actors/transport.hpp"
+#include "actors/worker_pool.hpp"
 
 namespace happy::testing {
 
 // Hubs and registries of a node without a cluster count nothing.
 inline const std::shared_ptr<cluster_counters> no_cluster;
 
+// Actors on threads, scheduled as the service schedules them (worker_pool).
+struct pooled_config : caf::actor_system_config {
+  pooled_config() { use_worker_pool(*this); }
+};
+
 struct test_system {
-  caf::actor_system_config cfg;
+  pooled_config cfg;
   caf::actor_system system{cfg};
+};
+
+struct deterministic_config : caf::actor_system_config {
+  deterministic_config() { set("scheduler.policy", caf::atom("testing")); }
+};
+
+// Messages wait in mailboxes until run() delivers them, one actor at a time,
+// so a test decides what is queued together. Actors still alive at the end
+// are not waited for.
+struct deterministic_system {
+  deterministic_config cfg;
+  caf::actor_system system{cfg};
+  caf::scheduler::test_coordinator& scheduler =
+      dynamic_cast<caf::scheduler::test_coordinator&>(system.scheduler());
+
+  deterministic_system() { system.await_actors_before_shutdown(false); }
+  // Processes messages until every mailbox is empty.
+  void run() { scheduler.run(); }
 };
 
 class recording_transport : public transport {
@@ -41,7 +68,12 @@ class recording_transport : public transport {
       rejected_body = std::move(body);
     });
   }
-  void deliver(frame f) override { record([&] { frames.push_back(std::move(f)); }); }
+  void deliver(frame_batch batch) override {
+    record([&] {
+      frames.insert(frames.end(), batch->begin(), batch->end());
+      batches.push_back(std::move(batch));
+    });
+  }
   void close(std::uint16_t code, std::string reason) override {
     record([&] {
       close_code = code;
@@ -61,7 +93,8 @@ class recording_transport : public transport {
   bool accepted = false;
   unsigned rejected_status = 0;
   std::string rejected_body;
-  std::vector<frame> frames;
+  std::vector<frame> frames;         // replay, then live, as the client would get them
+  std::vector<frame_batch> batches;  // the live batches as delivered
   std::uint16_t close_code = 0;
   std::string close_reason;
 

@@ -1,8 +1,11 @@
+#include "actors/session.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
 #include <catch2/catch.hpp>
 
 #include "actor_test_support.hpp"
 #include "actors/registry.hpp"
-#include "actors/session.hpp"
 
 using namespace happy;
 using namespace std::chrono_literals;
@@ -28,6 +31,41 @@ std::uint64_t subscribers(caf::scoped_actor& self, const caf::actor& h) {
   self->request(h, 2s, stats_atom::value)
       .receive([&](const topic_stats& s) { count = s.subscribers; }, [](caf::error&) {});
   return count;
+}
+
+frame frame_with_seq(std::uint64_t seq) {
+  return {seq, std::make_shared<const std::string>("{\"seq\":" + std::to_string(seq) + "}")};
+}
+
+frame_batch batch_of(std::initializer_list<std::uint64_t> seqs) {
+  auto out = std::make_shared<frame_list>();
+  for (auto seq : seqs) out->push_back(frame_with_seq(seq));
+  return out;
+}
+
+// A hub stand-in whose replica holds seqs 8..10, then flushes 11..13 and 14.
+caf::behavior lagging_hub(caf::event_based_actor* self, bool clustered) {
+  return {[self, clustered](subscribe_atom, const replay_request&) {
+    auto session = caf::actor_cast<caf::actor>(self->current_sender());
+    self->send(session, subscribed_atom::value, frame_list{*batch_of({8, 9, 10})},
+               std::uint64_t{10}, clustered);
+    self->send(session, frames_atom::value, batch_of({11, 12, 13}));
+    self->send(session, frames_atom::value, batch_of({14}));
+  }};
+}
+
+caf::behavior registry_of(caf::event_based_actor*, caf::actor only_hub) {
+  return {[only_hub](lookup_atom, const std::string&) {
+    return caf::result<caf::actor, std::vector<std::string>>{only_hub,
+                                                             std::vector<std::string>{"t"}};
+  }};
+}
+
+std::vector<std::uint64_t> seqs_of(testing::recording_transport& link) {
+  std::lock_guard<std::mutex> guard(link.mutex);
+  std::vector<std::uint64_t> out;
+  for (const auto& f : link.frames) out.push_back(f.seq);
+  return out;
 }
 
 }  // namespace
@@ -90,4 +128,55 @@ TEST_CASE("stopping the service closes every session's client with 1001 going aw
     CHECK(link->close_code == close_code::going_away);
     CHECK(link->close_reason == "going away");
   }
+}
+
+TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw elsewhere") {
+  testing::deterministic_system t;
+  auto link = std::make_shared<testing::recording_transport>();
+  SECTION("in a cluster: since 12 on a replica at 10 is a client that saw 11 and 12 elsewhere") {
+    auto reg = t.system.spawn(registry_of, t.system.spawn(lagging_hub, true));
+    t.system.spawn(session, reg, "t", replay_request::since(12), link);
+    t.run();
+    CHECK(link->accepted);
+    CHECK(seqs_of(*link) == std::vector<std::uint64_t>{13, 14});
+    REQUIRE(link->batches.size() == 2);
+  }
+  SECTION("alone: since beyond the hub's seq means the server restarted, so all is replayed") {
+    auto reg = t.system.spawn(registry_of, t.system.spawn(lagging_hub, false));
+    t.system.spawn(session, reg, "t", replay_request::since(12), link);
+    t.run();
+    CHECK(link->accepted);
+    CHECK(seqs_of(*link) == std::vector<std::uint64_t>{8, 9, 10, 11, 12, 13, 14});
+  }
+}
+
+TEST_CASE("a session hands each batch from its hub to its transport in one call, shared") {
+  testing::deterministic_system t;
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster);
+  std::vector<std::shared_ptr<testing::recording_transport>> links;
+  for (int i = 0; i < 2; ++i) {
+    links.push_back(std::make_shared<testing::recording_transport>());
+    t.system.spawn(session, reg, "bench", replay_request::live_only(), links.back());
+  }
+  t.run();
+  caf::actor h;
+  t.system.spawn(
+      [&h](caf::event_based_actor* self, const caf::actor& r) {
+        self->request(r, caf::infinite, lookup_atom::value, std::string("bench"))
+            .then([&h](const caf::actor& found, const std::vector<std::string>&) { h = found; });
+      },
+      reg);
+  t.run();
+  REQUIRE(h);
+  for (int i = 0; i < 3; ++i) caf::anon_send(h, publish_atom::value, std::to_string(i));
+  t.run();
+  for (auto& link : links) {
+    CHECK(link->accepted);
+    REQUIRE(link->batches.size() == 1);
+    CHECK(seqs_of(*link) == std::vector<std::uint64_t>{1, 2, 3});
+  }
+  CHECK(links[0]->batches[0].get() == links[1]->batches[0].get());
+  caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+  t.run();
+  for (auto& link : links) CHECK(link->close_code == close_code::going_away);
 }

@@ -10,6 +10,7 @@
 #include <caf/atom.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -49,7 +50,15 @@ struct deterministic_system {
   caf::scheduler::test_coordinator& scheduler =
       dynamic_cast<caf::scheduler::test_coordinator&>(system.scheduler());
 
+  // Actors the test leaves running: stopped (and their ends processed) at
+  // the end, so no actor outlives the system.
+  std::vector<caf::actor> stop_at_end;
+
   deterministic_system() { system.await_actors_before_shutdown(false); }
+  ~deterministic_system() {
+    for (auto& a : stop_at_end) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    run();
+  }
   // Processes messages until every mailbox is empty.
   void run() { scheduler.run(); }
 };

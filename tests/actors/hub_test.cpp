@@ -115,7 +115,9 @@ Result ask(testing::deterministic_system& t, const caf::actor& whom, Ts... xs) {
 
 caf::actor spawn_hub(testing::deterministic_system& t, std::size_t history = 100,
                      const char* topic = "t") {
-  return t.system.spawn(hub, topic, history, 0, testing::no_cluster);
+  auto h = t.system.spawn(hub, topic, history, 0, testing::no_cluster);
+  t.stop_at_end.push_back(h);  // its sessions end with it
+  return h;
 }
 
 }  // namespace

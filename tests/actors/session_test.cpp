@@ -134,7 +134,9 @@ TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw 
   testing::deterministic_system t;
   auto link = std::make_shared<testing::recording_transport>();
   SECTION("in a cluster: since 12 on a replica at 10 is a client that saw 11 and 12 elsewhere") {
-    auto reg = t.system.spawn(registry_of, t.system.spawn(lagging_hub, true));
+    auto fake_hub = t.system.spawn(lagging_hub, true);
+    auto reg = t.system.spawn(registry_of, fake_hub);
+    t.stop_at_end = {fake_hub, reg};  // the session closes when its hub ends
     t.system.spawn(session, reg, "t", replay_request::since(12), link);
     t.run();
     CHECK(link->accepted);
@@ -142,7 +144,9 @@ TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw 
     REQUIRE(link->batches.size() == 2);
   }
   SECTION("alone: since beyond the hub's seq means the server restarted, so all is replayed") {
-    auto reg = t.system.spawn(registry_of, t.system.spawn(lagging_hub, false));
+    auto fake_hub = t.system.spawn(lagging_hub, false);
+    auto reg = t.system.spawn(registry_of, fake_hub);
+    t.stop_at_end = {fake_hub, reg};  // the session closes when its hub ends
     t.system.spawn(session, reg, "t", replay_request::since(12), link);
     t.run();
     CHECK(link->accepted);

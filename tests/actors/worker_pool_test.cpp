@@ -22,9 +22,10 @@ struct three_workers : caf::actor_system_config {
   }
 };
 
-// Answers n with n + 1.
-caf::behavior incrementer(caf::event_based_actor*) {
-  return {[](ping_atom, int n) { return n + 1; }};
+// Answers n with n + step. (Every actor here takes an argument: CAF 0.17
+// dereferences a null tuple for argument-less function actors, which UBSan rejects.)
+caf::behavior incrementer(caf::event_based_actor*, int step) {
+  return {[step](ping_atom, int n) { return n + step; }};
 }
 
 // Bounces a count between two actors until it reaches `until`, then tells `done`.
@@ -49,7 +50,7 @@ TEST_CASE("actors on the worker pool answer requests and relay messages to each 
   three_workers cfg;
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
-  auto inc = system.spawn(incrementer);
+  auto inc = system.spawn(incrementer, 1);
   int n = 0;
   for (int i = 0; i < 1000; ++i)
     self->request(inc, 2s, ping_atom::value, n).receive([&](int r) { n = r; }, [](caf::error&) {});

@@ -137,8 +137,7 @@ int main(int argc, char** argv) {
                 ": " + e.what());
       exit_code = exit_cannot_listen;
     }
-    actors.shutdown();
-  }
+  }  // ~service stops the actors that are still running
   log_info("stopped");
   return exit_code;
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-// The one JSON object every topic stream carries (DESIGN §3):
+// The one JSON object every topic stream carries (README "Protocol"):
 // {"<topic>":<value>,"topic":"<topic>","seq":<n>,"ts":<unix ms>}
 
 #include <cstdint>

@@ -27,7 +27,6 @@ class topic_history {
 
   void set_capacity(std::size_t capacity);
   std::size_t size() const { return frames_.size(); }
-  std::size_t capacity() const { return capacity_; }
   std::uint64_t oldest_seq() const { return frames_.empty() ? 0 : frames_.front().seq; }
   std::uint64_t newest_seq() const { return frames_.empty() ? 0 : frames_.back().seq; }
   const std::deque<frame>& frames() const { return frames_; }

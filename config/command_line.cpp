@@ -1,5 +1,7 @@
 #include "config/command_line.hpp"
 
+#include <charconv>
+
 namespace happy {
 
 const char* const usage_text =
@@ -23,14 +25,11 @@ const char* const usage_text =
     "HAPPY_NODE (cluster node name, overrides cluster.node).\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {
-  if (text.empty() || text.size() > 5) return std::nullopt;
-  unsigned value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(value);
+  std::uint16_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, problem] = std::from_chars(text.data(), end, value);
+  if (problem != std::errc{} || stop != end || text.empty()) return std::nullopt;
+  return value;
 }
 
 command_line parse_command_line(const std::vector<std::string>& args) {

@@ -149,9 +149,8 @@ void http_session::handle_request(http_request request) {
       return serve_asset(request, "index.html");
     case route::kind::asset:
       return serve_asset(request, target.asset);
-    case route::kind::not_found:
-      return answer(http::status::not_found,
-                    error_body("no such path: " + std::string(request.target().substr(0, 200))));
+    case route::kind::not_found:  // answered before the method check
+      return;
     case route::kind::topic_list:
       return context_.actors.list_topics(json_answer_later(std::move(request), allow_origin));
     case route::kind::cluster:

@@ -1,6 +1,6 @@
 #include "net/route.hpp"
 
-#include <limits>
+#include <charconv>
 
 #include "config/topic_name.hpp"
 
@@ -44,14 +44,10 @@ std::string quoted(std::string_view text) {
 }  // namespace
 
 bool parse_u64(std::string_view text, std::uint64_t& out) {
-  if (text.empty() || text.size() > 20) return false;
   std::uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    auto digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;
-    value = value * 10 + digit;
-  }
+  const char* end = text.data() + text.size();
+  auto [stop, problem] = std::from_chars(text.data(), end, value);
+  if (problem != std::errc{} || stop != end || text.empty()) return false;
   out = value;
   return true;
 }

@@ -295,7 +295,9 @@ def parse_http_head(raw):
     return int(parts[1]), headers
 
 
-def _request_bytes(method, path, port, headers, body=None):
+def request_bytes(method, path, port, headers, body=None):
+    """One HTTP/1.1 request as bytes, with Host (and Content-Length for a body) filled in:
+    for clients that write to a raw socket or asyncio stream."""
     all_headers = {"Host": f"{HOST}:{port}"}
     all_headers.update(headers or {})
     if body is not None:
@@ -325,7 +327,7 @@ class HttpStream:
     async def open(cls, port, path, headers=None, timeout=5.0, method="GET", body=None):
         reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
         try:
-            writer.write(_request_bytes(method, path, port, headers, body))
+            writer.write(request_bytes(method, path, port, headers, body))
             await writer.drain()
             raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
         except BaseException:
@@ -540,7 +542,7 @@ class RawWebSocket:
                            "Upgrade": "websocket", "Sec-WebSocket-Key": key,
                            "Sec-WebSocket-Version": "13"}
             all_headers.update(headers or {})
-            self.sock.sendall(_request_bytes("GET", path, port, all_headers))
+            self.sock.sendall(request_bytes("GET", path, port, all_headers))
             self._buf = b""
             while b"\r\n\r\n" not in self._buf:
                 data = self.sock.recv(4096)
@@ -777,7 +779,7 @@ class LeanWebSocket(asyncio.Protocol):
                    "Upgrade": "websocket", "Sec-WebSocket-Key": key,
                    "Sec-WebSocket-Version": "13"}
         headers.update(self.extra_headers)
-        transport.write(_request_bytes("GET", self.path, self.port, headers))
+        transport.write(request_bytes("GET", self.path, self.port, headers))
 
     def data_received(self, data):
         buf = self._buf + data if self._buf else data

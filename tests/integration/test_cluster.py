@@ -22,18 +22,14 @@ import unittest
 
 import websockets
 
+from cluster_harness import (AUTH, ORDERS, SANITIZER, SLOW, TICKS, TOPICS, ClusterNodesTestCase,
+                             LeanSubscriber, canonical, node_config, owner_of, post,
+                             post_until_accepted, strictly_increasing_problems, wait_all_up,
+                             wait_member_state, wait_until)
 from harness import (HOST, HttpStream, LeanWebSocket, Server, assert_consecutive, free_port,
-                     get_metrics, http_request_async, is_sanitizer_build, metric_value,
-                     parse_http_head, run_async, run_cli, wait_for_metric, write_temp)
+                     get_metrics, http_request_async, metric_value, parse_http_head,
+                     request_bytes, run_async, run_cli, wait_for_metric, write_temp)
 
-TOKEN = "T0KEN-cluster-test"
-AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-ORDERS = "orders"  # publish-only
-TICKS = "ticks"    # generator
-TOPICS = (ORDERS, TICKS)
-
-SANITIZER = is_sanitizer_build()
-SLOW = 2.0 if SANITIZER else 1.0          # timeouts are multiplied by this
 PUBLISHES = 300 if SANITIZER else 1000     # test 1
 UP_WITHIN_S = 15.0 * SLOW                  # all nodes "up" after starting them
 # Failover and rejoin bounds from the spec (5 s, 10 s); an ASan build gets more room.
@@ -55,23 +51,6 @@ def distinct_free_ports(n):
         if port not in ports:
             ports.append(port)
     return ports
-
-
-def node_config(name, listen, peers, interval_ms=200, history=5000):
-    cfg = {
-        "server": {"host": HOST, "shutdown_grace_ms": 1000},
-        "publish": {"tokens": [TOKEN]},
-        "limits": {"history": history},
-        "topics": {
-            ORDERS: {},
-            TICKS: {"generator": {"interval_ms": interval_ms, "distribution": "uniform",
-                                  "min": 0, "max": 10}},
-        },
-        "cluster": {"listen": listen, "peers": list(peers)},
-    }
-    if name is not None:
-        cfg["cluster"]["node"] = name
-    return cfg
 
 
 class Node:
@@ -103,8 +82,12 @@ class Node:
         for server in self.servers:
             server.kill()
 
+    def http(self, path, **kwargs):
+        """harness.Server.http on the node's current process (cluster_harness.post uses it)."""
+        return self.server.http(path, **kwargs)
+
     def cluster(self, timeout=3.0):
-        status, _, body = self.server.http("/cluster", timeout=timeout)
+        status, _, body = self.http("/cluster", timeout=timeout)
         if status != 200:
             raise AssertionError(f"GET /cluster on {self.name} answered {status}: {body[:300]!r}")
         return json.loads(body)
@@ -123,30 +106,6 @@ class Node:
         return "\n".join(out)
 
 
-def owners_in(view, topics=TOPICS):
-    """topic -> [names of the members this view says own it]."""
-    out = {t: [] for t in topics}
-    for member in view.get("members", []):
-        for topic in member.get("owns") or []:
-            if topic in out:
-                out[topic].append(member.get("node"))
-    return out
-
-
-def owner_of(view, topic):
-    names = owners_in(view, (topic,))[topic]
-    if len(names) != 1:
-        raise AssertionError(f"{topic!r} must have exactly one owner, GET /cluster: {view}")
-    return names[0]
-
-
-def member_named(view, name):
-    for member in view.get("members", []):
-        if member.get("node") == name:
-            return member
-    return None
-
-
 def metric_sum(nodes, name, **labels):
     total = 0.0
     for node in nodes:
@@ -155,43 +114,6 @@ def metric_sum(nodes, name, **labels):
             raise AssertionError(f"{name}{labels or ''} missing from /metrics of node {node.name}")
         total += value
     return total
-
-
-def post(server, topic, value, timeout=5.0):
-    """Blocking POST of one JSON value: (status, parsed answer or None)."""
-    status, _, raw = server.http(f"/topics/{topic}", method="POST", headers=AUTH,
-                                      body=json.dumps(value).encode(), timeout=timeout)
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw
-
-
-def post_until_accepted(node, topic, value, within):
-    """POSTs until 202 (retrying failures) for at most `within` s; returns the seq.
-    A timed-out attempt may still have been accepted: the value can then appear twice."""
-    deadline = time.monotonic() + within
-    last = None
-    while True:
-        try:
-            status, answer = post(node.server, topic, value, timeout=2.0 * SLOW)
-            if status == 202:
-                return answer["seq"]
-            last = (status, answer)
-        except OSError as e:
-            last = repr(e)
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"publishing {value} to {topic} on node {node.name} did not "
-                                 f"succeed within {within} s; last answer {last}")
-        time.sleep(0.1)
-
-
-def request_bytes(method, path, port, headers, body):
-    all_headers = {"Host": f"{HOST}:{port}", "Content-Length": str(len(body))}
-    all_headers.update(headers)
-    head = f"{method} {path} HTTP/1.1\r\n" + "".join(
-        f"{k}: {v}\r\n" for k, v in all_headers.items()) + "\r\n"
-    return head.encode("latin-1") + body
 
 
 class KeepAliveClient:
@@ -234,37 +156,6 @@ async def post_async(port, topic, value, timeout):
         http_request_async(port, f"/topics/{topic}", headers=AUTH, method="POST",
                            body=json.dumps(value).encode(), timeout=timeout), timeout)
     return status, json.loads(raw) if raw else None
-
-
-class LeanSubscriber:
-    """A LeanWebSocket (harness) that keeps (seq, value) of every envelope."""
-
-    def __init__(self, topic):
-        self.topic = topic
-        self.received = []
-        self.envelopes = []
-        self.ws = None
-
-    @classmethod
-    async def open(cls, port, topic, query="", keep_envelopes=False):
-        self = cls(topic)
-        self.keep_envelopes = keep_envelopes
-        self.ws = await LeanWebSocket.open(port, f"/topics/{topic}{query}", on_text=self._on_text,
-                                           timeout=10 * SLOW)
-        return self
-
-    def _on_text(self, payload):
-        env = json.loads(payload)
-        self.received.append((env["seq"], env[self.topic]))
-        if self.keep_envelopes:
-            self.envelopes.append(env)
-
-    def seqs(self):
-        return [s for s, _ in self.received]
-
-    async def close(self):
-        if self.ws is not None:
-            self.ws.abort()
 
 
 class LibSubscriber:
@@ -356,29 +247,7 @@ class Follower:
                 await self.task
 
 
-async def wait_until(predicate, timeout, interval=0.05):
-    """Polls predicate() until true; returns whether it became true within timeout."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(interval)
-    return True
-
-
-def canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def strictly_increasing_problems(seqs):
-    """Descriptions of the places where seqs do not strictly increase (duplicates, reorders)."""
-    return [f"{a} then {b} at index {i}" for i, (a, b) in enumerate(zip(seqs, seqs[1:])) if b <= a]
-
-
-class ClusterTestCase(unittest.TestCase):
-
-    def setUp(self):
-        self.nodes = []
+class ClusterTestCase(ClusterNodesTestCase):
 
     def start_cluster(self, count=3, interval_ms=200, peers_include_self=True, history=5000):
         """Starts `count` nodes ("a", "b", ...) that all know each other, then waits
@@ -397,74 +266,8 @@ class ClusterTestCase(unittest.TestCase):
             nodes.append(node)
         for node in nodes:
             node.start()
-        self.views = self.wait_all_up(nodes)
+        self.views = wait_all_up(nodes, UP_WITHIN_S)
         return nodes
-
-    def wait_all_up(self, nodes, timeout=UP_WITHIN_S, topics=TOPICS):
-        """Until every node's GET /cluster says: itself up, exactly these nodes as members,
-        all up, each topic owned by exactly one of them, and the same owners as every
-        other node's view. Returns {node name: view}."""
-        expected = {n.name for n in nodes}
-        deadline = time.monotonic() + timeout
-        while True:
-            views, problems = {}, []
-            for node in nodes:
-                try:
-                    view = node.cluster(timeout=2.0 * SLOW)
-                except (OSError, AssertionError, ValueError) as e:
-                    problems.append(f"{node.name}: GET /cluster failed: {e!r}")
-                    continue
-                views[node.name] = view
-                members = view.get("members") or []
-                up = {m.get("node") for m in members if m.get("state") == "up"}
-                if view.get("state") != "up":
-                    problems.append(f"{node.name}: state {view.get('state')!r}")
-                elif up != expected or len(members) != len(nodes):
-                    problems.append(f"{node.name}: members {members}")
-                else:
-                    owners = owners_in(view, topics)
-                    if any(len(owners[t]) != 1 for t in topics):
-                        problems.append(f"{node.name}: owners {owners}")
-            if not problems:
-                agreed = {canonical(owners_in(v, topics)) for v in views.values()}
-                if len(agreed) == 1:
-                    return views
-                problems.append("nodes disagree on owners: " + "; ".join(
-                    f"{name}: {owners_in(v, topics)}" for name, v in views.items()))
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"not all of {sorted(expected)} up everywhere within {timeout} s: "
-                    + " | ".join(problems) + f"\nlast views: {json.dumps(views)}")
-            time.sleep(0.1)
-
-    def wait_member_state(self, observers, name, state, timeout):
-        """Until GET /cluster on every observer shows member `name` in `state`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            seen = {}
-            for node in observers:
-                try:
-                    member = member_named(node.cluster(timeout=2.0 * SLOW), name)
-                    seen[node.name] = member and member.get("state")
-                except (OSError, AssertionError, ValueError) as e:
-                    seen[node.name] = repr(e)
-            if all(s == state for s in seen.values()):
-                return
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"member {name!r} not {state!r} on every node within "
-                                     f"{timeout} s: {seen}")
-            time.sleep(0.1)
-
-    @contextlib.contextmanager
-    def logs_on_failure(self):
-        """On any exception, print the tail of every node's log, then re-raise."""
-        try:
-            yield
-        except BaseException:
-            for node in self.nodes:
-                with contextlib.suppress(Exception):
-                    print(node.log_tail(), file=sys.stderr)
-            raise
 
 
 class ClusterTest(ClusterTestCase):
@@ -756,7 +559,7 @@ class ClusterTest(ClusterTestCase):
                                          f"e.g. {lost_after[:3]}")
 
             # The survivors agree the victim is gone and own its topic between them.
-            self.wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
+            wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
             new_owners = {owner_of(n.cluster(), ORDERS) for n in survivors}
             self.assertEqual(len(new_owners), 1, new_owners)
             self.assertIn(new_owners.pop(), {n.name for n in survivors})
@@ -788,7 +591,7 @@ class ClusterTest(ClusterTestCase):
 
             victim.kill()
             t_kill = time.monotonic()
-            self.wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
+            wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
             down_s = time.monotonic() - t_kill
             for node in survivors:
                 for state in ("down", "up"):
@@ -802,7 +605,7 @@ class ClusterTest(ClusterTestCase):
 
             victim.start()  # same config file: same node name, HTTP and cluster ports
             t_restart = time.monotonic()
-            self.wait_all_up(nodes, timeout=REJOIN_WITHIN_S)
+            wait_all_up(nodes, timeout=REJOIN_WITHIN_S)
             rejoin_s = time.monotonic() - t_restart
             print(f"\n{victim.name} seen down after {down_s:.2f} s, up again {rejoin_s:.2f} s "
                   f"after its restart", file=sys.stderr)
@@ -880,14 +683,14 @@ class ClusterTest(ClusterTestCase):
             # Attempts started after the stop; each may wait for the silent owner.
             seq = post_until_accepted(survivors[1], ORDERS, {"k": 1}, FAILOVER_WITHIN_S + 2)
             recovered_s = time.monotonic() - t_stop
-            self.wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
+            wait_member_state(survivors, victim.name, "down", DOWN_WITHIN_S)
             print(f"\nsilent owner {victim.name}: publishing through the survivors worked again "
                   f"after {recovered_s:.2f} s", file=sys.stderr)
             self.assertLess(recovered_s, FAILOVER_WITHIN_S)
             self.assertGreater(seq, first)
 
             victim.server.proc.send_signal(signal.SIGCONT)
-            self.wait_all_up(nodes, timeout=REJOIN_WITHIN_S)
+            wait_all_up(nodes, timeout=REJOIN_WITHIN_S)
 
             async def main():
                 clients = [await LeanSubscriber.open(n.port, ORDERS) for n in nodes]

@@ -27,20 +27,16 @@ import tempfile
 import time
 import unittest
 
-from harness import (LeanWebSocket, binary_path, is_sanitizer_build, port_accepts, run_async,
-                     write_temp)
+from cluster_harness import (AUTH, ORDERS, REQUEST_TIMEOUT_S, SLOW, ClusterNodesTestCase,
+                             LeanSubscriber, member_named, node_config, owner_of, post,
+                             post_until_accepted, strictly_increasing_problems, wait_all_up,
+                             wait_member_state, wait_until)
+from harness import binary_path, port_accepts, run_async, write_temp
 
-TOKEN = "T0KEN-partition-test"
-AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-ORDERS = "orders"  # publish-only
-TICKS = "ticks"    # generator
-TOPICS = (ORDERS, TICKS)
 NAMES = ("a", "b", "c")
 HTTP_PORT = 8080      # inside each namespace (each has its own port space)
 CLUSTER_PORT = 4710
 
-SANITIZER = is_sanitizer_build()
-SLOW = 2.0 if SANITIZER else 1.0           # timeouts are multiplied by this
 UP_WITHIN_S = 15.0 * SLOW                  # all nodes up after the start
 RECOVER_WITHIN_S = 6.0 * SLOW              # majority publishes again after the cut
 DOWN_WITHIN_S = 6.0 * SLOW                 # majority shows the victim down after the cut
@@ -130,20 +126,6 @@ class Network:
         ip("link", "set", self.host_veth[name], "up")
 
 
-def node_config(name, listen, peers):
-    return {
-        "server": {"host": "0.0.0.0", "shutdown_grace_ms": 1000},
-        "publish": {"tokens": [TOKEN]},
-        "limits": {"history": 5000},
-        "topics": {
-            ORDERS: {},
-            TICKS: {"generator": {"interval_ms": 200, "distribution": "uniform",
-                                  "min": 0, "max": 10}},
-        },
-        "cluster": {"node": name, "listen": listen, "peers": list(peers)},
-    }
-
-
 class NsNode:
     """One node running inside its network namespace, reached over the bridge."""
 
@@ -198,34 +180,29 @@ class NsNode:
         return "\n".join([f"--- node {self.name} ({state}), last {min(lines, len(text))} of "
                           f"{len(text)} log lines:"] + text[-lines:])
 
-    def http(self, path, method="GET", body=None, headers=None, timeout=2.0 * SLOW):
+    def http(self, path, method="GET", headers=None, body=None, timeout=REQUEST_TIMEOUT_S):
+        """Like harness.Server.http (cluster_harness.post uses it), over the bridge:
+        (status, headers dict with lower-case keys, body bytes)."""
         conn = http.client.HTTPConnection(self.address, HTTP_PORT, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             res = conn.getresponse()
-            return res.status, res.read()
+            body = res.read()
+            return res.status, {k.lower(): v for k, v in res.getheaders()}, body
         finally:
             conn.close()
 
-    def cluster(self):
-        status, body = self.http("/cluster")
+    def cluster(self, timeout=REQUEST_TIMEOUT_S):
+        status, _, body = self.http("/cluster", timeout=timeout)
         if status != 200:
             raise AssertionError(f"GET /cluster on {self.name} answered {status}: {body[:300]!r}")
         return json.loads(body)
 
     def topic_seq(self, topic):
-        status, body = self.http("/topics")
+        status, _, body = self.http("/topics")
         if status != 200:
             raise AssertionError(f"GET /topics on {self.name} answered {status}: {body[:300]!r}")
         return next(t["seq"] for t in json.loads(body) if t["name"] == topic)
-
-    def post(self, topic, value, timeout):
-        status, raw = self.http(f"/topics/{topic}", method="POST", headers=AUTH,
-                                body=json.dumps(value).encode(), timeout=timeout)
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw
 
 
 # Run inside the cut-off node's namespace: POST until 202 (or the deadline), then its view.
@@ -265,141 +242,7 @@ print(json.dumps({"result": result, "tries": tries, "last": last, "elapsed": ela
 """
 
 
-def owners_in(view, topics=TOPICS):
-    """topic -> [names of the members this view says own it]."""
-    out = {t: [] for t in topics}
-    for member in view.get("members", []):
-        for topic in member.get("owns") or []:
-            if topic in out:
-                out[topic].append(member.get("node"))
-    return out
-
-
-def owner_of(view, topic):
-    names = owners_in(view, (topic,))[topic]
-    if len(names) != 1:
-        raise AssertionError(f"{topic!r} must have exactly one owner, GET /cluster: {view}")
-    return names[0]
-
-
-def member_named(view, name):
-    return next((m for m in view.get("members", []) if m.get("node") == name), None)
-
-
-def canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def strictly_increasing_problems(seqs):
-    return [f"{a} then {b} at index {i}" for i, (a, b) in enumerate(zip(seqs, seqs[1:])) if b <= a]
-
-
-def wait_all_up(nodes, timeout):
-    """Until every node's GET /cluster shows itself and all `nodes` up, each topic owned by
-    exactly one of them, and the same owners as the other nodes' views. {name: view}."""
-    expected = {n.name for n in nodes}
-    deadline = time.monotonic() + timeout
-    while True:
-        views, problems = {}, []
-        for node in nodes:
-            try:
-                view = views[node.name] = node.cluster()
-            except (OSError, AssertionError, ValueError) as e:
-                problems.append(f"{node.name}: GET /cluster failed: {e!r}")
-                continue
-            members = view.get("members") or []
-            up = {m.get("node") for m in members if m.get("state") == "up"}
-            if view.get("state") != "up":
-                problems.append(f"{node.name}: state {view.get('state')!r}")
-            elif up != expected or len(members) != len(nodes):
-                problems.append(f"{node.name}: members {members}")
-            elif any(len(o) != 1 for o in owners_in(view).values()):
-                problems.append(f"{node.name}: owners {owners_in(view)}")
-        if not problems:
-            if len({canonical(owners_in(v)) for v in views.values()}) == 1:
-                return views
-            problems.append("nodes disagree on owners: " + "; ".join(
-                f"{name}: {owners_in(v)}" for name, v in views.items()))
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not all of {sorted(expected)} up everywhere within {timeout} s: "
-                                 + " | ".join(problems) + f"\nlast views: {json.dumps(views)}")
-        time.sleep(0.1)
-
-
-def wait_member_state(observers, name, state, timeout):
-    """Until GET /cluster on every observer shows member `name` in `state`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = {}
-        for node in observers:
-            try:
-                member = member_named(node.cluster(), name)
-                seen[node.name] = member and member.get("state")
-            except (OSError, AssertionError, ValueError) as e:
-                seen[node.name] = repr(e)
-        if all(s == state for s in seen.values()):
-            return
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"member {name!r} not {state!r} on every node within "
-                                 f"{timeout} s: {seen}")
-        time.sleep(0.1)
-
-
-def post_until_accepted(node, topic, value, within, attempt_timeout=2.0 * SLOW):
-    """POSTs until 202 (retrying failures) for at most `within` s; returns the seq.
-    A timed-out attempt may still have been accepted: the value can then appear twice."""
-    deadline = time.monotonic() + within
-    last = None
-    while True:
-        try:
-            status, answer = node.post(topic, value, attempt_timeout)
-            if status == 202:
-                return answer["seq"]
-            last = (status, answer)
-        except OSError as e:
-            last = repr(e)
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"publishing {value} to {topic} on node {node.name} did not "
-                                 f"succeed within {within} s; last answer {last}")
-        time.sleep(0.1)
-
-
-class Subscriber:
-    """A LeanWebSocket (harness) on a node's bridge address keeping (seq, value)."""
-
-    def __init__(self, topic):
-        self.topic, self.received, self.ws = topic, [], None
-
-    @classmethod
-    async def open(cls, node, topic, query=""):
-        self = cls(topic)
-        self.ws = await LeanWebSocket.open(HTTP_PORT, f"/topics/{topic}{query}",
-                                           on_text=self._on_text, timeout=10 * SLOW,
-                                           host=node.address)
-        return self
-
-    def _on_text(self, payload):
-        env = json.loads(payload)
-        self.received.append((env["seq"], env[self.topic]))
-
-    def seqs(self):
-        return [s for s, _ in self.received]
-
-    def close(self):
-        if self.ws is not None:
-            self.ws.abort()
-
-
-async def wait_until(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(interval)
-    return True
-
-
-class ClusterPartitionTest(unittest.TestCase):
+class ClusterPartitionTest(ClusterNodesTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -426,14 +269,13 @@ class ClusterPartitionTest(unittest.TestCase):
         if problems:
             print(f"\ncleanup of the partition test network: {problems}", file=sys.stderr)
 
-    def setUp(self):
-        self.nodes = []
-
     def start_nodes(self):
         net = self.net
         listens = [f"{net.address[n]}:{CLUSTER_PORT}" for n in NAMES]
         for n, listen in zip(NAMES, listens):
-            node = NsNode(n, net.netns[n], net.address[n], node_config(n, listen, listens))
+            # 0.0.0.0: reached over the bridge, and on 127.0.0.1 by NS_CLIENT.
+            config = node_config(n, listen, listens, http_host="0.0.0.0")
+            node = NsNode(n, net.netns[n], net.address[n], config)
             self.addCleanup(node.kill)  # test cleanups run before the class's network cleanup
             self.nodes.append(node)
         for node in self.nodes:
@@ -451,16 +293,6 @@ class ClusterPartitionTest(unittest.TestCase):
                                  f"{result.stderr}")
         return json.loads(result.stdout)
 
-    @contextlib.contextmanager
-    def logs_on_failure(self):
-        try:
-            yield
-        except BaseException:
-            for node in self.nodes:
-                with contextlib.suppress(Exception):
-                    print(node.log_tail(), file=sys.stderr)
-            raise
-
     def test_partition_and_heal(self):
         """Cut the owner of `orders` off the network: the majority publishes again within
         6 s and both its nodes deliver the same readings; the minority node still answers
@@ -475,7 +307,8 @@ class ClusterPartitionTest(unittest.TestCase):
 
             async def main():
                 r = {}
-                subs = [await Subscriber.open(n, ORDERS, "?since=0") for n in majority]
+                subs = [await LeanSubscriber.open(HTTP_PORT, ORDERS, "?since=0", host=n.address)
+                        for n in majority]
                 pre = []
                 for k in range(PRE_CUT_PUBLISHES):
                     pre.append(await asyncio.to_thread(
@@ -501,7 +334,7 @@ class ClusterPartitionTest(unittest.TestCase):
                         node = majority[k % 2]
                         t0 = time.monotonic()
                         try:
-                            status, answer = node.post(ORDERS, {"part": k}, ATTEMPT_TIMEOUT_S)
+                            status, answer = post(node, ORDERS, {"part": k}, ATTEMPT_TIMEOUT_S)
                             if status == 202:
                                 return k, node.name, answer["seq"], time.monotonic(), failures
                             failures.append((node.name, round(t0 - t_cut, 2), status, answer))
@@ -555,7 +388,8 @@ class ClusterPartitionTest(unittest.TestCase):
                 assigned = {s for s, _ in r["during"][0] + r["during"][1] if s > pre_max}
                 minority_seq = (r["minority"]["result"] or {}).get("seq")
                 r["partition_max"] = since = max(assigned | set(acked) | {minority_seq or 0})
-                fresh = [await Subscriber.open(n, ORDERS, f"?since={since}") for n in self.nodes]
+                fresh = [await LeanSubscriber.open(HTTP_PORT, ORDERS, f"?since={since}",
+                                                   host=n.address) for n in self.nodes]
                 after = {}
                 for k in range(AFTER_HEAL_PUBLISHES):
                     seq = await asyncio.to_thread(post_until_accepted, self.nodes[k % 3], ORDERS,
@@ -570,7 +404,7 @@ class ClusterPartitionTest(unittest.TestCase):
                 r["fresh"] = [list(s.received) for s in fresh]
                 r["majority_whole"] = [list(s.received) for s in subs]
                 for s in subs + fresh:
-                    s.close()
+                    await s.close()
                 return r
 
             r = run_async(main(), 90 * SLOW)

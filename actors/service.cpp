@@ -18,6 +18,26 @@
 
 namespace happy {
 
+namespace {
+
+// Sends `request` to `target` from a short-lived actor, so the calling thread
+// never blocks; `on_answer` or, after 5 s or an error, `on_failure` runs on an
+// actor thread. (Everything goes to spawn as arguments, not into a capture:
+// CAF 0.17 dereferences a null tuple for argument-less function actors, which
+// UBSan rejects.)
+template <class OnAnswer, class OnFailure, class... Request>
+void ask(caf::actor_system& system, const caf::actor& target, OnAnswer on_answer,
+         OnFailure on_failure, Request... request) {
+  system.spawn(
+      [](caf::event_based_actor* self, const caf::actor& whom, const OnAnswer& answer,
+         const OnFailure& failure, const Request&... message) {
+        self->request(whom, std::chrono::seconds(5), message...).then(answer, failure);
+      },
+      target, std::move(on_answer), std::move(on_failure), std::move(request)...);
+}
+
+}  // namespace
+
 void session_link::transport_closed() const {
   if (session_) caf::anon_send(session_, transport_closed_atom::value);
 }
@@ -63,14 +83,10 @@ void service::cluster_status(std::function<void(std::string json)> done) {
     done(standalone_cluster_status_json());
     return;
   }
-  system_.spawn(
-      [](caf::event_based_actor* self, const caf::actor& cluster,
-         const std::function<void(std::string json)>& done) {
-        self->request(cluster, std::chrono::seconds(5), cluster_atom::value)
-            .then([done](std::string& json) { done(std::move(json)); },
-                  [done](const caf::error&) { done(R"({"error":"cluster status unavailable"})"); });
-      },
-      cluster_, std::move(done));
+  ask(
+      system_, cluster_, [done](std::string& json) { done(std::move(json)); },
+      [done](const caf::error&) { done(R"({"error":"cluster status unavailable"})"); },
+      cluster_atom::value);
 }
 
 void prepare_cluster_transport(caf::actor_system_config& cfg) {
@@ -95,17 +111,9 @@ publisher_link service::open_publisher(const std::string& topic) {
 }
 
 void service::collect_stats(std::function<void(std::vector<topic_stats>)> done) {
-  // A short-lived actor makes the request so the caller's thread never blocks.
-  // (Arguments are passed to spawn rather than captured: CAF 0.17 dereferences
-  // a null tuple for argument-less function actors, which UBSan rejects.)
-  system_.spawn(
-      [](caf::event_based_actor* self, const caf::actor& registry,
-         const std::function<void(std::vector<topic_stats>)>& done) {
-        self->request(registry, std::chrono::seconds(5), stats_atom::value)
-            .then([done](const std::vector<topic_stats>& stats) { done(stats); },
-                  [done](const caf::error&) { done({}); });
-      },
-      registry_, std::move(done));
+  ask(
+      system_, registry_, [done](const std::vector<topic_stats>& stats) { done(stats); },
+      [done](const caf::error&) { done({}); }, stats_atom::value);
 }
 
 void service::list_topics(std::function<void(std::string json)> done) {
@@ -120,15 +128,10 @@ void service::reload(config next) {
 
 void service::publish(const std::string& topic, std::string value_json,
                       std::function<void(publish_result)> done) {
-  system_.spawn(
-      [](caf::event_based_actor* self, const caf::actor& registry, const std::string& topic,
-         const std::string& value_json, const std::function<void(publish_result)>& done) {
-        self->request(registry, std::chrono::seconds(5), publish_atom::value, topic, value_json)
-            .then(
-                [done](std::uint64_t seq) { done(publish_result_of(seq)); },
-                [done](const caf::error&) { done({publish_result::outcome::unavailable, 0}); });
-      },
-      publish_target(), topic, std::move(value_json), std::move(done));
+  ask(
+      system_, publish_target(), [done](std::uint64_t seq) { done(publish_result_of(seq)); },
+      [done](const caf::error&) { done({publish_result::outcome::unavailable, 0}); },
+      publish_atom::value, topic, std::move(value_json));
 }
 
 void service::shutdown() {

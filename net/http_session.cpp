@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "log/log.hpp"
+#include "net/on_strand.hpp"
 #include "net/publish_request.hpp"
 #include "net/route.hpp"
 #include "net/publisher_session.hpp"
@@ -135,14 +136,13 @@ void http_session::handle_request(http_request request) {
     case route::kind::metrics: {
       auto self = shared_from_this();
       auto shared_request = std::make_shared<http_request>(std::move(request));
-      context_.actors.collect_stats([self, shared_request](std::vector<topic_stats> stats) {
-        asio::post(self->strand_, [self, shared_request, stats = std::move(stats)] {
-          self->send(text_response(*shared_request, "text/plain; version=0.0.4; charset=utf-8",
-                                   self->context_.metrics.render(
-                                       stats, self->context_.connections,
-                                       self->context_.actors.cluster_numbers())));
-        });
-      });
+      context_.actors.collect_stats(
+          on_strand(strand_, [self, shared_request](std::vector<topic_stats> stats) {
+            self->send(text_response(
+                *shared_request, "text/plain; version=0.0.4; charset=utf-8",
+                self->context_.metrics.render(stats, self->context_.connections,
+                                              self->context_.actors.cluster_numbers())));
+          }));
       return;
     }
     case route::kind::index:
@@ -159,21 +159,20 @@ void http_session::handle_request(http_request request) {
       return open_publisher(std::move(request), target);
     case route::kind::topic:
       if (method == http::verb::post) return publish(std::move(request), target);
-      if (beast::websocket::is_upgrade(request)) return upgrade_to_websocket(std::move(request), target);
+      if (beast::websocket::is_upgrade(request))
+        return upgrade_to_websocket(std::move(request), target);
       return open_stream(std::move(request), target);
   }
 }
 
 std::function<void(std::string)> http_session::json_answer_later(http_request request,
-                                                                std::string allow_origin) {
+                                                                 std::string allow_origin) {
   auto self = shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
-  return [self, shared_request, allow_origin = std::move(allow_origin)](std::string json) {
-    // Called on an actor thread: hop back onto the connection's strand.
-    asio::post(self->strand_, [self, shared_request, allow_origin, json = std::move(json)]() mutable {
-      self->send(json_response(*shared_request, http::status::ok, std::move(json), allow_origin));
-    });
-  };
+  return on_strand(
+      strand_, [self, shared_request, allow_origin = std::move(allow_origin)](std::string json) {
+        self->send(json_response(*shared_request, http::status::ok, std::move(json), allow_origin));
+      });
 }
 
 // Serves the dashboard page and its assets, revalidated by ETag.
@@ -193,30 +192,27 @@ void http_session::publish(http_request request, const route& target) {
   std::string topic = target.topic;
   context_.actors.publish(
       topic, std::move(check.value_json),
-      [self, shared_request, allow_origin, topic](publish_result result) {
-        asio::post(self->strand_, [self, shared_request, allow_origin, topic, result] {
-          using outcome = publish_result::outcome;
-          if (result.status == outcome::accepted)
-            return self->send(json_response(
-                *shared_request, http::status::accepted,
-                R"({"topic":")" + topic + R"(","seq":)" + std::to_string(result.seq) + "}",
-                allow_origin));
-          if (result.status == outcome::topic_limit) {
-            self->context_.metrics.count_rejection(publish_rejection::topic_limit);
-            return self->send(json_response(
-                *shared_request, http::status::too_many_requests,
-                error_body("topic '" + topic + "' cannot be created: limits.max_topics = " +
-                           std::to_string(self->context_.settings.limits.max_topics) +
-                           " reached"),
-                allow_origin));
-          }
-          self->send(json_response(
-              *shared_request, http::status::service_unavailable,
-              error_body("the reading was not accepted in time (in a cluster: the topic's owner "
-                         "could not be reached yet); try again"),
+      on_strand(strand_, [self, shared_request, allow_origin, topic](publish_result result) {
+        using outcome = publish_result::outcome;
+        if (result.status == outcome::accepted)
+          return self->send(json_response(
+              *shared_request, http::status::accepted,
+              R"({"topic":")" + topic + R"(","seq":)" + std::to_string(result.seq) + "}",
               allow_origin));
-        });
-      });
+        if (result.status == outcome::topic_limit) {
+          self->context_.metrics.count_rejection(publish_rejection::topic_limit);
+          return self->send(json_response(
+              *shared_request, http::status::too_many_requests,
+              error_body("topic '" + topic + "' cannot be created: limits.max_topics = " +
+                         std::to_string(self->context_.settings.limits.max_topics) + " reached"),
+              allow_origin));
+        }
+        self->send(json_response(
+            *shared_request, http::status::service_unavailable,
+            error_body("the reading was not accepted in time (in a cluster: the topic's owner "
+                       "could not be reached yet); try again"),
+            allow_origin));
+      }));
 }
 
 // GET /topics/<name>/publish: token and Origin are checked before the upgrade.

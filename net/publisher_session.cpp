@@ -1,6 +1,7 @@
 #include "net/publisher_session.hpp"
 
 #include "log/log.hpp"
+#include "net/on_strand.hpp"
 #include "net/peer_address.hpp"
 #include "net/publish_request.hpp"
 
@@ -86,9 +87,9 @@ void publisher_session::on_read(beast::error_code ec, std::size_t) {
   if (check.status != 0) return refuse(invalid_payload, check.error);
   ++in_flight_;
   auto self = shared_from_this();
-  publisher_.publish(std::move(check.value_json), [self](publish_result result) {
-    asio::post(self->strand_, [self, result] { self->on_published(result); });
-  });
+  publisher_.publish(std::move(check.value_json), on_strand(strand_, [self](publish_result result) {
+                       self->on_published(result);
+                     }));
   do_read();
 }
 

@@ -13,22 +13,38 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "actors/messages.hpp"
 
 namespace happy {
 
-// A connection that takes frames on its own executor (its strand).
+// A connection that takes frames on its own executor (its strand). A drain
+// hands it every batch pushed for it, then asks it once to write them.
 class frame_sink {
  public:
   virtual ~frame_sink() = default;
   virtual boost::asio::any_io_executor executor() = 0;
-  // Queue a batch (shared: read only); true when the sink wants
-  // flush_frames() once this drain is done.
-  virtual bool take_frames(const frame_list& frames) = 0;
-  // Write what the batch queued.
-  virtual void flush_frames() = 0;
+
+  // Queues a batch (shared: read only); true when the sink is not yet on
+  // this drain's list of sinks to flush.
+  bool take_frames(const frame_list& frames) {
+    for (const auto& f : frames) queue_frame(f);
+    return !std::exchange(flush_wanted_, true);
+  }
+  // Writes what the drain queued.
+  void flush_frames() {
+    flush_wanted_ = false;
+    write_queued_frames();
+  }
+
+ protected:
+  virtual void queue_frame(const frame& f) = 0;
+  virtual void write_queued_frames() = 0;
+
+ private:
+  bool flush_wanted_ = false;
 };
 
 class delivery_queue {

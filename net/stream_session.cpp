@@ -85,15 +85,7 @@ asio::any_io_executor stream_session::executor() {
   return strand_;
 }
 
-bool stream_session::take_frames(const frame_list& frames) {
-  for (const auto& f : frames) enqueue(f);
-  if (flush_wanted_) return false;
-  flush_wanted_ = true;
-  return true;
-}
-
-void stream_session::flush_frames() {
-  flush_wanted_ = false;
+void stream_session::write_queued_frames() {
   if (!accepted_ || ending_ || pending_.empty()) return;
   if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
   write_queued();
@@ -171,7 +163,7 @@ void stream_session::watch_peer() {
       });
 }
 
-void stream_session::enqueue(const frame& f) {
+void stream_session::queue_frame(const frame& f) {
   if (ending_) return;
   pending_bytes_ += f.json->size();
   // One frame always fits, however big: only a backlog makes a client slow.

@@ -43,14 +43,13 @@ class stream_session : public transport,
   void shut_down() override;
   // frame_sink (on the connection's strand)
   boost::asio::any_io_executor executor() override;
-  bool take_frames(const frame_list& frames) override;
-  void flush_frames() override;
 
  private:
   void do_accept(frame_list replay);
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   void watch_peer();
-  void enqueue(const frame& f);
+  void queue_frame(const frame& f) override;
+  void write_queued_frames() override;
   void write_queued();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void end_stream();
@@ -90,7 +89,6 @@ class stream_session : public transport,
   bool writing_now_ = false;
   bool ending_ = false;
   bool notified_ = false;
-  bool flush_wanted_ = false;  // frames taken from the delivery queue since the last flush
 };
 
 }  // namespace happy

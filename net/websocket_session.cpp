@@ -92,18 +92,6 @@ asio::any_io_executor websocket_session::executor() {
   return socket_.get_executor();
 }
 
-bool websocket_session::take_frames(const frame_list& frames) {
-  for (const auto& f : frames) enqueue(f);
-  if (flush_wanted_) return false;
-  flush_wanted_ = true;
-  return true;
-}
-
-void websocket_session::flush_frames() {
-  flush_wanted_ = false;
-  write_pending();
-}
-
 void websocket_session::close(std::uint16_t code, std::string reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     // Frames the hub delivered before this close may still wait in the
@@ -158,7 +146,7 @@ void websocket_session::send_refusal(unsigned http_status, std::string json_body
       [self = shared_from_this(), refusal](error_code, std::size_t) { self->finish(); });
 }
 
-void websocket_session::enqueue(const frame& f) {
+void websocket_session::queue_frame(const frame& f) {
   if (close_sent_ || closed_) return;
   std::size_t size = f.json->size();
   // One frame always goes out, however big: only a backlog makes a client slow.

@@ -55,14 +55,13 @@ class websocket_session : public transport,
   void tick() override;
   // frame_sink (on the I/O thread)
   boost::asio::any_io_executor executor() override;
-  bool take_frames(const frame_list& frames) override;
-  void flush_frames() override;
 
  private:
   // Everything below runs on the connection's strand.
   void on_accept(frame_list replay);
   void send_refusal(unsigned http_status, std::string json_body);
-  void enqueue(const frame& f);
+  void queue_frame(const frame& f) override;
+  void write_queued_frames() override { write_pending(); }
   void write_pending();
   bool consume_written(std::size_t bytes);
   void on_writable(boost::system::error_code ec);

@@ -133,23 +133,22 @@ TEST_CASE("stopping the service closes every session's client with 1001 going aw
 TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw elsewhere") {
   testing::deterministic_system t;
   auto link = std::make_shared<testing::recording_transport>();
-  SECTION("in a cluster: since 12 on a replica at 10 is a client that saw 11 and 12 elsewhere") {
-    auto fake_hub = t.system.spawn(lagging_hub, true);
+  // A session resuming with since 12 on a hub at seq 10, clustered or not.
+  auto resume_at_12 = [&](bool clustered) {
+    auto fake_hub = t.system.spawn(lagging_hub, clustered);
     auto reg = t.system.spawn(registry_of, fake_hub);
     t.stop_at_end = {fake_hub, reg};  // the session closes when its hub ends
     t.system.spawn(session, reg, "t", replay_request::since(12), link);
     t.run();
     CHECK(link->accepted);
+  };
+  SECTION("in a cluster: since 12 on a replica at 10 is a client that saw 11 and 12 elsewhere") {
+    resume_at_12(true);
     CHECK(seqs_of(*link) == std::vector<std::uint64_t>{13, 14});
     REQUIRE(link->batches.size() == 2);
   }
   SECTION("alone: since beyond the hub's seq means the server restarted, so all is replayed") {
-    auto fake_hub = t.system.spawn(lagging_hub, false);
-    auto reg = t.system.spawn(registry_of, fake_hub);
-    t.stop_at_end = {fake_hub, reg};  // the session closes when its hub ends
-    t.system.spawn(session, reg, "t", replay_request::since(12), link);
-    t.run();
-    CHECK(link->accepted);
+    resume_at_12(false);
     CHECK(seqs_of(*link) == std::vector<std::uint64_t>{8, 9, 10, 11, 12, 13, 14});
   }
 }

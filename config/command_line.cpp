@@ -25,6 +25,7 @@ const char* const usage_text =
     "HAPPY_NODE (cluster node name, overrides cluster.node).\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {
+  if (text.size() > 5) return std::nullopt;  // as many digits as 65535 has, no more
   std::uint16_t value = 0;
   const char* end = text.data() + text.size();
   auto [stop, problem] = std::from_chars(text.data(), end, value);

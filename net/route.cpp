@@ -44,6 +44,8 @@ std::string quoted(std::string_view text) {
 }  // namespace
 
 bool parse_u64(std::string_view text, std::uint64_t& out) {
+  // At most 20 digits (2^64 - 1 has 20): no unbounded runs of leading zeros.
+  if (text.size() > 20) return false;
   std::uint64_t value = 0;
   const char* end = text.data() + text.size();
   auto [stop, problem] = std::from_chars(text.data(), end, value);

@@ -18,11 +18,16 @@ TEST_CASE("the registry lists every configured topic with seq, subscribers and i
   cfg.topics["bench"] = topic_config{};
   auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
   caf::scoped_actor self{t.system};
-  std::this_thread::sleep_for(200ms);
   std::string json;
-  self->request(reg, 2s, stats_atom::value)
-      .receive([&](const std::vector<topic_stats>& stats) { json = topic_list_json(stats); },
-               [](caf::error&) { FAIL("no stats"); });
+  // Until its generator has ticked a few times.
+  REQUIRE(testing::eventually([&] {
+    std::vector<topic_stats> stats;
+    self->request(reg, 2s, stats_atom::value)
+        .receive([&](const std::vector<topic_stats>& s) { stats = s; },
+                 [](caf::error&) { FAIL("no stats"); });
+    json = topic_list_json(stats);
+    return stats.size() == 2 && stats[1].seq >= 3;
+  }));
   rapidjson::Document d;
   d.Parse(json.c_str());
   REQUIRE(d.IsArray());
@@ -95,9 +100,11 @@ TEST_CASE("reload adds, removes and retunes topics without touching the others")
   // The removed topic's hub ends normally (its sessions close with 1000).
   self->receive([&](const caf::down_msg& down) { CHECK_FALSE(down.reason); },
                 caf::after(2s) >> [] { FAIL("removed hub still running"); });
-  std::this_thread::sleep_for(300ms);
-  auto stats = stats_of(self, reg);
-  REQUIRE(stats.size() == 3);
+  std::vector<topic_stats> stats;
+  REQUIRE(testing::eventually([&] {  // until the retuned generator has ticked at 20 ms
+    stats = stats_of(self, reg);
+    return stats.size() == 3 && stats[2].seq >= 8;
+  }));
   CHECK(stats[0].name == "fresh");
   CHECK(stats[1].name == "steady");
   CHECK(stats[2].name == "tuned");

@@ -21,6 +21,10 @@ TEST_CASE("bad command lines explain themselves") {
         "--port expects a number from 0 to 65535, got '70000'");
   CHECK(parse_command_line({"--port", "-1"}).error ==
         "--port expects a number from 0 to 65535, got '-1'");
+  CHECK(parse_command_line({"--port", "008080"}).error ==
+        "--port expects a number from 0 to 65535, got '008080'");
+  CHECK(parse_command_line({"--port", "80x"}).error ==
+        "--port expects a number from 0 to 65535, got '80x'");
   CHECK(parse_command_line({"--config"}).error == "--config needs a value");
   CHECK(parse_command_line({"--verbose"}).error == "unknown argument '--verbose'");
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "actors/happy_error.hpp"
 #include "actors/service.hpp"
 #include "actors/worker_pool.hpp"
 #include "config/command_line.hpp"
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   // (polling steals the core from the I/O thread when both share one), and
   // skip the per-resume bookkeeping of CAF's own scheduler (worker_pool.hpp).
   use_worker_pool(actor_config);
+  add_happy_error_category(actor_config);
   if (cfg.cluster) prepare_cluster_transport(actor_config);
   caf::actor_system system{actor_config};
   int exit_code = 0;

@@ -1,6 +1,5 @@
 #include "actors/generator.hpp"
 
-#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include <random>
@@ -11,7 +10,7 @@ namespace happy {
 
 namespace {
 
-void schedule_next(caf::stateful_actor<generator_state>* self) {
+void schedule_next(generator_pointer self) {
   auto& s = self->state;
   // Aim at the planned time rather than "now + interval" so processing time
   // does not make the cadence drift.
@@ -21,7 +20,7 @@ void schedule_next(caf::stateful_actor<generator_state>* self) {
   self->delayed_send(self, s.next_due - now, tick_atom::value, s.schedule);
 }
 
-void restart_schedule(caf::stateful_actor<generator_state>* self) {
+void restart_schedule(generator_pointer self) {
   ++self->state.schedule;
   self->state.next_due = std::chrono::steady_clock::now();
   schedule_next(self);
@@ -29,8 +28,8 @@ void restart_schedule(caf::stateful_actor<generator_state>* self) {
 
 }  // namespace
 
-caf::behavior generator(caf::stateful_actor<generator_state>* self, caf::actor hub,
-                        generator_config cfg) {
+generator_actor::behavior_type generator(generator_pointer self, hub_actor hub,
+                                         generator_config cfg) {
   self->state.hub = std::move(hub);
   self->state.cfg = cfg;
   self->state.source.emplace(cfg, std::random_device{}());

@@ -1,7 +1,6 @@
 #include "actors/hub.hpp"
 
 #include <caf/actor_cast.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
@@ -63,7 +62,7 @@ void hub_state::flush() {
                      self->context());
 }
 
-bool hub_state::add_subscriber(const caf::actor& session) {
+bool hub_state::add_subscriber(const session_actor& session) {
   auto [it, inserted] = subscriber_index.emplace(session.address(), subscribers.size());
   if (inserted) subscribers.push_back(session);
   return inserted;
@@ -81,9 +80,9 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
   subscribers.pop_back();
 }
 
-caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
-                  std::size_t history_capacity, std::int64_t generator_interval_ms,
-                  std::shared_ptr<cluster_counters> counters) {
+hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
+                             std::size_t history_capacity, std::int64_t generator_interval_ms,
+                             std::shared_ptr<cluster_counters> counters) {
   self->state.self = self;
   self->state.topic = std::move(topic);
   self->state.counters = std::move(counters);
@@ -105,9 +104,8 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
         s.held.push_back({std::move(value_json), promise});
         return promise;
       },
-      [self](subscribe_atom, const replay_request& request) {
+      [self](subscribe_atom, const session_actor& session, const replay_request& request) {
         auto& s = self->state;
-        auto session = caf::actor_cast<caf::actor>(self->current_sender());
         if (!session) return;
         // Frames accepted before this subscriber joined are in history, so
         // they reach it in the replay, not once more in a live batch.
@@ -124,12 +122,11 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
         self->state.flush_scheduled = false;
         self->state.flush();
       },
-      [self](unsubscribe_atom) {
-        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        self->demonitor(sender);
-        self->state.remove_subscriber(sender);
+      [self](unsubscribe_atom, const session_actor& session) {
+        self->demonitor(session.address());
+        self->state.remove_subscriber(session.address());
       },
-      [self](stats_atom) {
+      [self](stats_atom) -> topic_stats {
         const auto& s = self->state;
         return topic_stats{s.topic, s.seq, s.subscribers.size(), s.generator_interval_ms,
                            s.history.size()};
@@ -138,7 +135,7 @@ caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
         self->state.flush();
         self->quit();
       },
-      [self](view_atom, std::vector<caf::actor>& replicas) {
+      [self](view_atom, std::vector<cluster_node_actor>& replicas) {
         self->state.clustered = true;
         self->state.replicas = std::move(replicas);
       },

@@ -10,38 +10,21 @@
 // behind whatever is queued, so one flush per mailbox drain sends every
 // session one message holding all of them (a frame_batch, shared by pointer).
 //
-// Messages:
-//   (subscribe_atom, replay_request)   sender (a session actor) becomes a
-//        subscriber; it gets (subscribed_atom, frame_list replay, hub seq,
-//        clustered), then (frames_atom, frame_batch) for every flush
-//   (publish_atom, std::string value_json) -> std::uint64_t seq
-//   (unsubscribe_atom)                      sender leaves
-//   (stats_atom) -> topic_stats
-//   (reconfigure_atom, std::uint64_t history, std::int64_t generator_interval_ms)
-//   (remove_atom)   the topic was removed: end normally
-//   (flush_atom)    from itself: fan out the unsent frames
-// In a cluster (README "Clustering"):
-//   (view_atom, std::vector<caf::actor> replicas)   this node is clustered; where
-//        accepted readings also go: other nodes' cluster actors, as
-//        (replica_atom, topic, seq, envelope)
-//   (replica_atom, std::uint64_t seq, std::string envelope)   the owner accepted a reading
-//   (snapshot_atom) -> topic_snapshot
-//   (sync_atom, topic_snapshot)   merge another node's history
-//   (handover_atom, bool holding)   true: this node just became the owner and
-//        is collecting the other nodes' histories: hold publishes; false: go
+// Its interface is hub_actor (actors/actors.hpp). A session subscribes with
+// its own handle and gets (subscribed, replay, hub seq, clustered) first, then
+// (frames, batch) for every flush. In a cluster (README "Clustering") the hub
+// also sends every accepted reading to the other nodes' cluster actors, takes
+// theirs as replicas, and holds publishes while this node takes a topic over.
 
-#include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "actors/cluster_counters.hpp"
-#include "actors/cluster_messages.hpp"
-#include "actors/messages.hpp"
+#include "actors/actors.hpp"
+#include "actors/cluster/cluster_counters.hpp"
 #include "actors/topic_history.hpp"
 
 namespace happy {
@@ -49,26 +32,26 @@ namespace happy {
 struct hub_state {
   static inline const char* name = "hub";
 
-  caf::stateful_actor<hub_state>* self = nullptr;
+  hub_actor::stateful_pointer<hub_state> self = nullptr;
   std::string topic;
   std::uint64_t seq = 0;
   std::int64_t generator_interval_ms = 0;
   topic_history history{0};
   // Session actors, dense for the fan-out loop; the index makes removal O(1).
-  std::vector<caf::actor> subscribers;
+  std::vector<session_actor> subscribers;
   std::unordered_map<caf::actor_addr, std::size_t> subscriber_index;
   // Live frames accepted since the last flush, oldest first.
   frame_list unsent;
   bool flush_scheduled = false;
 
   bool clustered = false;
-  std::vector<caf::actor> replicas;
+  std::vector<cluster_node_actor> replicas;
   std::shared_ptr<cluster_counters> counters;
   // Publishes that arrived while this node took the topic over.
   int handovers = 0;  // takeovers in progress; publishes wait while any is
   struct held_publish {
     std::string value_json;
-    caf::response_promise promise;
+    caf::typed_response_promise<std::uint64_t> promise;
   };
   std::vector<held_publish> held;
 
@@ -81,12 +64,12 @@ struct hub_state {
   void queue_live(frame f);
   // Sends every subscriber the unsent frames as one batch message.
   void flush();
-  bool add_subscriber(const caf::actor& session);
+  bool add_subscriber(const session_actor& session);
   void remove_subscriber(const caf::actor_addr& session);
 };
 
-caf::behavior hub(caf::stateful_actor<hub_state>* self, std::string topic,
-                  std::size_t history_capacity, std::int64_t generator_interval_ms,
-                  std::shared_ptr<cluster_counters> counters);
+hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
+                             std::size_t history_capacity, std::int64_t generator_interval_ms,
+                             std::shared_ptr<cluster_counters> counters);
 
 }  // namespace happy

@@ -2,22 +2,30 @@
 
 #include <chrono>
 
+#include "actors/happy_error.hpp"
+
 namespace happy {
 
-caf::behavior publisher(caf::stateful_actor<publisher_state>* self, caf::actor registry,
-                        std::string topic) {
-  self->state.registry = std::move(registry);
+publish_result publish_result_of(std::uint64_t seq) {
+  return {publish_result::outcome::accepted, seq};
+}
+
+publish_result publish_result_of(const caf::error& error) {
+  if (error == happy_errc::topic_limit) return {publish_result::outcome::topic_limit, 0};
+  return {publish_result::outcome::unavailable, 0};
+}
+
+publisher_actor::behavior_type publisher(publisher_pointer self, publish_target_actor target,
+                                         std::string topic) {
+  self->state.target = std::move(target);
   self->state.topic = std::move(topic);
   return {
       [self](publish_atom, const std::string& value_json, const publish_callback& callback) {
         // Requests from one actor reach the registry, and through it the hub, in order.
-        self->request(self->state.registry, std::chrono::seconds(10), publish_atom::value,
+        self->request(self->state.target, std::chrono::seconds(10), publish_atom::value,
                       self->state.topic, value_json)
-            .then(
-                [callback](std::uint64_t seq) { callback.done(publish_result_of(seq)); },
-                [callback](const caf::error&) {
-                  callback.done({publish_result::outcome::unavailable, 0});
-                });
+            .then([callback](std::uint64_t seq) { callback.done(publish_result_of(seq)); },
+                  [callback](const caf::error& error) { callback.done(publish_result_of(error)); });
       },
   };
 }

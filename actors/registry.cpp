@@ -1,14 +1,13 @@
 #include "actors/registry.hpp"
 
-#include <caf/event_based_actor.hpp>
-#include <caf/exit_reason.hpp>
-#include <caf/response_promise.hpp>
-#include <caf/typed_response_promise.hpp>
-
 #include <algorithm>
+#include <caf/exit_reason.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <chrono>
 
+#include "actors/gather.hpp"
 #include "actors/generator.hpp"
+#include "actors/happy_error.hpp"
 #include "actors/hub.hpp"
 #include "log/log.hpp"
 
@@ -16,32 +15,36 @@ namespace happy {
 
 namespace {
 
-using registry_actor = caf::stateful_actor<registry_state>;
+constexpr std::chrono::milliseconds hub_answer_timeout{5000};
+// A peer that has not sent its history of a topic this node took over by
+// then is not waited for: publishes must not hold longer.
+constexpr std::chrono::milliseconds handover_wait{1000};
 
-caf::actor start_generator(registry_actor* self, const caf::actor& hub_actor,
-                           const generator_config& cfg) {
-  return self->spawn<caf::linked>(generator, hub_actor, cfg);
+generator_actor start_generator(registry_pointer self, const hub_actor& topic_hub,
+                                const generator_config& cfg) {
+  return self->spawn<caf::linked>(generator, topic_hub, cfg);
 }
 
-caf::actor start_topic(registry_actor* self, const std::string& name, const topic_config& topic) {
+hub_actor start_topic(registry_pointer self, const std::string& name, const topic_config& topic) {
   auto& s = self->state;
   std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
-  auto hub_actor =
+  auto topic_hub =
       self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval, s.counters);
-  if (s.view.clustered) self->send(hub_actor, view_atom::value, s.view.replica_targets());
+  if (s.view.clustered) self->send(topic_hub, view_atom::value, s.view.replica_targets());
   // In a cluster only the topic's owner generates its readings.
   if (topic.generator && s.view.owns(name))
-    s.generators.emplace(name, start_generator(self, hub_actor, *topic.generator));
-  return hub_actor;
+    s.generators.emplace(name, start_generator(self, topic_hub, *topic.generator));
+  return topic_hub;
 }
 
 // Stopping one child must not take the registry down with it: unlink first.
-void stop_child(registry_actor* self, const caf::actor& child) {
+template <class Handle>
+void stop_child(registry_pointer self, const Handle& child) {
   self->unlink_from(child);
   self->send_exit(child, caf::exit_reason::user_shutdown);
 }
 
-void stop_generator(registry_actor* self, const std::string& name) {
+void stop_generator(registry_pointer self, const std::string& name) {
   auto it = self->state.generators.find(name);
   if (it == self->state.generators.end()) return;
   stop_child(self, it->second);
@@ -50,7 +53,7 @@ void stop_generator(registry_actor* self, const std::string& name) {
 
 // Runs the topic's generator exactly when the config has one and this node
 // owns the topic.
-void reconcile_generator(registry_actor* self, const std::string& name) {
+void reconcile_generator(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto topic = s.cfg.topics.find(name);
   auto hub_it = s.hubs.find(name);
@@ -65,37 +68,25 @@ void reconcile_generator(registry_actor* self, const std::string& name) {
 
 // The hub of `name`, started on first use (publish or another node's
 // reading); null when limits.max_topics is reached.
-caf::actor hub_of(registry_actor* self, const std::string& name) {
+hub_actor hub_of(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto it = s.hubs.find(name);
   if (it != s.hubs.end()) return it->second;
   if (s.hubs.size() >= s.cfg.limits.max_topics) return {};
   auto found = s.cfg.topics.find(name);
-  auto started = start_topic(self, name, found == s.cfg.topics.end() ? topic_config{} : found->second);
+  auto started =
+      start_topic(self, name, found == s.cfg.topics.end() ? topic_config{} : found->second);
   s.hubs.emplace(name, started);
   return started;
 }
 
-// Answers `promise` with the histories of `hubs` once every hub answered.
-void collect_snapshots(registry_actor* self, const std::vector<caf::actor>& hubs,
+// Answers `promise` with the histories of `hubs`.
+void collect_snapshots(registry_pointer self, const std::vector<hub_actor>& hubs,
                        caf::typed_response_promise<snapshot_list> promise) {
-  if (hubs.empty()) {
-    promise.deliver(snapshot_list{});
-    return;
-  }
-  auto collected = std::make_shared<snapshot_list>();
-  auto pending = std::make_shared<std::size_t>(hubs.size());
-  auto done_one = [promise, collected, pending]() mutable {
-    if (--*pending == 0) promise.deliver(std::move(*collected));
-  };
-  for (const auto& hub_actor : hubs)
-    self->request(hub_actor, std::chrono::seconds(5), snapshot_atom::value)
-        .then(
-            [collected, done_one](topic_snapshot& snapshot) mutable {
-              collected->push_back(std::move(snapshot));
-              done_one();
-            },
-            [done_one](const caf::error&) mutable { done_one(); });
+  gather<topic_snapshot>(
+      self, hubs, hub_answer_timeout,
+      [promise](snapshot_list snapshots) mutable { promise.deliver(std::move(snapshots)); },
+      snapshot_atom::value);
 }
 
 // This node just became the owner of `gained`: their hubs hold publishes
@@ -103,38 +94,36 @@ void collect_snapshots(registry_actor* self, const std::vector<caf::actor>& hubs
 // the seqs continue from the highest any node holds. A former owner that is
 // still alive answers only after it has applied the same view, so nothing it
 // accepted is missing from its answer.
-void take_over(registry_actor* self, const std::vector<std::string>& gained) {
+void take_over(registry_pointer self, const std::vector<std::string>& gained) {
   auto& s = self->state;
   for (const auto& name : gained) self->send(s.hubs.at(name), handover_atom::value, true);
-  auto pending = std::make_shared<std::size_t>(s.view.peers.size());
-  auto finish = [self, gained, pending] {
-    if (--*pending > 0) return;
-    for (const auto& name : gained)
-      if (auto it = self->state.hubs.find(name); it != self->state.hubs.end())
-        self->send(it->second, handover_atom::value, false);
-  };
-  for (const auto& entry : s.view.peers)
-    self->request(entry.second, std::chrono::seconds(1), snapshot_atom::value, gained)
-        .then(
-            [self, finish](snapshot_list& snapshots) {
-              for (auto& snapshot : snapshots)
-                if (auto it = self->state.hubs.find(snapshot.topic); it != self->state.hubs.end())
-                  self->send(it->second, sync_atom::value, std::move(snapshot));
-              finish();
-            },
-            [finish](const caf::error&) { finish(); });
+  std::vector<cluster_node_actor> peers;
+  for (const auto& entry : s.view.peers) peers.push_back(entry.second);
+  gather<snapshot_list>(
+      self, peers, handover_wait,
+      [self, gained](std::vector<snapshot_list> answers) {
+        auto& hubs = self->state.hubs;
+        for (auto& snapshots : answers)
+          for (auto& snapshot : snapshots)
+            if (auto it = hubs.find(snapshot.topic); it != hubs.end())
+              self->send(it->second, sync_atom::value, std::move(snapshot));
+        for (const auto& name : gained)
+          if (auto it = hubs.find(name); it != hubs.end())
+            self->send(it->second, handover_atom::value, false);
+      },
+      snapshot_atom::value, gained);
 }
 
 // A new picture of the cluster: replicate to its peers, move generators, and
 // take over the topics this node now owns.
-void apply_view(registry_actor* self, cluster_view next) {
+void apply_view(registry_pointer self, cluster_view next) {
   auto& s = self->state;
   cluster_view previous = std::move(s.view);
   s.view = std::move(next);
   auto targets = s.view.replica_targets();
   std::vector<std::string> gained;
-  for (const auto& [name, hub_actor] : s.hubs) {
-    self->send(hub_actor, view_atom::value, targets);
+  for (const auto& [name, topic_hub] : s.hubs) {
+    self->send(topic_hub, view_atom::value, targets);
     if (s.view.owns(name) && !previous.owns(name)) gained.push_back(name);
   }
   if (!gained.empty() && !s.view.peers.empty()) take_over(self, gained);
@@ -143,7 +132,7 @@ void apply_view(registry_actor* self, cluster_view next) {
 }
 
 // The hub ends normally, so its sessions close with 1000 "topic removed".
-void remove_topic(registry_actor* self, const std::string& name) {
+void remove_topic(registry_pointer self, const std::string& name) {
   stop_generator(self, name);
   auto it = self->state.hubs.find(name);
   if (it == self->state.hubs.end()) return;
@@ -153,7 +142,7 @@ void remove_topic(registry_actor* self, const std::string& name) {
 }
 
 // Applies a new config's topics without touching unchanged ones or clients.
-void apply_topics(registry_actor* self, const config& next) {
+void apply_topics(registry_pointer self, const config& next) {
   auto& s = self->state;
   for (const auto& [name, topic] : s.cfg.topics)
     if (!next.topics.count(name)) {
@@ -190,19 +179,11 @@ void apply_topics(registry_actor* self, const config& next) {
   }
 }
 
-// Collects one topic_stats per hub and answers once all are in.
-struct stats_collector {
-  caf::response_promise promise;
-  std::vector<topic_stats> collected;
-  std::size_t pending = 0;
-
-  void done_one() {
-    if (--pending > 0) return;
-    std::sort(collected.begin(), collected.end(),
-              [](const topic_stats& a, const topic_stats& b) { return a.name < b.name; });
-    promise.deliver(collected);
-  }
-};
+std::vector<hub_actor> all_hubs(const registry_state& s) {
+  std::vector<hub_actor> hubs;
+  for (const auto& entry : s.hubs) hubs.push_back(entry.second);
+  return hubs;
+}
 
 }  // namespace
 
@@ -212,8 +193,8 @@ std::vector<std::string> registry_state::topic_names() const {
   return names;
 }
 
-caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
-                       std::shared_ptr<cluster_counters> counters) {
+registry_actor::behavior_type registry(registry_pointer self, config cfg,
+                                       std::shared_ptr<cluster_counters> counters) {
   self->state.cfg = std::move(cfg);
   if (self->state.cfg.cluster) {
     // Until the cluster actor's first view, a cluster node owns nothing.
@@ -224,70 +205,58 @@ caf::behavior registry(caf::stateful_actor<registry_state>* self, config cfg,
   for (const auto& [name, topic] : self->state.cfg.topics)
     self->state.hubs.emplace(name, start_topic(self, name, topic));
   return {
-      [self](lookup_atom, const std::string& topic) {
-        auto it = self->state.hubs.find(topic);
-        caf::actor found = it == self->state.hubs.end() ? caf::actor{} : it->second;
-        return caf::make_message(found, self->state.topic_names());
-      },
-      [self](publish_atom, const std::string& topic, const std::string& value_json) {
-        auto promise = self->make_response_promise();
+      [self](publish_atom, const std::string& topic,
+             const std::string& value_json) -> caf::result<std::uint64_t> {
         // Publishing creates the topic, within limits.max_topics.
-        auto hub_actor = hub_of(self, topic);
-        if (!hub_actor) {
-          promise.deliver(std::uint64_t{0});
-          return promise;
-        }
+        auto topic_hub = hub_of(self, topic);
+        if (!topic_hub) return make_error(happy_errc::topic_limit);
         // The hub answers the publisher directly with the seq.
-        promise.delegate(hub_actor, publish_atom::value, value_json);
+        return self->delegate(topic_hub, publish_atom::value, value_json);
+      },
+      [self](lookup_atom,
+             const std::string& topic) -> caf::result<hub_actor, std::vector<std::string>> {
+        auto it = self->state.hubs.find(topic);
+        hub_actor found = it == self->state.hubs.end() ? hub_actor{} : it->second;
+        return {found, self->state.topic_names()};
+      },
+      [self](stats_atom) {
+        auto promise = self->make_response_promise<std::vector<topic_stats>>();
+        gather<topic_stats>(
+            self, all_hubs(self->state), hub_answer_timeout,
+            [promise](std::vector<topic_stats> stats) mutable {
+              std::sort(stats.begin(), stats.end(),
+                        [](const topic_stats& a, const topic_stats& b) { return a.name < b.name; });
+              promise.deliver(std::move(stats));
+            },
+            stats_atom::value);
         return promise;
       },
       [self](topics_atom) { return self->state.topic_names(); },
+      [self](reload_atom, const config& next) { apply_topics(self, next); },
       [self](view_atom, cluster_view& next) { apply_view(self, std::move(next)); },
       [self](replica_atom, const std::string& topic, std::uint64_t seq, std::string& envelope) {
-        if (auto hub_actor = hub_of(self, topic))
-          self->send(hub_actor, replica_atom::value, seq, std::move(envelope));
+        if (auto topic_hub = hub_of(self, topic))
+          self->send(topic_hub, replica_atom::value, seq, std::move(envelope));
       },
       [self](sync_atom, snapshot_list& snapshots) {
         for (auto& snapshot : snapshots)
-          if (auto hub_actor = hub_of(self, snapshot.topic))
-            self->send(hub_actor, sync_atom::value, std::move(snapshot));
+          if (auto topic_hub = hub_of(self, snapshot.topic))
+            self->send(topic_hub, sync_atom::value, std::move(snapshot));
       },
       [self](snapshot_atom) {
         auto promise = self->make_response_promise<snapshot_list>();
-        std::vector<caf::actor> hubs;
-        for (const auto& entry : self->state.hubs) hubs.push_back(entry.second);
-        collect_snapshots(self, hubs, promise);
+        collect_snapshots(self, all_hubs(self->state), promise);
         return promise;
       },
       [self](snapshot_atom, const std::vector<std::string>& topics) {
         auto promise = self->make_response_promise<snapshot_list>();
-        std::vector<caf::actor> hubs;
+        std::vector<hub_actor> hubs;
         for (const auto& name : topics)
           if (auto it = self->state.hubs.find(name); it != self->state.hubs.end())
             hubs.push_back(it->second);
         collect_snapshots(self, hubs, promise);
         return promise;
       },
-      [self](stats_atom) {
-        auto collector = std::make_shared<stats_collector>();
-        collector->promise = self->make_response_promise();
-        collector->pending = self->state.hubs.size();
-        if (collector->pending == 0) {
-          collector->promise.deliver(std::vector<topic_stats>{});
-          return collector->promise;
-        }
-        for (const auto& entry : self->state.hubs) {
-          self->request(entry.second, std::chrono::seconds(5), stats_atom::value)
-              .then(
-                  [collector](const topic_stats& stats) {
-                    collector->collected.push_back(stats);
-                    collector->done_one();
-                  },
-                  [collector](const caf::error&) { collector->done_one(); });
-        }
-        return collector->promise;
-      },
-      [self](reload_atom, const config& next) { apply_topics(self, next); },
   };
 }
 

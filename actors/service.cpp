@@ -10,11 +10,9 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 
-#include "actors/cluster_node.hpp"
-#include "actors/cluster_status_json.hpp"
+#include "actors/cluster/cluster_node.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
-#include "actors/topic_list_json.hpp"
 
 namespace happy {
 
@@ -25,11 +23,11 @@ namespace {
 // actor thread. (Everything goes to spawn as arguments, not into a capture:
 // CAF 0.17 dereferences a null tuple for argument-less function actors, which
 // UBSan rejects.)
-template <class OnAnswer, class OnFailure, class... Request>
-void ask(caf::actor_system& system, const caf::actor& target, OnAnswer on_answer,
+template <class Handle, class OnAnswer, class OnFailure, class... Request>
+void ask(caf::actor_system& system, const Handle& target, OnAnswer on_answer,
          OnFailure on_failure, Request... request) {
   system.spawn(
-      [](caf::event_based_actor* self, const caf::actor& whom, const OnAnswer& answer,
+      [](caf::event_based_actor* self, const Handle& whom, const OnAnswer& answer,
          const OnFailure& failure, const Request&... message) {
         self->request(whom, std::chrono::seconds(5), message...).then(answer, failure);
       },
@@ -38,18 +36,18 @@ void ask(caf::actor_system& system, const caf::actor& target, OnAnswer on_answer
 
 }  // namespace
 
-void session_link::transport_closed() const {
+void session_handle::transport_closed() const {
   if (session_) caf::anon_send(session_, transport_closed_atom::value);
 }
 
-void publisher_link::publish(std::string value_json,
+void publisher_handle::publish(std::string value_json,
                              std::function<void(publish_result)> done) const {
   if (publisher_)
     caf::anon_send(publisher_, publish_atom::value, std::move(value_json),
                    publish_callback{std::move(done)});
 }
 
-void publisher_link::close() const {
+void publisher_handle::close() const {
   if (publisher_) caf::anon_send_exit(publisher_, caf::exit_reason::user_shutdown);
 }
 
@@ -66,7 +64,11 @@ std::string service::start_cluster() {
   const char* host = settings.listen.host == "0.0.0.0" || settings.listen.host == "*"
                          ? nullptr
                          : settings.listen.host.c_str();
-  auto port = system_.middleman().publish(cluster_, settings.listen.port, host, true);
+  // Published untyped: peers reach it through the middleman's connect and
+  // cast the handle themselves (membership.cpp), which skips CAF's check of
+  // interface names.
+  auto port = system_.middleman().publish(caf::actor_cast<caf::actor>(cluster_),
+                                          settings.listen.port, host, true);
   if (!port) {
     std::string problem = "cannot listen for cluster peers on " + settings.listen.text() + ": " +
                           system_.render(port.error());
@@ -78,15 +80,14 @@ std::string service::start_cluster() {
   return {};
 }
 
-void service::cluster_status(std::function<void(std::string json)> done) {
+void service::describe_cluster(std::function<void(std::optional<cluster_status>)> done) {
   if (!cluster_) {
-    done(standalone_cluster_status_json());
+    done(cluster_status::standalone());
     return;
   }
   ask(
-      system_, cluster_, [done](std::string& json) { done(std::move(json)); },
-      [done](const caf::error&) { done(R"({"error":"cluster status unavailable"})"); },
-      cluster_atom::value);
+      system_, cluster_, [done](cluster_status& status) { done(std::move(status)); },
+      [done](const caf::error&) { done(std::nullopt); }, cluster_atom::value);
 }
 
 void prepare_cluster_transport(caf::actor_system_config& cfg) {
@@ -101,25 +102,24 @@ void prepare_cluster_transport(caf::actor_system_config& cfg) {
 
 service::~service() { shutdown(); }
 
-session_link service::open_session(const std::string& topic, replay_request replay,
-                                   std::shared_ptr<transport> link) {
-  return session_link{system_.spawn(session, registry_, topic, replay, std::move(link))};
+session_handle service::open_session(const std::string& topic, replay_request replay,
+                                     std::shared_ptr<transport> client) {
+  return session_handle{system_.spawn(session, registry_, topic, replay, std::move(client))};
 }
 
-publisher_link service::open_publisher(const std::string& topic) {
-  return publisher_link{system_.spawn(publisher, publish_target(), topic)};
+publisher_handle service::open_publisher(const std::string& topic) {
+  return publisher_handle{system_.spawn(publisher, publish_target(), topic)};
+}
+
+publish_target_actor service::publish_target() const {
+  if (cluster_) return cluster_;
+  return registry_;
 }
 
 void service::collect_stats(std::function<void(std::vector<topic_stats>)> done) {
   ask(
       system_, registry_, [done](const std::vector<topic_stats>& stats) { done(stats); },
       [done](const caf::error&) { done({}); }, stats_atom::value);
-}
-
-void service::list_topics(std::function<void(std::string json)> done) {
-  collect_stats([done = std::move(done)](std::vector<topic_stats> stats) {
-    done(topic_list_json(stats));
-  });
 }
 
 void service::reload(config next) {
@@ -130,7 +130,7 @@ void service::publish(const std::string& topic, std::string value_json,
                       std::function<void(publish_result)> done) {
   ask(
       system_, publish_target(), [done](std::uint64_t seq) { done(publish_result_of(seq)); },
-      [done](const caf::error&) { done({publish_result::outcome::unavailable, 0}); },
+      [done](const caf::error& error) { done(publish_result_of(error)); },
       publish_atom::value, topic, std::move(value_json));
 }
 

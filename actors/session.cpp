@@ -1,23 +1,20 @@
 #include "actors/session.hpp"
 
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <chrono>
-
-#include "actors/not_found_body.hpp"
 
 namespace happy {
 
 namespace {
 
-void close_for_hub_exit(caf::stateful_actor<session_state>* self, const caf::error& reason) {
-  auto& link = *self->state.link;
+void close_for_hub_exit(session_pointer self, const caf::error& reason) {
+  auto& client = *self->state.client;
   if (reason == caf::exit_reason::user_shutdown)
-    link.close(close_code::going_away, "going away");
+    client.close(close_code::going_away, "going away");
   else if (!reason)
-    link.close(close_code::normal, "topic removed");
+    client.close(close_code::normal, "topic removed");
   else
-    link.close(close_code::internal_error, "topic failed");
+    client.close(close_code::internal_error, "topic failed");
   self->quit();
 }
 
@@ -32,46 +29,48 @@ void session_state::start(frame_list history_replay, std::uint64_t hub_seq, bool
     skip_through = replay.value;
     history_replay.clear();
   }
-  link->accept(std::move(history_replay));
+  client->accept(std::move(history_replay));
 }
 
 void session_state::deliver(const frame_batch& batch) {
-  if (skip_through == 0) return link->deliver(batch);
   // Seqs in batches only grow: once past skip_through, nothing is skipped again.
-  if (batch->back().seq <= skip_through) return;
-  if (batch->front().seq <= skip_through) {
+  if (skip_through != 0 && batch->back().seq <= skip_through) return;
+  if (skip_through != 0 && batch->front().seq <= skip_through) {
     auto newer = std::make_shared<frame_list>();
     for (const auto& f : *batch)
       if (f.seq > skip_through) newer->push_back(f);
     skip_through = 0;
-    return link->deliver(std::move(newer));
+    return client->deliver(std::move(newer));
   }
   skip_through = 0;
-  link->deliver(batch);
+  client->deliver(batch);
 }
 
-caf::behavior session(caf::stateful_actor<session_state>* self, caf::actor registry,
-                      std::string topic, replay_request replay, std::shared_ptr<transport> link) {
+session_actor::behavior_type session(session_pointer self, registry_actor registry,
+                                     std::string topic, replay_request replay,
+                                     std::shared_ptr<transport> client) {
   self->state.topic = std::move(topic);
   self->state.replay = replay;
-  self->state.link = std::move(link);
+  self->state.client = std::move(client);
   self->set_down_handler([self](caf::down_msg& msg) {
     if (msg.source == self->state.hub.address()) close_for_hub_exit(self, msg.reason);
   });
   self->request(registry, std::chrono::seconds(10), lookup_atom::value, self->state.topic)
       .then(
-          [self](const caf::actor& found, const std::vector<std::string>& known) {
+          [self](const hub_actor& found, std::vector<std::string>& known) {
+            auto& s = self->state;
             if (!found) {
-              self->state.link->reject(404, unknown_topic_body(self->state.topic, known));
+              s.client->refuse({subscribe_refusal::reason::unknown_topic, s.topic, std::move(known)});
               self->quit();
               return;
             }
-            self->state.hub = found;
+            s.hub = found;
             self->monitor(found);
-            self->send(found, subscribe_atom::value, self->state.replay);
+            self->send(found, subscribe_atom::value, session_actor{self}, s.replay);
           },
           [self](const caf::error&) {
-            self->state.link->reject(503, R"({"error":"service is shutting down"})");
+            self->state.client->refuse(
+                {subscribe_refusal::reason::shutting_down, self->state.topic, {}});
             self->quit();
           });
   return {
@@ -82,7 +81,7 @@ caf::behavior session(caf::stateful_actor<session_state>* self, caf::actor regis
         self->state.start(std::move(replay), hub_seq, clustered);
       },
       [self](transport_closed_atom) {
-        if (self->state.hub) self->send(self->state.hub, unsubscribe_atom::value);
+        if (self->state.hub) self->send(self->state.hub, unsubscribe_atom::value, session_actor{self});
         self->quit();
       },
   };

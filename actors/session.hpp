@@ -1,25 +1,18 @@
 #pragma once
 
-// One client connection, whatever its transport: looks the topic up,
+// One subscriber connection, whatever its transport: looks the topic up,
 // subscribes to its hub, and is the only actor that touches its transport.
 // Replay and live frames arrive from the hub as messages, in order; the
 // session hands each batch to the transport in one call. It leaves the hub
 // when the transport closes, and closes the transport when the hub goes away.
-//
-// Messages:
-//   (subscribed_atom, frame_list replay, std::uint64_t hub_seq, bool clustered)
-//        from the hub: the subscription is in place
-//   (frames_atom, frame_batch)             from the hub: live frames
-//   (transport_closed_atom)                from the transport: client gone
+// Its interface is session_actor (actors/actors.hpp).
 
-#include <caf/actor.hpp>
-#include <caf/actor_addr.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+
 #include <memory>
 #include <string>
 
-#include "actors/messages.hpp"
+#include "actors/actors.hpp"
 #include "actors/transport.hpp"
 
 namespace happy {
@@ -34,8 +27,9 @@ struct session_state {
 
   std::string topic;
   replay_request replay;
-  std::shared_ptr<transport> link;
-  caf::actor hub;
+  // The client connection this session feeds.
+  std::shared_ptr<transport> client;
+  hub_actor hub;
   // The client has seen every seq up to this one on another node: skip them.
   std::uint64_t skip_through = 0;
 
@@ -44,7 +38,10 @@ struct session_state {
   void deliver(const frame_batch& batch);
 };
 
-caf::behavior session(caf::stateful_actor<session_state>* self, caf::actor registry,
-                      std::string topic, replay_request replay, std::shared_ptr<transport> link);
+using session_pointer = session_actor::stateful_pointer<session_state>;
+
+session_actor::behavior_type session(session_pointer self, registry_actor registry,
+                                     std::string topic, replay_request replay,
+                                     std::shared_ptr<transport> client);
 
 }  // namespace happy

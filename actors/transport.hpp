@@ -12,17 +12,9 @@
 #include <cstdint>
 #include <string>
 
-#include "actors/messages.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace happy {
-
-// Close codes shared by all transports (WebSocket numbering; streams just end).
-namespace close_code {
-inline constexpr std::uint16_t normal = 1000;      // e.g. "topic removed"
-inline constexpr std::uint16_t going_away = 1001;  // server shutting down
-inline constexpr std::uint16_t internal_error = 1011;
-inline constexpr std::uint16_t slow_consumer = 4008;
-}  // namespace close_code
 
 class transport {
  public:
@@ -33,16 +25,16 @@ class transport {
   // client asked for, oldest first) before any live frame.
   virtual void accept(frame_list replay) = 0;
 
-  // The subscription cannot happen (e.g. unknown topic): answer with an HTTP
-  // status and a JSON body instead of upgrading. Only before accept().
-  virtual void reject(unsigned http_status, std::string json_body) = 0;
+  // The subscription cannot happen (unknown topic, shutting down): answer
+  // the request instead of upgrading. Only before accept().
+  virtual void refuse(subscribe_refusal why) = 0;
 
   // Queue a batch of live frames for the client (oldest first). The batch is
   // shared with every other session of the topic: read it, never change it.
   // Frames before accept() are held.
   virtual void deliver(frame_batch frames) = 0;
 
-  // End the connection with a reason the client can see.
+  // End the connection with a reason the client can see (close_code).
   virtual void close(std::uint16_t code, std::string reason) = 0;
 };
 

@@ -1,5 +1,8 @@
 #include "config/command_line.hpp"
 
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/parsers.hpp>
+#include <boost/program_options/variables_map.hpp>
 #include <charconv>
 
 namespace happy {
@@ -34,40 +37,57 @@ std::optional<std::uint16_t> parse_port(const std::string& text) {
 }
 
 command_line parse_command_line(const std::vector<std::string>& args) {
+  namespace po = boost::program_options;
   command_line out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value_of = [&](const std::string& flag) -> std::optional<std::string> {
-      auto prefix = flag + "=";
-      if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
-      if (arg == flag && i + 1 < args.size()) return args[++i];
-      if (arg == flag) out.error = flag + " needs a value";
-      return std::nullopt;
-    };
-    auto is_flag = [&](const std::string& flag) {
-      return arg == flag || arg.rfind(flag + "=", 0) == 0;
-    };
-    if (arg == "--help" || arg == "-h") {
-      out.help = true;
-    } else if (arg == "--watch-config") {
-      out.watch_config = true;
-    } else if (is_flag("--config")) {
-      out.config_path = value_of("--config");
-    } else if (is_flag("--check-config")) {
-      out.check_config_path = value_of("--check-config");
-    } else if (is_flag("--web-root")) {
-      out.web_root = value_of("--web-root");
-    } else if (is_flag("--node")) {
-      out.node = value_of("--node");
-    } else if (is_flag("--port")) {
-      if (auto text = value_of("--port")) {
-        out.port = parse_port(*text);
-        if (!out.port) out.error = "--port expects a number from 0 to 65535, got '" + *text + "'";
-      }
-    } else {
-      out.error = "unknown argument '" + arg + "'";
+  std::string port_text;
+  po::options_description flags;
+  // clang-format off
+  flags.add_options()
+      ("help,h", "")
+      ("watch-config", po::bool_switch(&out.watch_config), "")
+      ("config", po::value<std::string>(), "")
+      ("check-config", po::value<std::string>(), "")
+      ("web-root", po::value<std::string>(), "")
+      ("node", po::value<std::string>(), "")
+      ("port", po::value<std::string>(&port_text), "");
+  // clang-format on
+  po::variables_map given;
+  try {
+    // No abbreviations (--conf is not --config); anything unknown is
+    // collected and reported below, positional words included.
+    auto style = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
+    auto parsed =
+        po::command_line_parser(args).options(flags).style(style).allow_unregistered().run();
+    auto unknown = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!unknown.empty()) {
+      out.error = "unknown argument '" + unknown.front() + "'";
+      return out;
     }
-    if (!out.error.empty()) return out;
+    po::store(parsed, given);
+    po::notify(given);
+  } catch (const po::invalid_command_line_syntax& e) {
+    if (e.kind() == po::invalid_syntax::missing_parameter ||
+        e.kind() == po::invalid_syntax::empty_adjacent_parameter)
+      out.error = e.get_option_name() + " needs a value";
+    else
+      out.error = e.what();
+    return out;
+  } catch (const po::error& e) {
+    out.error = e.what();
+    return out;
+  }
+  auto text_of = [&](const char* name) -> std::optional<std::string> {
+    if (!given.count(name)) return std::nullopt;
+    return given[name].as<std::string>();
+  };
+  out.help = given.count("help") > 0;
+  out.config_path = text_of("config");
+  out.check_config_path = text_of("check-config");
+  out.web_root = text_of("web-root");
+  out.node = text_of("node");
+  if (given.count("port")) {
+    out.port = parse_port(port_text);
+    if (!out.port) out.error = "--port expects a number from 0 to 65535, got '" + port_text + "'";
   }
   return out;
 }

@@ -3,7 +3,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "log/log.hpp"
-#include "net/http_session.hpp"
+#include "net/http_connection.hpp"
 
 namespace happy {
 
@@ -62,7 +62,7 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   }
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<http_session>(std::move(socket), context_)->run();
+  std::make_shared<http_connection>(std::move(socket), context_)->run();
   do_accept();
 }
 

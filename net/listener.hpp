@@ -1,6 +1,6 @@
 #pragma once
 
-// Accepts TCP connections and starts an http_session for each.
+// Accepts TCP connections and starts an http_connection for each.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>

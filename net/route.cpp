@@ -1,5 +1,9 @@
 #include "net/route.hpp"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/param.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 #include <charconv>
 
 #include "config/topic_name.hpp"
@@ -15,20 +19,12 @@ route bad_request(std::string why) {
   return r;
 }
 
-// Calls visit(key, value) for every key=value pair of a query string.
+// Calls visit(key, value) for every key=value pair of the query, both
+// percent-decoded ('+' stays a plus: this is not a form body).
 template <class Visit>
-void for_each_parameter(std::string_view query, Visit&& visit) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    if (eq == std::string_view::npos)
-      visit(pair, std::string_view{});
-    else
-      visit(pair.substr(0, eq), pair.substr(eq + 1));
-  }
+void for_each_parameter(const boost::urls::url_view& target, Visit&& visit) {
+  for (auto param : target.params(boost::urls::encoding_opts{false}))
+    visit(std::string_view(param.key), std::string_view(param.value));
 }
 
 std::string quoted(std::string_view text) {
@@ -55,10 +51,13 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
 }
 
 route parse_route(std::string_view target) {
-  auto question = target.find('?');
-  std::string_view path = target.substr(0, question);
-  std::string_view query =
-      question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed)
+    return bad_request("invalid request target " + quoted(target) + ": " +
+                       parsed.error().message());
+  const auto& url = *parsed;
+  const std::string decoded_path = url.path();
+  std::string_view path = decoded_path;
 
   route r;
   if (path == "/" || path == "/index.html") {
@@ -103,7 +102,7 @@ route parse_route(std::string_view target) {
     if (!is_valid_topic_name(name)) return r;
     r.what = route::kind::publisher;
     r.topic = std::string(name);
-    for_each_parameter(query, [&](std::string_view key, std::string_view value) {
+    for_each_parameter(url, [&](std::string_view key, std::string_view value) {
       if (key == "token") r.token = std::string(value);
       if (key == "ack") r.ack = value == "1" || value == "true";
     });
@@ -119,7 +118,7 @@ route parse_route(std::string_view target) {
   r.topic = std::string(name);
   bool has_since = false, has_last = false;
   std::string problem;
-  for_each_parameter(query, [&](std::string_view key, std::string_view value) {
+  for_each_parameter(url, [&](std::string_view key, std::string_view value) {
     if (!problem.empty()) return;
     if (key == "token") r.token = std::string(value);
     if (key == "poll") {

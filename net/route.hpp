@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/messages.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace happy {
 
@@ -36,9 +36,10 @@ struct route {
   std::string error;
 };
 
-// Splits `target` ("/path?query") and validates the query values it uses:
-// since=<u64>, last=<u64> (not both), token=<text>, poll=1, timeout=<0..60>.
-// Unknown parameters are ignored.
+// Parses `target` ("/path?query", RFC 3986 origin-form, percent-decoded) and
+// validates the query values it uses: since=<u64>, last=<u64> (not both),
+// token=<text>, poll=1, timeout=<0..60>. Unknown parameters are ignored; a
+// target that is not a valid origin-form is a bad request.
 route parse_route(std::string_view target);
 
 // Parses a decimal unsigned 64-bit integer; false on anything else (sign, overflow, empty).

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/cluster_counters.hpp"
+#include "actors/cluster/cluster_counters.hpp"
 #include "actors/messages.hpp"
 #include "net/connection_tracker.hpp"
 

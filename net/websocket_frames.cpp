@@ -91,23 +91,23 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
     // Header rules are checked as soon as the bytes are here, so a hostile
     // header fails at once instead of after its announced payload.
     if (head[0] & 0x70) {
-      violation(out, close_protocol_error, "reserved bits set without an extension");
+      violation(out, close_code::protocol_error, "reserved bits set without an extension");
       break;
     }
     if (!is_known_opcode(op)) {
-      violation(out, close_protocol_error, "reserved opcode " + std::to_string(op));
+      violation(out, close_code::protocol_error, "reserved opcode " + std::to_string(op));
       break;
     }
     if (!masked) {
-      violation(out, close_protocol_error, "client frames must be masked");
+      violation(out, close_code::protocol_error, "client frames must be masked");
       break;
     }
     if (control && !fin) {
-      violation(out, close_protocol_error, "fragmented control frame");
+      violation(out, close_code::protocol_error, "fragmented control frame");
       break;
     }
     if (control && length > max_control_payload) {
-      violation(out, close_protocol_error, "control frame payload over 125 bytes");
+      violation(out, close_code::protocol_error, "control frame payload over 125 bytes");
       break;
     }
     std::size_t header_bytes = 2;
@@ -116,7 +116,7 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
       length = read_big_endian(head + 2, 2);
       header_bytes = 4;
       if (length < 126) {
-        violation(out, close_protocol_error, "length not minimally encoded");
+        violation(out, close_code::protocol_error, "length not minimally encoded");
         break;
       }
     } else if (length == 127) {
@@ -124,21 +124,21 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
       length = read_big_endian(head + 2, 8);
       header_bytes = 10;
       if (length <= 0xFFFF || (length >> 63) != 0) {
-        violation(out, close_protocol_error, "invalid 64-bit length");
+        violation(out, close_code::protocol_error, "invalid 64-bit length");
         break;
       }
     }
     if (!control) {
       if (op == 0 && !in_message_) {
-        violation(out, close_protocol_error, "continuation frame without a message");
+        violation(out, close_code::protocol_error, "continuation frame without a message");
         break;
       }
       if (op != 0 && in_message_) {
-        violation(out, close_protocol_error, "new message inside a fragmented one");
+        violation(out, close_code::protocol_error, "new message inside a fragmented one");
         break;
       }
       if (length > max_message_bytes_ - message_.size()) {
-        violation(out, close_too_big,
+        violation(out, close_code::message_too_big,
                   "message over " + std::to_string(max_message_bytes_) + " bytes");
         break;
       }
@@ -163,21 +163,21 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
       case opcode::close: {
         if (payload.empty()) {
           finished_ = true;
-          out.push_back({client_event::kind::close, close_no_status, {}});
+          out.push_back({client_event::kind::close, close_code::no_status, {}});
           break;
         }
         if (payload.size() == 1) {
-          violation(out, close_protocol_error, "close frame with a 1-byte payload");
+          violation(out, close_code::protocol_error, "close frame with a 1-byte payload");
           break;
         }
         auto code = static_cast<std::uint16_t>(read_big_endian(
             reinterpret_cast<const unsigned char*>(payload.data()), 2));
         if (!is_valid_close_code(code)) {
-          violation(out, close_protocol_error, "invalid close code " + std::to_string(code));
+          violation(out, close_code::protocol_error, "invalid close code " + std::to_string(code));
           break;
         }
         if (!is_valid_utf8(std::string_view(payload).substr(2))) {
-          violation(out, close_invalid_payload, "close reason is not valid UTF-8");
+          violation(out, close_code::invalid_payload, "close reason is not valid UTF-8");
           break;
         }
         finished_ = true;
@@ -190,7 +190,7 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
         in_message_ = !fin;
         if (fin) {
           if (message_opcode_ == opcode::text && !is_valid_utf8(message_)) {
-            violation(out, close_invalid_payload, "text message is not valid UTF-8");
+            violation(out, close_code::invalid_payload, "text message is not valid UTF-8");
             break;
           }
           out.push_back({client_event::kind::message, 0, std::move(message_)});

@@ -3,7 +3,7 @@
 // RFC 6455 framing for the server side of a subscriber connection: headers
 // for the (unmasked) frames we send, and a reader for the (masked) frames a
 // client sends. Kept apart from the socket so it is unit-testable and
-// fuzzable, and so a session can write many frames with one writev.
+// fuzzable, and so a connection can write many frames with one writev.
 
 #include <array>
 #include <cstddef>
@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "actors/vocabulary.hpp"
 
 namespace happy::ws {
 
@@ -23,12 +25,7 @@ enum class opcode : std::uint8_t {
   pong = 0xA,
 };
 
-// Close codes the reader reports (RFC 6455 §7.4.1).
-inline constexpr std::uint16_t close_normal = 1000;
-inline constexpr std::uint16_t close_protocol_error = 1002;
-inline constexpr std::uint16_t close_no_status = 1005;  // a close frame without a code
-inline constexpr std::uint16_t close_invalid_payload = 1007;
-inline constexpr std::uint16_t close_too_big = 1009;
+// The reader reports close codes from happy::close_code (actors/vocabulary.hpp).
 
 inline constexpr std::size_t max_header_bytes = 10;
 using frame_header = std::array<std::uint8_t, max_header_bytes>;
@@ -49,7 +46,7 @@ struct client_event {
     message,   // a complete text or binary message (`payload`)
     ping,      // answer with a pong carrying `payload`
     pong,
-    close,     // the client closes with `code` (close_no_status if it gave none)
+    close,     // the client closes with `code` (close_code::no_status if it gave none)
     violation, // the client broke the protocol: close with `code` and `payload` as reason
   };
   kind what;

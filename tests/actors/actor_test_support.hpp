@@ -14,11 +14,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "actors/cluster_counters.hpp"
+#include "actors/cluster/cluster_counters.hpp"
+#include "actors/happy_error.hpp"
 #include "actors/transport.hpp"
 #include "actors/worker_pool.hpp"
 
@@ -29,7 +31,10 @@ inline const std::shared_ptr<cluster_counters> no_cluster;
 
 // Actors on threads, scheduled as the service schedules them (worker_pool).
 struct pooled_config : caf::actor_system_config {
-  pooled_config() { use_worker_pool(*this); }
+  pooled_config() {
+    use_worker_pool(*this);
+    add_happy_error_category(*this);
+  }
 };
 
 struct test_system {
@@ -38,7 +43,10 @@ struct test_system {
 };
 
 struct deterministic_config : caf::actor_system_config {
-  deterministic_config() { set("scheduler.policy", caf::atom("testing")); }
+  deterministic_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    add_happy_error_category(*this);
+  }
 };
 
 // Messages wait in mailboxes until run() delivers them, one actor at a time,
@@ -71,11 +79,8 @@ class recording_transport : public transport {
       for (auto& f : replay) frames.push_back(std::move(f));
     });
   }
-  void reject(unsigned status, std::string body) override {
-    record([&] {
-      rejected_status = status;
-      rejected_body = std::move(body);
-    });
+  void refuse(subscribe_refusal why) override {
+    record([&] { refusal = std::move(why); });
   }
   void deliver(frame_batch batch) override {
     record([&] {
@@ -100,8 +105,7 @@ class recording_transport : public transport {
   std::mutex mutex;
   std::condition_variable changed;
   bool accepted = false;
-  unsigned rejected_status = 0;
-  std::string rejected_body;
+  std::optional<subscribe_refusal> refusal;
   std::vector<frame> frames;         // replay, then live, as the client would get them
   std::vector<frame_batch> batches;  // the live batches as delivered
   std::uint16_t close_code = 0;

@@ -37,7 +37,7 @@ TEST_CASE("a 50 ms generator publishes about 20 readings per second") {
   caf::scoped_actor hub_stand_in{t.system};
   generator_config cfg;
   cfg.interval_ms = 50;
-  auto g = t.system.spawn(generator, caf::actor{hub_stand_in}, cfg);
+  auto g = t.system.spawn(generator, caf::actor_cast<hub_actor>(caf::actor{hub_stand_in}), cfg);
   auto values = collect(hub_stand_in, 1000ms);
   CHECK(values.size() >= 17);
   CHECK(values.size() <= 22);
@@ -53,7 +53,7 @@ TEST_CASE("reconfigure changes the cadence and distribution live") {
   caf::scoped_actor hub_stand_in{t.system};
   generator_config cfg;
   cfg.interval_ms = 200;
-  auto g = t.system.spawn(generator, caf::actor{hub_stand_in}, cfg);
+  auto g = t.system.spawn(generator, caf::actor_cast<hub_actor>(caf::actor{hub_stand_in}), cfg);
   CHECK(collect(hub_stand_in, 500ms).size() <= 3);
   cfg.interval_ms = 20;
   cfg.min = 100;

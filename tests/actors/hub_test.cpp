@@ -65,7 +65,7 @@ caf::behavior recording_session(caf::event_based_actor* self, caf::actor hub_act
     });
     self->quit();
   });
-  self->send(hub_actor, subscribe_atom::value, request);
+  self->send(hub_actor, subscribe_atom::value, caf::actor_cast<session_actor>(self), request);
   return {
       [inbox](subscribed_atom, frame_list& replay, std::uint64_t hub_seq, bool) {
         inbox->record([&] {
@@ -81,7 +81,9 @@ caf::behavior recording_session(caf::event_based_actor* self, caf::actor hub_act
           inbox->batches.push_back(batch);
         });
       },
-      [self, hub_actor](unsubscribe_atom) { self->send(hub_actor, unsubscribe_atom::value); },
+      [self, hub_actor](unsubscribe_atom) {
+        self->send(hub_actor, unsubscribe_atom::value, caf::actor_cast<session_actor>(self));
+      },
       [self](remove_atom) { self->quit(); },  // ends without unsubscribing
   };
 }
@@ -115,7 +117,9 @@ Result ask(testing::deterministic_system& t, const caf::actor& whom, Ts... xs) {
 
 caf::actor spawn_hub(testing::deterministic_system& t, std::size_t history = 100,
                      const char* topic = "t") {
-  auto h = t.system.spawn(hub, topic, history, 0, testing::no_cluster);
+  // Untyped, so tests can also send it what only the session or the
+  // registry would send.
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, testing::no_cluster));
   t.stop_at_end.push_back(h);  // its sessions end with it
   return h;
 }
@@ -219,7 +223,7 @@ TEST_CASE("sessions joining during a flood see every seq exactly once, replay th
   // Real threads: the publisher, the hub and the sessions race.
   testing::test_system t;
   constexpr std::uint64_t readings = 3000;
-  auto h = t.system.spawn(hub, "t", readings, 0, testing::no_cluster);
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, testing::no_cluster));
   std::vector<caf::actor> sessions;
   std::vector<std::shared_ptr<session_inbox>> inboxes;
   for (std::uint64_t i = 0; i < readings; ++i) {
@@ -300,7 +304,8 @@ TEST_CASE("in a cluster the owner's hub sends each accepted envelope to every me
   auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster);
   caf::scoped_actor member{t.system};
   caf::scoped_actor self{t.system};
-  self->send(h, view_atom::value, std::vector<caf::actor>{caf::actor{member}});
+  self->send(h, view_atom::value,
+             std::vector<cluster_node_actor>{caf::actor_cast<cluster_node_actor>(caf::actor{member})});
   std::uint64_t seq = 0;
   self->request(h, 2s, publish_atom::value, std::string("7"))
       .receive([&](std::uint64_t s) { seq = s; }, [](caf::error&) { FAIL("publish failed"); });

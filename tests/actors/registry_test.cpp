@@ -1,10 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include <rapidjson/document.h>
-
 #include "actor_test_support.hpp"
+#include "actors/happy_error.hpp"
 #include "actors/registry.hpp"
-#include "actors/topic_list_json.hpp"
 
 using namespace happy;
 using namespace std::chrono_literals;
@@ -18,27 +16,21 @@ TEST_CASE("the registry lists every configured topic with seq, subscribers and i
   cfg.topics["bench"] = topic_config{};
   auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
   caf::scoped_actor self{t.system};
-  std::string json;
+  std::vector<topic_stats> stats;
   // Until its generator has ticked a few times.
   REQUIRE(testing::eventually([&] {
-    std::vector<topic_stats> stats;
     self->request(reg, 2s, stats_atom::value)
         .receive([&](const std::vector<topic_stats>& s) { stats = s; },
                  [](caf::error&) { FAIL("no stats"); });
-    json = topic_list_json(stats);
     return stats.size() == 2 && stats[1].seq >= 3;
   }));
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  REQUIRE(d.IsArray());
-  REQUIRE(d.Size() == 2);
-  CHECK(std::string(d[0]["name"].GetString()) == "bench");
-  CHECK(d[0]["interval_ms"].IsNull());
-  CHECK(d[0]["seq"].GetUint64() == 0);
-  CHECK(std::string(d[1]["name"].GetString()) == "happiness");
-  CHECK(d[1]["interval_ms"].GetInt64() == 20);
-  CHECK(d[1]["seq"].GetUint64() >= 3);  // its generator is running
-  CHECK(d[1]["subscribers"].GetUint64() == 0);
+  CHECK(stats[0].name == "bench");
+  CHECK(stats[0].generator_interval_ms == 0);
+  CHECK(stats[0].seq == 0);
+  CHECK(stats[1].name == "happiness");
+  CHECK(stats[1].generator_interval_ms == 20);
+  CHECK(stats[1].seq >= 3);  // its generator is running
+  CHECK(stats[1].subscribers == 0);
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
 }
 
@@ -51,7 +43,7 @@ TEST_CASE("lookup answers the hub of a known topic and nothing for an unknown on
   for (auto [topic, expect_found] : {std::pair{"bench", true}, std::pair{"other", false}}) {
     self->request(reg, 2s, lookup_atom::value, std::string(topic))
         .receive(
-            [&](const caf::actor& h, const std::vector<std::string>& known) {
+            [&](const hub_actor& h, const std::vector<std::string>& known) {
               CHECK(static_cast<bool>(h) == expect_found);
               CHECK(known == std::vector<std::string>{"bench"});
             },
@@ -62,7 +54,7 @@ TEST_CASE("lookup answers the hub of a known topic and nothing for an unknown on
 
 namespace {
 
-std::vector<topic_stats> stats_of(caf::scoped_actor& self, const caf::actor& reg) {
+std::vector<topic_stats> stats_of(caf::scoped_actor& self, const registry_actor& reg) {
   std::vector<topic_stats> out;
   self->request(reg, 2s, stats_atom::value)
       .receive([&](const std::vector<topic_stats>& s) { out = s; }, [](caf::error&) {});
@@ -81,13 +73,13 @@ TEST_CASE("reload adds, removes and retunes topics without touching the others")
   before.topics["doomed"] = topic_config{};
   auto reg = t.system.spawn(registry, before, testing::no_cluster);
   caf::scoped_actor self{t.system};
-  caf::actor steady_hub;
+  hub_actor steady_hub;
   self->request(reg, 2s, lookup_atom::value, std::string("steady"))
-      .receive([&](const caf::actor& h, const std::vector<std::string>&) { steady_hub = h; },
+      .receive([&](const hub_actor& h, const std::vector<std::string>&) { steady_hub = h; },
                [](caf::error&) {});
-  caf::actor doomed_hub;
+  hub_actor doomed_hub;
   self->request(reg, 2s, lookup_atom::value, std::string("doomed"))
-      .receive([&](const caf::actor& h, const std::vector<std::string>&) { doomed_hub = h; },
+      .receive([&](const hub_actor& h, const std::vector<std::string>&) { doomed_hub = h; },
                [](caf::error&) {});
   self->monitor(doomed_hub);
 
@@ -111,10 +103,29 @@ TEST_CASE("reload adds, removes and retunes topics without touching the others")
   CHECK(stats[2].generator_interval_ms == 20);
   CHECK(stats[2].seq >= 8);  // 20 ms now, not 1000 ms
   // The untouched topic's hub is the same actor.
-  caf::actor steady_after;
+  hub_actor steady_after;
   self->request(reg, 2s, lookup_atom::value, std::string("steady"))
-      .receive([&](const caf::actor& h, const std::vector<std::string>&) { steady_after = h; },
+      .receive([&](const hub_actor& h, const std::vector<std::string>&) { steady_after = h; },
                [](caf::error&) {});
   CHECK(steady_after == steady_hub);
+  caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a publish that would exceed limits.max_topics is refused with topic_limit") {
+  testing::test_system t;
+  config cfg;
+  cfg.limits.max_topics = 1;
+  cfg.topics["bench"] = topic_config{};
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
+  caf::scoped_actor self{t.system};
+  self->request(reg, 2s, publish_atom::value, std::string("bench"), std::string("1"))
+      .receive([](std::uint64_t seq) { CHECK(seq == 1); },
+               [](caf::error& e) { FAIL("publish to a known topic failed: " << to_string(e)); });
+  caf::error refusal;
+  self->request(reg, 2s, publish_atom::value, std::string("new"), std::string("1"))
+      .receive([](std::uint64_t) { FAIL("a second topic was created"); },
+               [&](caf::error& e) { refusal = e; });
+  CHECK(refusal == make_error(happy_errc::topic_limit));
+  CHECK(stats_of(self, reg).size() == 1);
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
 }

@@ -18,15 +18,15 @@ config publish_only_topic(const std::string& name) {
   return cfg;
 }
 
-caf::actor hub_of(caf::scoped_actor& self, const caf::actor& reg, const std::string& topic) {
-  caf::actor found;
+hub_actor hub_of(caf::scoped_actor& self, const registry_actor& reg, const std::string& topic) {
+  hub_actor found;
   self->request(reg, 2s, lookup_atom::value, topic)
-      .receive([&](const caf::actor& h, const std::vector<std::string>&) { found = h; },
+      .receive([&](const hub_actor& h, const std::vector<std::string>&) { found = h; },
                [](caf::error&) { FAIL("lookup failed"); });
   return found;
 }
 
-std::uint64_t subscribers(caf::scoped_actor& self, const caf::actor& h) {
+std::uint64_t subscribers(caf::scoped_actor& self, const hub_actor& h) {
   std::uint64_t count = 0;
   self->request(h, 2s, stats_atom::value)
       .receive([&](const topic_stats& s) { count = s.subscribers; }, [](caf::error&) {});
@@ -45,8 +45,7 @@ frame_batch batch_of(std::initializer_list<std::uint64_t> seqs) {
 
 // A hub stand-in whose replica holds seqs 8..10, then flushes 11..13 and 14.
 caf::behavior lagging_hub(caf::event_based_actor* self, bool clustered) {
-  return {[self, clustered](subscribe_atom, const replay_request&) {
-    auto session = caf::actor_cast<caf::actor>(self->current_sender());
+  return {[self, clustered](subscribe_atom, const session_actor& session, const replay_request&) {
     self->send(session, subscribed_atom::value, frame_list{*batch_of({8, 9, 10})},
                std::uint64_t{10}, clustered);
     self->send(session, frames_atom::value, batch_of({11, 12, 13}));
@@ -54,10 +53,10 @@ caf::behavior lagging_hub(caf::event_based_actor* self, bool clustered) {
   }};
 }
 
-caf::behavior registry_of(caf::event_based_actor*, caf::actor only_hub) {
+caf::behavior registry_of(caf::event_based_actor*, hub_actor only_hub) {
   return {[only_hub](lookup_atom, const std::string&) {
-    return caf::result<caf::actor, std::vector<std::string>>{only_hub,
-                                                             std::vector<std::string>{"t"}};
+    return caf::result<hub_actor, std::vector<std::string>>{only_hub,
+                                                            std::vector<std::string>{"t"}};
   }};
 }
 
@@ -75,9 +74,10 @@ TEST_CASE("a session on an unknown topic rejects with 404 listing the known topi
   auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster);
   auto link = std::make_shared<testing::recording_transport>();
   t.system.spawn(session, reg, "nope", replay_request::live_only(), link);
-  REQUIRE(link->wait_until([&] { return link->rejected_status != 0; }));
-  CHECK(link->rejected_status == 404);
-  CHECK(link->rejected_body == R"({"error":"unknown topic 'nope'","topics":["bench"]})");
+  REQUIRE(link->wait_until([&] { return link->refusal.has_value(); }));
+  CHECK(link->refusal->why == subscribe_refusal::reason::unknown_topic);
+  CHECK(link->refusal->topic == "nope");
+  CHECK(link->refusal->known_topics == std::vector<std::string>{"bench"});
   CHECK_FALSE(link->accepted);
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
 }
@@ -136,9 +136,10 @@ TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw 
   // A session resuming with since 12 on a hub at seq 10, clustered or not.
   auto resume_at_12 = [&](bool clustered) {
     auto fake_hub = t.system.spawn(lagging_hub, clustered);
-    auto reg = t.system.spawn(registry_of, fake_hub);
+    auto reg = t.system.spawn(registry_of, caf::actor_cast<hub_actor>(fake_hub));
     t.stop_at_end = {fake_hub, reg};  // the session closes when its hub ends
-    t.system.spawn(session, reg, "t", replay_request::since(12), link);
+    t.system.spawn(session, caf::actor_cast<registry_actor>(reg), "t",
+                   replay_request::since(12), link);
     t.run();
     CHECK(link->accepted);
   };
@@ -162,11 +163,11 @@ TEST_CASE("a session hands each batch from its hub to its transport in one call,
     t.system.spawn(session, reg, "bench", replay_request::live_only(), links.back());
   }
   t.run();
-  caf::actor h;
+  hub_actor h;
   t.system.spawn(
-      [&h](caf::event_based_actor* self, const caf::actor& r) {
+      [&h](caf::event_based_actor* self, const registry_actor& r) {
         self->request(r, caf::infinite, lookup_atom::value, std::string("bench"))
-            .then([&h](const caf::actor& found, const std::vector<std::string>&) { h = found; });
+            .then([&h](const hub_actor& found, const std::vector<std::string>&) { h = found; });
       },
       reg);
   t.run();

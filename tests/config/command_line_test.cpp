@@ -14,6 +14,13 @@ TEST_CASE("command line flags in both spellings") {
   CHECK(*b.port == 0);
   CHECK(*b.check_config_path == "d.json");
   CHECK(parse_command_line({"--help"}).help);
+  CHECK(parse_command_line({"-h"}).help);
+  auto c = parse_command_line({"--watch-config", "--node", "n1", "--web-root=web"});
+  CHECK(c.error.empty());
+  CHECK(c.watch_config);
+  CHECK(*c.node == "n1");
+  CHECK(*c.web_root == "web");
+  CHECK_FALSE(c.config_path);
 }
 
 TEST_CASE("bad command lines explain themselves") {
@@ -27,4 +34,7 @@ TEST_CASE("bad command lines explain themselves") {
         "--port expects a number from 0 to 65535, got '80x'");
   CHECK(parse_command_line({"--config"}).error == "--config needs a value");
   CHECK(parse_command_line({"--verbose"}).error == "unknown argument '--verbose'");
+  CHECK(parse_command_line({"--conf", "c.json"}).error == "unknown argument '--conf'");
+  CHECK(parse_command_line({"c.json"}).error == "unknown argument 'c.json'");
+  CHECK(parse_command_line({"--port="}).error == "--port needs a value");
 }

@@ -353,7 +353,7 @@ class HostileInputTest(unittest.TestCase):
 
     def test_invalid_query_values_are_400_before_any_upgrade(self):
         queries = ["since=-1", "last=abc", "since=18446744073709551616", "since=1&last=2",
-                   "last=", "since=1e3", "since=%31", "poll=1&timeout=61", "poll=yes"]
+                   "last=", "since=1e3", "since=%2D1", "since=%3", "poll=1&timeout=61", "poll=yes"]
         transports = {
             "GET": lambda path: self.server.http(path),
             "WebSocket upgrade": lambda path: self.server.http_upgrade(path),

@@ -40,6 +40,27 @@ TEST_CASE("paths that are no topic are not found") {
   CHECK(parse_route("/robots.txt").what == route::kind::not_found);
 }
 
+TEST_CASE("targets are percent-decoded, path and query") {
+  auto since = parse_route("/topics/%68appiness?since=%34%32");
+  CHECK(since.what == route::kind::topic);
+  CHECK(since.topic == "happiness");
+  CHECK(since.replay.kind == replay_request::mode::since);
+  CHECK(since.replay.value == 42);
+  CHECK(parse_route("/topics/t?token=a%2Bb%2Fc").token == "a+b/c");
+  CHECK(parse_route("/topics/t?token=a+b").token == "a+b");  // a plus is a plus, not a space
+  // A decoded slash is still no topic name.
+  CHECK(parse_route("/topics/a%2Fb").what == route::kind::not_found);
+  CHECK(parse_route("/happiness?since=%2D1").what == route::kind::bad_request);
+}
+
+TEST_CASE("a target that is not a valid origin-form is a bad request") {
+  for (auto target : {"/happiness?since=%3", "/hap%zzpiness", "happiness", "/a b", "*"}) {
+    auto r = parse_route(target);
+    CHECK(r.what == route::kind::bad_request);
+    CHECK_THAT(r.error, Catch::StartsWith("invalid request target"));
+  }
+}
+
 TEST_CASE("since and last are parsed, other parameters are ignored") {
   auto since = parse_route("/happiness?since=42&cachebust=7");
   CHECK(since.replay.kind == replay_request::mode::since);

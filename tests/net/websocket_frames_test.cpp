@@ -8,6 +8,7 @@
 
 using namespace happy::ws;
 using happy::is_valid_utf8;
+namespace close_code = happy::close_code;
 
 namespace {
 
@@ -142,7 +143,7 @@ TEST_CASE("protocol violations close with 1002 and a reason") {
     auto events = read_all(reader, c.bytes);
     REQUIRE(events.size() == 1);
     CHECK(events[0].what == client_event::kind::violation);
-    CHECK(events[0].code == close_protocol_error);
+    CHECK(events[0].code == close_code::protocol_error);
     CHECK_FALSE(events[0].payload.empty());
     CHECK(reader.finished());
   }
@@ -159,21 +160,21 @@ TEST_CASE("a violation is reported from the header alone, before its payload arr
 TEST_CASE("invalid UTF-8 in text closes with 1007, binary is not checked") {
   auto e = single_event(client_frame(0x81, "\xC3\x28"));
   CHECK(e.what == client_event::kind::violation);
-  CHECK(e.code == close_invalid_payload);
+  CHECK(e.code == close_code::invalid_payload);
   CHECK(single_event(client_frame(0x82, "\xC3\x28")).what == client_event::kind::message);
   auto close = single_event(client_frame(0x88, std::string("\x03\xE8\xFF", 3)));
-  CHECK(close.code == close_invalid_payload);
+  CHECK(close.code == close_code::invalid_payload);
 }
 
 TEST_CASE("messages over the limit close with 1009 before the payload is read") {
   auto e = single_event(client_frame(0x81, std::string(101, 'x')).substr(0, 4), 100);
   CHECK(e.what == client_event::kind::violation);
-  CHECK(e.code == close_too_big);
+  CHECK(e.code == close_code::message_too_big);
   // Fragments count together.
   client_frame_reader reader(100);
   auto events = read_all(reader, client_frame(0x01, std::string(60, 'x')) + client_frame(0x80, std::string(60, 'x')));
   REQUIRE(events.size() == 1);
-  CHECK(events[0].code == close_too_big);
+  CHECK(events[0].code == close_code::message_too_big);
 }
 
 TEST_CASE("a close frame ends reading, later bytes are ignored") {
@@ -183,7 +184,7 @@ TEST_CASE("a close frame ends reading, later bytes are ignored") {
   CHECK(events[0].what == client_event::kind::close);
   CHECK(events[0].code == 1000);
   CHECK(events[0].payload == "bye");
-  CHECK(single_event(client_frame(0x88, "")).code == close_no_status);
+  CHECK(single_event(client_frame(0x88, "")).code == close_code::no_status);
 }
 
 TEST_CASE("UTF-8 validation") {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace happy {
 

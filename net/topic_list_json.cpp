@@ -1,4 +1,4 @@
-#include "actors/topic_list_json.hpp"
+#include "net/topic_list_json.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

@@ -4,14 +4,11 @@
 // that crosses the network is a CAF message of built-in types or of
 // topic_snapshot, which CAF serializes through inspect().
 
-#include <caf/actor.hpp>
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace happy {
@@ -26,7 +23,6 @@ using sync_atom = caf::atom_constant<caf::atom("sync")>;          // history to 
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;
 using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
-using topics_atom = caf::atom_constant<caf::atom("topics")>;
 using connect_retry_atom = caf::atom_constant<caf::atom("reconnect")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
@@ -50,24 +46,8 @@ typename Inspector::result_type inspect(Inspector& f, topic_snapshot& x) {
 
 using snapshot_list = std::vector<topic_snapshot>;
 
-// The cluster actor's current picture, handed to the local registry:
-// who may own topics, and where replicas go.
-struct cluster_view {
-  std::string self;                 // this node's name
-  std::vector<std::string> owners;  // names of nodes that may own topics (sorted)
-  // Remote nodes that receive replicas (up and joining), by name.
-  std::vector<std::pair<std::string, caf::actor>> peers;
-  // false: a single node, which owns every topic. true: a cluster node, which
-  // owns nothing while no node is up (it is still meeting its peers).
-  bool clustered = false;
-
-  // The node owning `topic`; empty when no node may own topics yet.
-  std::string owner_of(const std::string& topic) const;
-  bool owns(const std::string& topic) const { return owner_of(topic) == self; }
-  caf::actor peer(const std::string& name) const;
-  std::vector<caf::actor> replica_targets() const;
-};
+// Local only, defined in cluster_view.hpp and cluster_status.hpp.
+struct cluster_view;
+struct cluster_status;
 
 }  // namespace happy
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::cluster_view)

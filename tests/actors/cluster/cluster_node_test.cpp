@@ -5,18 +5,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <caf/event_based_actor.hpp>
+
 #include <map>
 
-#include "actor_test_support.hpp"
-#include "actors/cluster_messages.hpp"
-#include "actors/port_probe.hpp"
+#include "../actor_test_support.hpp"
+#include "actors/cluster/cluster_messages.hpp"
+#include "actors/cluster/cluster_view.hpp"
+#include "actors/cluster/port_probe.hpp"
+#include "actors/cluster/rendezvous.hpp"
 #include "actors/registry.hpp"
-#include "actors/rendezvous.hpp"
 
 using namespace happy;
 using namespace std::chrono_literals;
 
 namespace {
+
+cluster_node_actor node_stand_in(caf::scoped_actor& stand_in) {
+  return caf::actor_cast<cluster_node_actor>(caf::actor{stand_in});
+}
 
 std::vector<std::string> keys(int n) {
   std::vector<std::string> out;
@@ -24,7 +31,7 @@ std::vector<std::string> keys(int n) {
   return out;
 }
 
-std::uint64_t topic_seq(caf::scoped_actor& self, const caf::actor& reg, const std::string& name) {
+std::uint64_t topic_seq(caf::scoped_actor& self, const registry_actor& reg, const std::string& name) {
   std::uint64_t seq = 0;
   self->request(reg, 2s, stats_atom::value)
       .receive(
@@ -92,7 +99,7 @@ TEST_CASE("the registry runs a topic's generator only while this node owns the t
   // sent just before may still land; after that, twenty intervals pass
   // without one (a window to watch, not a wait for something to happen).
   caf::scoped_actor other_node{t.system};
-  self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", caf::actor{other_node}}}, true});
+  self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", node_stand_in(other_node)}}, true});
   std::this_thread::sleep_for(50ms);
   auto stopped_at = topic_seq(self, reg, "gen");
   std::this_thread::sleep_for(200ms);
@@ -111,12 +118,12 @@ TEST_CASE("a new owner holds publishes until the other nodes' histories are in, 
   auto reg = t.system.spawn(registry, cfg, testing::no_cluster);
   caf::scoped_actor peer{t.system};
   // b owned the topic and took it to seq 50; now this node, a, owns it.
-  self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", caf::actor{peer}}}, true});
+  self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", node_stand_in(peer)}}, true});
   self->send(reg, view_atom::value,
-             cluster_view{"a", {"a"}, {{"b", caf::actor{peer}}}, true});
+             cluster_view{"a", {"a"}, {{"b", node_stand_in(peer)}}, true});
   std::uint64_t seq = 0;
   auto waiting = t.system.spawn(
-      [&seq](caf::event_based_actor* me, caf::actor target) {
+      [&seq](caf::event_based_actor* me, registry_actor target) {
         me->request(target, 5s, publish_atom::value, std::string("orders"), std::string("1"))
             .then([&seq](std::uint64_t s) { seq = s; });
       },

@@ -1,4 +1,4 @@
-#include "actors/port_probe.hpp"
+#include "actors/cluster/port_probe.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>

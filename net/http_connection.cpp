@@ -1,4 +1,4 @@
-#include "net/http_session.hpp"
+#include "net/http_connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -6,12 +6,14 @@
 #include <chrono>
 
 #include "log/log.hpp"
+#include "net/cluster_status_json.hpp"
 #include "net/on_strand.hpp"
 #include "net/publish_request.hpp"
 #include "net/route.hpp"
-#include "net/publisher_session.hpp"
-#include "net/stream_session.hpp"
-#include "net/websocket_session.hpp"
+#include "net/publisher_connection.hpp"
+#include "net/stream_connection.hpp"
+#include "net/topic_list_json.hpp"
+#include "net/websocket_connection.hpp"
 
 namespace happy {
 
@@ -36,40 +38,40 @@ std::string origin_of(const http_request& request) {
 
 }  // namespace
 
-http_session::http_session(asio::ip::tcp::socket&& socket, server_context& context)
+http_connection::http_connection(asio::ip::tcp::socket&& socket, server_context& context)
     : stream_(std::move(socket)), strand_(stream_.get_executor()), context_(context) {}
 
-http_session::~http_session() { context_.connections.remove(this); }
+http_connection::~http_connection() { context_.connections.remove(this); }
 
-void http_session::run() {
+void http_connection::run() {
   context_.connections.add(shared_from_this(), transport_kind::http);
   // Start on the connection's strand: the socket was accepted on another one.
   asio::dispatch(strand_,
-                 beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+                 beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
 }
 
-void http_session::shut_down() {
+void http_connection::shut_down() {
   asio::post(strand_, [self = shared_from_this()] { self->do_close(); });
 }
 
-void http_session::do_read() {
+void http_connection::do_read() {
   parser_.emplace();
   parser_->header_limit(max_header_bytes);
   parser_->body_limit(context_.settings.limits.max_message_bytes);
   stream_.expires_after(head_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&http_session::on_head, shared_from_this()));
+                          beast::bind_front_handler(&http_connection::on_head, shared_from_this()));
 }
 
-void http_session::on_head(beast::error_code ec, std::size_t bytes) {
+void http_connection::on_head(beast::error_code ec, std::size_t bytes) {
   if (ec || parser_->is_done()) return on_read(ec, bytes);
   stream_.expires_after(body_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+                   beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
 }
 
 // A request arrived (or the peer left, or it was malformed).
-void http_session::on_read(beast::error_code ec, std::size_t) {
+void http_connection::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
       ec == beast::error::timeout || ec == asio::error::connection_reset)
     return do_close();
@@ -87,7 +89,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   handle_request(parser_->release());
 }
 
-void http_session::handle_request(http_request request) {
+void http_connection::handle_request(http_request request) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
   auto answer = [&](http::status status, std::string body) {
     send(json_response(request, status, std::move(body), allow_origin));
@@ -151,10 +153,18 @@ void http_session::handle_request(http_request request) {
       return serve_asset(request, target.asset);
     case route::kind::not_found:  // answered before the method check
       return;
-    case route::kind::topic_list:
-      return context_.actors.list_topics(json_answer_later(std::move(request), allow_origin));
-    case route::kind::cluster:
-      return context_.actors.cluster_status(json_answer_later(std::move(request), allow_origin));
+    case route::kind::topic_list: {
+      auto answer_json = json_answer_later(std::move(request), allow_origin);
+      return context_.actors.collect_stats(
+          [answer_json](std::vector<topic_stats> stats) { answer_json(topic_list_json(stats)); });
+    }
+    case route::kind::cluster: {
+      auto answer_json = json_answer_later(std::move(request), allow_origin);
+      return context_.actors.describe_cluster([answer_json](std::optional<cluster_status> status) {
+        answer_json(status ? cluster_status_json(*status)
+                           : R"({"error":"cluster status unavailable"})");
+      });
+    }
     case route::kind::publisher:
       return open_publisher(std::move(request), target);
     case route::kind::topic:
@@ -165,7 +175,7 @@ void http_session::handle_request(http_request request) {
   }
 }
 
-std::function<void(std::string)> http_session::json_answer_later(http_request request,
+std::function<void(std::string)> http_connection::json_answer_later(http_request request,
                                                                  std::string allow_origin) {
   auto self = shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
@@ -176,13 +186,13 @@ std::function<void(std::string)> http_session::json_answer_later(http_request re
 }
 
 // Serves the dashboard page and its assets, revalidated by ETag.
-void http_session::serve_asset(const http_request& request, const std::string& name) {
+void http_connection::serve_asset(const http_request& request, const std::string& name) {
   send(asset_response(request, context_.assets.find(name), name,
                       context_.allowed_origin(origin_of(request))));
 }
 
 // POST /topics/<name>: check token and body here, let the actors assign the seq.
-void http_session::publish(http_request request, const route& target) {
+void http_connection::publish(http_request request, const route& target) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
   auto check = check_token(request, target);
   if (check.status == 0) check = check_publish_body(request.body());
@@ -216,7 +226,7 @@ void http_session::publish(http_request request, const route& target) {
 }
 
 // GET /topics/<name>/publish: token and Origin are checked before the upgrade.
-void http_session::open_publisher(http_request request, const route& target) {
+void http_connection::open_publisher(http_request request, const route& target) {
   if (!admit_connection(request)) return;
   if (!beast::websocket::is_upgrade(request))
     return send(json_response(request, http::status::upgrade_required,
@@ -227,53 +237,53 @@ void http_session::open_publisher(http_request request, const route& target) {
   if (check.status != 0) return refuse_publish(request, check);
   upgraded_ = true;
   context_.connections.remove(this);
-  std::make_shared<publisher_session>(std::move(stream_), std::move(request), target.topic,
+  std::make_shared<publisher_connection>(std::move(stream_), std::move(request), target.topic,
                                       target.ack, context_)
       ->run();
 }
 
 // A plain GET on a topic: SSE, long-poll or the NDJSON stream, by Accept and ?poll.
-void http_session::open_stream(http_request request, route target) {
+void http_connection::open_stream(http_request request, route target) {
   if (!admit_connection(request)) return;
   auto accept_header = request.find(http::field::accept);
   std::string_view accepts =
       accept_header == request.end() ? std::string_view{} : std::string_view(accept_header->value());
-  auto kind = stream_session::format::ndjson;
+  auto kind = stream_connection::format::ndjson;
   if (target.poll)
-    kind = stream_session::format::poll;
+    kind = stream_connection::format::poll;
   else if (accepts.find("text/event-stream") != std::string_view::npos)
-    kind = stream_session::format::sse;
+    kind = stream_connection::format::sse;
   else if (accepts.find("text/html") != std::string_view::npos)
-    kind = stream_session::format::ndjson_as_text;
+    kind = stream_connection::format::ndjson_as_text;
   // EventSource reconnects with Last-Event-ID: resume after it unless the URL says otherwise.
   auto last_event_id = request.find("Last-Event-ID");
   std::uint64_t last_seen = 0;
-  if (kind == stream_session::format::sse && target.replay.kind == replay_request::mode::none &&
+  if (kind == stream_connection::format::sse && target.replay.kind == replay_request::mode::none &&
       last_event_id != request.end() && parse_u64(last_event_id->value(), last_seen))
     target.replay = replay_request::since(last_seen);
   upgraded_ = true;
   context_.connections.remove(this);
-  auto stream = std::make_shared<stream_session>(std::move(stream_), std::move(request), kind,
+  auto stream = std::make_shared<stream_connection>(std::move(stream_), std::move(request), kind,
                                                  std::chrono::seconds(target.poll_timeout_s),
                                                  context_);
   stream->start(target.topic, target.replay);
 }
 
-void http_session::upgrade_to_websocket(http_request request, const route& target) {
+void http_connection::upgrade_to_websocket(http_request request, const route& target) {
   if (!admit_connection(request)) return;
-  // The WebSocket session takes over the socket; this object ends here.
+  // The WebSocket connection takes over the socket; this object ends here.
   upgraded_ = true;
   context_.connections.remove(this);
   // Bytes the client sent right behind its request belong to the WebSocket.
   std::string early_bytes = beast::buffers_to_string(buffer_.data());
-  auto ws = std::make_shared<websocket_session>(stream_.release_socket(), request,
+  auto ws = std::make_shared<websocket_connection>(stream_.release_socket(), request,
                                                 std::move(early_bytes), context_);
   ws->start(target.topic, target.replay);
 }
 
 // Origin and max_connections, checked before any upgrade or stream; answers
 // the refusal itself and returns false.
-bool http_session::admit_connection(const http_request& request) {
+bool http_connection::admit_connection(const http_request& request) {
   std::string origin = origin_of(request);
   if (!context_.origin_allowed(origin)) {
     send(json_response(request, http::status::forbidden,
@@ -288,7 +298,7 @@ bool http_session::admit_connection(const http_request& request) {
   return true;
 }
 
-publish_check http_session::check_token(const http_request& request, const route& target) const {
+publish_check http_connection::check_token(const http_request& request, const route& target) const {
   auto authorization = request.find(http::field::authorization);
   return check_publish_token(
       context_.settings.publish_tokens,
@@ -296,7 +306,7 @@ publish_check http_session::check_token(const http_request& request, const route
       target.token);
 }
 
-void http_session::refuse_publish(const http_request& request, const publish_check& check) {
+void http_connection::refuse_publish(const http_request& request, const publish_check& check) {
   context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
   http_response res =
       json_response(request, static_cast<http::status>(check.status), error_body(check.error),
@@ -305,24 +315,24 @@ void http_session::refuse_publish(const http_request& request, const publish_che
   send(std::move(res));
 }
 
-void http_session::send(http_response response) {
+void http_connection::send(http_response response) {
   if (context_.draining) response.keep_alive(false);  // let clients move elsewhere
   pending_response_ = std::make_shared<http_response>(std::move(response));
   bool keep_alive = pending_response_->keep_alive();
   // The head's deadline may be nearly used up (answers from actors take a moment).
   stream_.expires_after(write_timeout);
   http::async_write(stream_, *pending_response_,
-                    beast::bind_front_handler(&http_session::on_write, shared_from_this(),
+                    beast::bind_front_handler(&http_connection::on_write, shared_from_this(),
                                               keep_alive));
 }
 
-void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+void http_connection::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   pending_response_.reset();
   if (ec || !keep_alive) return do_close();
   do_read();
 }
 
-void http_session::do_close() {
+void http_connection::do_close() {
   if (upgraded_) return;
   beast::error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);

@@ -1,4 +1,4 @@
-#include "net/websocket_session.hpp"
+#include "net/websocket_connection.hpp"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -10,9 +10,11 @@
 #include <boost/beast/http/write.hpp>
 #include <cerrno>
 #include <chrono>
+#include <utility>
 
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
+#include "net/refusal_answer.hpp"
 
 namespace happy {
 
@@ -40,7 +42,7 @@ thread_local std::array<char, 16384> read_chunk;
 
 }  // namespace
 
-websocket_session::websocket_session(asio::ip::tcp::socket socket, const http_request& upgrade,
+websocket_connection::websocket_connection(asio::ip::tcp::socket socket, const http_request& upgrade,
                                      std::string early_bytes, server_context& context)
     : socket_(std::move(socket)),
       context_(context),
@@ -53,11 +55,11 @@ websocket_session::websocket_session(asio::ip::tcp::socket socket, const http_re
   socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
 }
 
-websocket_session::~websocket_session() {
+websocket_connection::~websocket_connection() {
   context_.connections.remove(this);
 }
 
-void websocket_session::start(const std::string& topic, replay_request replay) {
+void websocket_connection::start(const std::string& topic, replay_request replay) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
   counters_ = context_.metrics.topic(topic);
   if (!upgrade_->handshake.ok) {
@@ -70,29 +72,28 @@ void websocket_session::start(const std::string& topic, replay_request replay) {
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
-void websocket_session::accept(frame_list replay) {
+void websocket_connection::accept(frame_list replay) {
   asio::post(socket_.get_executor(),
              [self = shared_from_this(), replay = std::move(replay)]() mutable {
                self->on_accept(std::move(replay));
              });
 }
 
-void websocket_session::reject(unsigned http_status, std::string json_body) {
-  asio::post(socket_.get_executor(),
-             [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
-               self->send_refusal(http_status, std::move(body));
-             });
+void websocket_connection::refuse(subscribe_refusal why) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), answer = answer_for(why)]() mutable {
+    self->send_refusal(answer.status, std::move(answer.json_body));
+  });
 }
 
-void websocket_session::deliver(frame_batch frames) {
+void websocket_connection::deliver(frame_batch frames) {
   context_.deliveries.push(shared_from_this(), std::move(frames));
 }
 
-asio::any_io_executor websocket_session::executor() {
+asio::any_io_executor websocket_connection::executor() {
   return socket_.get_executor();
 }
 
-void websocket_session::close(std::uint16_t code, std::string reason) {
+void websocket_connection::close(std::uint16_t code, std::string reason) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     // Frames the hub delivered before this close may still wait in the
     // delivery queue: they go first.
@@ -101,17 +102,17 @@ void websocket_session::close(std::uint16_t code, std::string reason) {
   });
 }
 
-void websocket_session::shut_down() {
+void websocket_connection::shut_down() {
   close(close_code::going_away, "going away");
 }
 
-void websocket_session::tick() {
+void websocket_connection::tick() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_tick(); });
 }
 
-void websocket_session::on_accept(frame_list replay) {
-  if (closed_ || close_sent_) return;
-  accepted_ = true;
+void websocket_connection::on_accept(frame_list replay) {
+  if (state_ != lifecycle::upgrading) return;
+  state_ = lifecycle::open;
   control_queue_ = std::move(upgrade_->handshake.response);
   upgrade_.reset();
   last_heard_ = clock::now();
@@ -126,13 +127,13 @@ void websocket_session::on_accept(frame_list replay) {
   log_info("connect websocket topic=" + counters_->name + " peer=" + peer_);
   write_pending();
   if (!partial_frame_.empty()) consume({});  // frames the client sent before our 101
-  if (closed_) return;
+  if (state_ == lifecycle::closed) return;
   wait_readable();
 }
 
-void websocket_session::send_refusal(unsigned http_status, std::string json_body) {
-  if (closed_ || !upgrade_) return;
-  close_sent_ = true;
+void websocket_connection::send_refusal(unsigned http_status, std::string json_body) {
+  if (state_ != lifecycle::upgrading) return;
+  state_ = lifecycle::refusing;
   http_request request;
   request.version(11);
   request.keep_alive(false);
@@ -146,8 +147,9 @@ void websocket_session::send_refusal(unsigned http_status, std::string json_body
       [self = shared_from_this(), refusal](error_code, std::size_t) { self->finish(); });
 }
 
-void websocket_session::queue_frame(const frame& f) {
-  if (close_sent_ || closed_) return;
+void websocket_connection::queue_frame(const frame& f) {
+  // Frames before the 101 wait for it; after a close, nothing more is sent.
+  if (state_ != lifecycle::upgrading && state_ != lifecycle::open) return;
   std::size_t size = f.json->size();
   // One frame always goes out, however big: only a backlog makes a client slow.
   if (queue_head_ < queue_.size() &&
@@ -164,22 +166,19 @@ void websocket_session::queue_frame(const frame& f) {
 // Writes control bytes and queued frames with non-blocking sendmsg calls
 // (up to a batch of frames per call, straight from the shared envelope text)
 // until the queue is empty or the socket is full; then waits for it to drain.
-void websocket_session::write_pending() {
-  while (!writing_ && !closed_ && accepted_) {
+void websocket_connection::write_pending() {
+  while (!writing_ && upgraded()) {
     // Control frames go out only between whole frames.
-    if (control_out_.empty() && offset_ == 0 && !control_queue_.empty()) {
+    if (control_out_.empty() && offset_ == 0 && !control_queue_.empty())
       control_out_.swap(control_queue_);
-      close_in_flight_ = close_sent_;  // a queued close frame is always the last control bytes
-    }
-    if (pong_due_ && control_out_.empty() && offset_ == 0) {
+    if (pong_payload_ && control_out_.empty() && offset_ == 0) {
       control_queue_ += ws::control_frame(ws::opcode::pong, *pong_payload_);
-      pong_due_ = false;
       pong_payload_.reset();
       continue;
     }
     if (control_out_.empty() && queue_head_ == queue_.size()) return;
     // Control bytes wait for a frame boundary: finish the partly written frame alone.
-    bool control_waiting = !control_queue_.empty() || pong_due_;
+    bool control_waiting = !control_queue_.empty() || pong_payload_;
 
     std::array<iovec, 1 + 2 * max_frames_per_write> iov;
     std::array<ws::frame_header, max_frames_per_write> headers;
@@ -210,7 +209,7 @@ void websocket_session::write_pending() {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         writing_ = true;
         socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                           bind_front_handler(&websocket_session::on_writable, shared_from_this()));
+                           bind_front_handler(&websocket_connection::on_writable, shared_from_this()));
         return;
       }
       return finish();  // the client is gone
@@ -220,7 +219,7 @@ void websocket_session::write_pending() {
 }
 
 // Forgets what the socket took; false once our close frame is out.
-bool websocket_session::consume_written(std::size_t bytes) {
+bool websocket_connection::consume_written(std::size_t bytes) {
   std::size_t done = offset_ + bytes;
   offset_ = 0;
   if (!control_out_.empty()) {
@@ -230,7 +229,9 @@ bool websocket_session::consume_written(std::size_t bytes) {
     }
     done -= control_out_.size();
     std::string().swap(control_out_);  // control frames are rare: keep no buffer for them
-    if (close_in_flight_) {
+    // Nothing is queued after our close frame, so when it was in what just
+    // went out, no control bytes are left.
+    if (close_queued() && control_queue_.empty()) {
       after_close_written();
       return false;
     }
@@ -255,22 +256,22 @@ bool websocket_session::consume_written(std::size_t bytes) {
   return true;
 }
 
-void websocket_session::on_writable(error_code ec) {
+void websocket_connection::on_writable(error_code ec) {
   writing_ = false;
   if (ec) return finish();
   last_heard_ = clock::now();  // the client read what was stuck: it is alive
   write_pending();
 }
 
-void websocket_session::after_close_written() {
-  if (peer_closed_) return finish();  // both close frames are sent: the handshake is over
+void websocket_connection::after_close_written() {
+  if (state_ == lifecycle::answering_close) return finish();  // both close frames are sent
   // Our close is out: stop sending and wait (bounded by close_deadline_) for the client's.
   error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
 // Drops written slots from the front of the queue now and then, not per frame.
-void websocket_session::compact_queue() {
+void websocket_connection::compact_queue() {
   if (queue_head_ == queue_.size()) {
     queue_.clear();
     queue_head_ = 0;
@@ -281,13 +282,13 @@ void websocket_session::compact_queue() {
   }
 }
 
-void websocket_session::wait_readable() {
+void websocket_connection::wait_readable() {
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     bind_front_handler(&websocket_session::on_readable, shared_from_this()));
+                     bind_front_handler(&websocket_connection::on_readable, shared_from_this()));
 }
 
-void websocket_session::on_readable(error_code ec) {
-  if (closed_) return;
+void websocket_connection::on_readable(error_code ec) {
+  if (state_ == lifecycle::closed) return;
   if (ec) return finish();
   for (int i = 0; i < max_reads_per_wakeup; ++i) {
     error_code read_error;
@@ -297,12 +298,12 @@ void websocket_session::on_readable(error_code ec) {
     last_heard_ = clock::now();
     ping_outstanding_ = false;
     consume(std::string_view(read_chunk.data(), n));
-    if (closed_) return;
+    if (state_ == lifecycle::closed) return;
   }
   wait_readable();
 }
 
-void websocket_session::consume(std::string_view bytes) {
+void websocket_connection::consume(std::string_view bytes) {
   if (reader_.finished()) return;  // after a close: the rest is ignored
   std::string_view data = bytes;
   if (!partial_frame_.empty()) {
@@ -321,7 +322,7 @@ void websocket_session::consume(std::string_view bytes) {
   for (auto& event : events) handle(event);
 }
 
-void websocket_session::handle(ws::client_event& event) {
+void websocket_connection::handle(ws::client_event& event) {
   using kind = ws::client_event::kind;
   switch (event.what) {
     case kind::message:  // subscribers have nothing to say; ignore it
@@ -330,15 +331,14 @@ void websocket_session::handle(ws::client_event& event) {
     case kind::ping:
       // Only the latest ping is answered (RFC 6455 §5.5.3): a client pinging
       // faster than it reads cannot make pongs pile up.
-      if (close_sent_) break;
-      pong_due_ = true;
+      if (state_ != lifecycle::open) break;
       pong_payload_ = std::make_unique<std::string>(std::move(event.payload));
       write_pending();
       break;
     case kind::close:
-      peer_closed_ = true;
-      if (close_sent_) return finish();  // it answers ours: done
-      begin_close(event.code == ws::close_no_status ? ws::close_normal : event.code, "");
+      if (close_queued()) return finish();  // it answers ours: done
+      begin_close(event.code == close_code::no_status ? close_code::normal : event.code, "",
+                  lifecycle::answering_close);
       break;
     case kind::violation:
       log_info("websocket protocol error topic=" + counters_->name + " peer=" + peer_ + ": " +
@@ -349,14 +349,12 @@ void websocket_session::handle(ws::client_event& event) {
 }
 
 // Sends a close frame after what is being written and leaves the hub at once.
-void websocket_session::begin_close(std::uint16_t code, std::string_view reason) {
-  if (close_sent_ || closed_) return;
-  if (!accepted_) {
-    // Not upgraded yet: there is no WebSocket to close, so answer the upgrade request.
-    if (upgrade_ && !close_sent_) return send_refusal(503, error_body(std::string(reason)));
-    return finish();
-  }
-  close_sent_ = true;
+void websocket_connection::begin_close(std::uint16_t code, std::string_view reason,
+                                       lifecycle next) {
+  // Not upgraded yet: there is no WebSocket to close, so answer the upgrade request.
+  if (state_ == lifecycle::upgrading) return send_refusal(503, error_body(std::string(reason)));
+  if (state_ != lifecycle::open) return;
+  state_ = next;
   drop_queue();
   control_queue_ += ws::close_frame(code, reason);
   notify_closed();
@@ -364,10 +362,10 @@ void websocket_session::begin_close(std::uint16_t code, std::string_view reason)
   write_pending();
 }
 
-void websocket_session::on_tick() {
-  if (closed_ || !accepted_) return;
+void websocket_connection::on_tick() {
+  if (!upgraded()) return;
   auto now = clock::now();
-  if (close_sent_) {
+  if (close_queued()) {
     if (now >= close_deadline_) finish();  // no answer to our close frame
     return;
   }
@@ -380,9 +378,9 @@ void websocket_session::on_tick() {
   }
 }
 
-void websocket_session::finish() {
-  if (closed_) return;
-  closed_ = true;
+void websocket_connection::finish() {
+  if (state_ == lifecycle::closed) return;
+  state_ = lifecycle::closed;
   error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
@@ -392,9 +390,9 @@ void websocket_session::finish() {
 
 // Forgets queued frames, except one the socket has taken part of: the client
 // must get it whole before anything else (such as a close frame).
-void websocket_session::drop_queue() {
+void websocket_connection::drop_queue() {
   std::size_t keep = queue_head_ + (offset_ > 0 && control_out_.empty() ? 1 : 0);
-  if (closed_) keep = queue_head_;
+  if (state_ == lifecycle::closed) keep = queue_head_;
   keep = std::min(keep, queue_.size());
   for (std::size_t i = keep; i < queue_.size(); ++i)
     if (i - queue_head_ >= replay_frames_left_) queued_bytes_ -= queue_[i].json->size();
@@ -404,11 +402,10 @@ void websocket_session::drop_queue() {
   compact_queue();
 }
 
-void websocket_session::notify_closed() {
-  if (notified_) return;
-  notified_ = true;
-  if (accepted_) log_info("disconnect websocket topic=" + counters_->name + " peer=" + peer_);
-  session_.transport_closed();
+void websocket_connection::notify_closed() {
+  if (!session_) return;  // told already, or it never had one
+  if (!upgrade_) log_info("disconnect websocket topic=" + counters_->name + " peer=" + peer_);
+  std::exchange(session_, session_handle{}).transport_closed();
 }
 
 }  // namespace happy

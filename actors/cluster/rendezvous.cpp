@@ -1,4 +1,4 @@
-#include "actors/rendezvous.hpp"
+#include "actors/cluster/rendezvous.hpp"
 
 namespace happy {
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // One plain HTTP connection: reads requests, answers the JSON endpoints, and
-// hands WebSocket upgrades on topic URLs to a websocket_session.
+// hands WebSocket upgrades on topic URLs to a websocket_connection.
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,11 +16,11 @@
 
 namespace happy {
 
-class http_session : public tracked_connection,
-                     public std::enable_shared_from_this<http_session> {
+class http_connection : public tracked_connection,
+                     public std::enable_shared_from_this<http_connection> {
  public:
-  http_session(boost::asio::ip::tcp::socket&& socket, server_context& context);
-  ~http_session() override;
+  http_connection(boost::asio::ip::tcp::socket&& socket, server_context& context);
+  ~http_connection() override;
 
   void run();
   void shut_down() override;

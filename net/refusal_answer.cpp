@@ -1,9 +1,11 @@
-#include "actors/not_found_body.hpp"
+#include "net/refusal_answer.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 namespace happy {
+
+namespace {
 
 std::string unknown_topic_body(const std::string& topic, const std::vector<std::string>& known) {
   rapidjson::StringBuffer buffer;
@@ -17,6 +19,18 @@ std::string unknown_topic_body(const std::string& topic, const std::vector<std::
   w.EndArray();
   w.EndObject();
   return buffer.GetString();
+}
+
+}  // namespace
+
+refusal_answer answer_for(const subscribe_refusal& why) {
+  switch (why.why) {
+    case subscribe_refusal::reason::unknown_topic:
+      return {404, unknown_topic_body(why.topic, why.known_topics)};
+    case subscribe_refusal::reason::shutting_down:
+      break;
+  }
+  return {503, R"({"error":"service is shutting down"})"};
 }
 
 }  // namespace happy

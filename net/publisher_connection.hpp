@@ -20,12 +20,12 @@
 
 namespace happy {
 
-class publisher_session : public tracked_connection,
-                          public std::enable_shared_from_this<publisher_session> {
+class publisher_connection : public tracked_connection,
+                          public std::enable_shared_from_this<publisher_connection> {
  public:
-  publisher_session(boost::beast::tcp_stream&& stream, http_request upgrade, std::string topic,
+  publisher_connection(boost::beast::tcp_stream&& stream, http_request upgrade, std::string topic,
                     bool ack, server_context& context);
-  ~publisher_session() override;
+  ~publisher_connection() override;
 
   void run();
   void shut_down() override;
@@ -47,7 +47,7 @@ class publisher_session : public tracked_connection,
   std::string topic_;
   bool ack_;
   server_context& context_;
-  publisher_link publisher_;
+  publisher_handle publisher_;
   std::string peer_;
   bool accepted_ = false;
   boost::beast::flat_buffer buffer_;

@@ -1,10 +1,11 @@
-#include "net/stream_session.hpp"
+#include "net/stream_connection.hpp"
 
 #include <boost/asio/write.hpp>
 #include <string_view>
 
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
+#include "net/refusal_answer.hpp"
 
 namespace happy {
 
@@ -16,11 +17,11 @@ namespace {
 
 constexpr auto sse_heartbeat = std::chrono::seconds(15);
 
-std::string_view content_type_of(stream_session::format kind) {
+std::string_view content_type_of(stream_connection::format kind) {
   switch (kind) {
-    case stream_session::format::sse:
+    case stream_connection::format::sse:
       return "text/event-stream";
-    case stream_session::format::ndjson_as_text:
+    case stream_connection::format::ndjson_as_text:
       return "text/plain; charset=utf-8";
     default:
       return "application/x-ndjson";
@@ -29,7 +30,7 @@ std::string_view content_type_of(stream_session::format kind) {
 
 }  // namespace
 
-stream_session::stream_session(beast::tcp_stream&& stream, http_request request, format kind,
+stream_connection::stream_connection(beast::tcp_stream&& stream, http_request request, format kind,
                                std::chrono::seconds poll_timeout, server_context& context)
     : stream_(std::move(stream)),
       strand_(stream_.get_executor()),
@@ -41,11 +42,11 @@ stream_session::stream_session(beast::tcp_stream&& stream, http_request request,
   peer_ = peer_address(stream_.socket());
 }
 
-stream_session::~stream_session() {
+stream_connection::~stream_connection() {
   context_.connections.remove(this);
 }
 
-void stream_session::start(const std::string& topic, replay_request replay) {
+void stream_connection::start(const std::string& topic, replay_request replay) {
   transport_kind kind = kind_ == format::sse    ? transport_kind::sse
                         : kind_ == format::poll ? transport_kind::poll
                                                 : transport_kind::stream;
@@ -55,43 +56,42 @@ void stream_session::start(const std::string& topic, replay_request replay) {
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
 }
 
-std::string stream_session::allow_origin() const {
+std::string stream_connection::allow_origin() const {
   auto it = request_.find(http::field::origin);
   return context_.allowed_origin(it == request_.end() ? std::string{} : std::string(it->value()));
 }
 
-void stream_session::accept(frame_list replay) {
+void stream_connection::accept(frame_list replay) {
   asio::post(strand_, [self = shared_from_this(), replay = std::move(replay)]() mutable {
     self->do_accept(std::move(replay));
   });
 }
 
-void stream_session::reject(unsigned http_status, std::string json_body) {
-  asio::post(strand_,
-             [self = shared_from_this(), http_status, body = std::move(json_body)]() mutable {
-               self->ending_ = true;
-               auto res = json_response(self->request_, static_cast<http::status>(http_status),
-                                        std::move(body), self->allow_origin());
-               res.keep_alive(false);
-               self->send_whole(std::move(res));
-             });
+void stream_connection::refuse(subscribe_refusal why) {
+  asio::post(strand_, [self = shared_from_this(), answer = answer_for(why)]() mutable {
+    self->ending_ = true;
+    auto res = json_response(self->request_, static_cast<http::status>(answer.status),
+                             std::move(answer.json_body), self->allow_origin());
+    res.keep_alive(false);
+    self->send_whole(std::move(res));
+  });
 }
 
-void stream_session::deliver(frame_batch frames) {
+void stream_connection::deliver(frame_batch frames) {
   context_.deliveries.push(shared_from_this(), std::move(frames));
 }
 
-asio::any_io_executor stream_session::executor() {
+asio::any_io_executor stream_connection::executor() {
   return strand_;
 }
 
-void stream_session::write_queued_frames() {
+void stream_connection::write_queued_frames() {
   if (!accepted_ || ending_ || pending_.empty()) return;
   if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
   write_queued();
 }
 
-void stream_session::close(std::uint16_t, std::string) {
+void stream_connection::close(std::uint16_t, std::string) {
   asio::post(strand_, [self = shared_from_this()] {
     // Frames the session delivered before this close may still wait in the
     // delivery queue: they go first.
@@ -100,11 +100,11 @@ void stream_session::close(std::uint16_t, std::string) {
   });
 }
 
-void stream_session::shut_down() {
+void stream_connection::shut_down() {
   close(close_code::going_away, "going away");
 }
 
-void stream_session::do_accept(frame_list replay) {
+void stream_connection::do_accept(frame_list replay) {
   if (ending_) return;
   // Replay goes ahead of anything live that was queued before the accept.
   for (auto& f : pending_) replay.push_back(std::move(f));
@@ -142,10 +142,10 @@ void stream_session::do_accept(frame_list replay) {
   writing_now_ = true;
   http::async_write_header(
       stream_, *head_writer_,
-      beast::bind_front_handler(&stream_session::on_header, shared_from_this()));
+      beast::bind_front_handler(&stream_connection::on_header, shared_from_this()));
 }
 
-void stream_session::on_header(beast::error_code ec, std::size_t) {
+void stream_connection::on_header(beast::error_code ec, std::size_t) {
   writing_now_ = false;
   if (ec) return close_socket();
   head_sent_ = true;
@@ -155,7 +155,7 @@ void stream_session::on_header(beast::error_code ec, std::size_t) {
 }
 
 // Nothing is expected from the client; a read completing means it left.
-void stream_session::watch_peer() {
+void stream_connection::watch_peer() {
   stream_.socket().async_read_some(
       asio::buffer(&peer_byte_, 1), [self = shared_from_this()](beast::error_code ec, std::size_t) {
         if (ec) return self->close_socket();
@@ -163,7 +163,7 @@ void stream_session::watch_peer() {
       });
 }
 
-void stream_session::queue_frame(const frame& f) {
+void stream_connection::queue_frame(const frame& f) {
   if (ending_) return;
   pending_bytes_ += f.json->size();
   // One frame always fits, however big: only a backlog makes a client slow.
@@ -180,7 +180,7 @@ void stream_session::queue_frame(const frame& f) {
 
 // Everything queued goes out as one chunk in one write. The hub's shared
 // envelope text is written in place, not copied per client.
-void stream_session::write_queued() {
+void stream_connection::write_queued() {
   if (!head_sent_ || writing_now_ || pending_.empty()) return;
   static constexpr std::string_view line_end = "\n", event_end = "\n\n";
   in_flight_ = std::move(pending_);
@@ -201,10 +201,10 @@ void stream_session::write_queued() {
   }
   writing_now_ = true;
   asio::async_write(stream_, http::make_chunk(buffers_),
-                    beast::bind_front_handler(&stream_session::on_write, shared_from_this()));
+                    beast::bind_front_handler(&stream_connection::on_write, shared_from_this()));
 }
 
-void stream_session::on_write(beast::error_code ec, std::size_t) {
+void stream_connection::on_write(beast::error_code ec, std::size_t) {
   writing_now_ = false;
   if (!ec) counters_->delivered += in_flight_.size();
   in_flight_.clear();
@@ -213,7 +213,7 @@ void stream_session::on_write(beast::error_code ec, std::size_t) {
   write_queued();
 }
 
-void stream_session::schedule_heartbeat() {
+void stream_connection::schedule_heartbeat() {
   timer_.expires_after(sse_heartbeat);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec || self->ending_) return;
@@ -223,13 +223,13 @@ void stream_session::schedule_heartbeat() {
       self->buffers_.assign(1, asio::buffer(self->writing_.front()));
       self->writing_now_ = true;
       asio::async_write(self->stream_, http::make_chunk(self->buffers_),
-                        beast::bind_front_handler(&stream_session::on_write, self));
+                        beast::bind_front_handler(&stream_connection::on_write, self));
     }
     self->schedule_heartbeat();
   });
 }
 
-void stream_session::end_stream() {
+void stream_connection::end_stream() {
   if (ending_) return;
   ending_ = true;
   if (!accepted_) return close_socket();
@@ -238,7 +238,7 @@ void stream_session::end_stream() {
   end_stream_now();
 }
 
-void stream_session::end_stream_now() {
+void stream_connection::end_stream_now() {
   timer_.cancel();
   writing_now_ = true;
   asio::async_write(stream_, http::make_chunk_last(),
@@ -248,7 +248,7 @@ void stream_session::end_stream_now() {
                     });
 }
 
-void stream_session::answer_poll() {
+void stream_connection::answer_poll() {
   if (whole_) return;  // answered already
   timer_.cancel();
   std::string body = "[";
@@ -266,7 +266,7 @@ void stream_session::answer_poll() {
   send_whole(std::move(res));
 }
 
-void stream_session::send_whole(http_response response) {
+void stream_connection::send_whole(http_response response) {
   whole_ = std::make_shared<http_response>(std::move(response));
   http::async_write(stream_, *whole_,
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -276,7 +276,7 @@ void stream_session::send_whole(http_response response) {
                     });
 }
 
-void stream_session::close_socket() {
+void stream_connection::close_socket() {
   ending_ = true;
   timer_.cancel();
   beast::error_code ignored;
@@ -285,7 +285,7 @@ void stream_session::close_socket() {
   notify_closed();
 }
 
-void stream_session::notify_closed() {
+void stream_connection::notify_closed() {
   if (notified_) return;
   notified_ = true;
   if (accepted_ && kind_ != format::poll)

@@ -23,21 +23,21 @@
 
 namespace happy {
 
-class stream_session : public transport,
+class stream_connection : public transport,
                        public tracked_connection,
                        public frame_sink,
-                       public std::enable_shared_from_this<stream_session> {
+                       public std::enable_shared_from_this<stream_connection> {
  public:
   enum class format { sse, ndjson, ndjson_as_text, poll };
 
-  stream_session(boost::beast::tcp_stream&& stream, http_request request, format kind,
+  stream_connection(boost::beast::tcp_stream&& stream, http_request request, format kind,
                  std::chrono::seconds poll_timeout, server_context& context);
-  ~stream_session() override;
+  ~stream_connection() override;
 
   void start(const std::string& topic, replay_request replay);
 
   void accept(frame_list replay) override;
-  void reject(unsigned http_status, std::string json_body) override;
+  void refuse(subscribe_refusal why) override;
   void deliver(frame_batch frames) override;
   void close(std::uint16_t code, std::string reason) override;
   void shut_down() override;
@@ -67,7 +67,7 @@ class stream_session : public transport,
   format kind_;
   std::chrono::seconds poll_timeout_;
   server_context& context_;
-  session_link session_;
+  session_handle session_;
   std::string topic_;
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;

@@ -30,24 +30,24 @@
 
 namespace happy {
 
-class websocket_session : public transport,
+class websocket_connection : public transport,
                           public tracked_connection,
                           public frame_sink,
-                          public std::enable_shared_from_this<websocket_session> {
+                          public std::enable_shared_from_this<websocket_connection> {
  public:
   // `early_bytes`: whatever the client sent after the upgrade request that
   // was already read with it.
-  websocket_session(boost::asio::ip::tcp::socket socket, const http_request& upgrade,
+  websocket_connection(boost::asio::ip::tcp::socket socket, const http_request& upgrade,
                     std::string early_bytes, server_context& context);
-  ~websocket_session() override;
+  ~websocket_connection() override;
 
-  // Spawns the session actor, which will call accept(replay) or reject(); a
+  // Spawns the session actor, which will call accept(replay) or refuse(why); a
   // malformed upgrade request is refused here without one.
   void start(const std::string& topic, replay_request replay);
 
   // transport
   void accept(frame_list replay) override;
-  void reject(unsigned http_status, std::string json_body) override;
+  void refuse(subscribe_refusal why) override;
   void deliver(frame_batch frames) override;
   void close(std::uint16_t code, std::string reason) override;
   // tracked_connection
@@ -57,6 +57,16 @@ class websocket_session : public transport,
   boost::asio::any_io_executor executor() override;
 
  private:
+  // Where the connection is in its life; every path checks this one value.
+  enum class lifecycle : std::uint8_t {
+    upgrading,        // waiting for the session actor's accept or refusal
+    refusing,         // an HTTP error answers the upgrade, then the socket closes
+    open,             // the 101 is (being) written; frames flow
+    closing,          // our close frame is queued: nothing else is sent
+    answering_close,  // the client closed first; our answering close frame is queued
+    closed,           // the socket is closed
+  };
+
   // Everything below runs on the connection's strand.
   void on_accept(frame_list replay);
   void send_refusal(unsigned http_status, std::string json_body);
@@ -71,7 +81,8 @@ class websocket_session : public transport,
   void on_readable(boost::system::error_code ec);
   void consume(std::string_view bytes);
   void handle(ws::client_event& event);
-  void begin_close(std::uint16_t code, std::string_view reason);
+  void begin_close(std::uint16_t code, std::string_view reason,
+                   lifecycle next = lifecycle::closing);
   void on_tick();
   void finish();
   void drop_queue();
@@ -87,7 +98,7 @@ class websocket_session : public transport,
 
   boost::asio::ip::tcp::socket socket_;
   server_context& context_;
-  session_link session_;
+  session_handle session_;
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   std::unique_ptr<upgrade_state> upgrade_;
@@ -99,24 +110,25 @@ class websocket_session : public transport,
   std::size_t offset_ = 0;        // bytes written of control_out_, else of the frame at queue_head_
   std::size_t queued_bytes_ = 0;  // live envelope bytes not yet written
   std::size_t replay_frames_left_ = 0;  // the first ones from queue_head_ are replay
-  std::unique_ptr<std::string>
-      pong_payload_;  // answer to the latest ping, sent at the next frame boundary
+  // The answer to the latest ping, due at the next frame boundary; null: none due.
+  std::unique_ptr<std::string> pong_payload_;
 
   ws::client_frame_reader reader_;
   std::string partial_frame_;  // an incomplete client frame's bytes so far
   clock::time_point last_heard_;
   clock::time_point close_deadline_;
 
-  bool accepted_ = false;      // the 101 response is (being) written
-  bool writing_ = false;       // waiting for the socket to take more
-  bool flush_wanted_ = false;  // frames taken from the delivery queue since the last flush
-  bool close_sent_ = false;    // close frame queued: nothing else is sent
-  bool close_in_flight_ = false;
-  bool peer_closed_ = false;  // the client sent its close frame
-  bool closed_ = false;       // socket closed
-  bool notified_ = false;     // the session actor knows the client is gone
+  lifecycle state_ = lifecycle::upgrading;
+  bool upgraded() const {
+    return state_ == lifecycle::open || state_ == lifecycle::closing ||
+           state_ == lifecycle::answering_close;
+  }
+  bool close_queued() const {
+    return state_ == lifecycle::closing || state_ == lifecycle::answering_close;
+  }
+
+  bool writing_ = false;  // waiting for the socket to take more
   bool ping_outstanding_ = false;
-  bool pong_due_ = false;
 };
 
 }  // namespace happy

@@ -1,4 +1,4 @@
-#include "net/publisher_session.hpp"
+#include "net/publisher_connection.hpp"
 
 #include "log/log.hpp"
 #include "net/on_strand.hpp"
@@ -13,13 +13,10 @@ namespace websocket = beast::websocket;
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::uint16_t unsupported_data = 1003;
-constexpr std::uint16_t invalid_payload = 1007;
-constexpr std::uint16_t policy_violation = 1008;
 constexpr std::size_t max_reason_bytes = 120;  // a close reason must fit in 123 bytes
 }  // namespace
 
-publisher_session::publisher_session(beast::tcp_stream&& stream, http_request upgrade,
+publisher_connection::publisher_connection(beast::tcp_stream&& stream, http_request upgrade,
                                      std::string topic, bool ack, server_context& context)
     : ws_(std::move(stream)),
       strand_(ws_.get_executor()),
@@ -29,13 +26,13 @@ publisher_session::publisher_session(beast::tcp_stream&& stream, http_request up
       context_(context),
       peer_(peer_address(ws_.next_layer().socket())) {}
 
-publisher_session::~publisher_session() {
+publisher_connection::~publisher_connection() {
   if (accepted_) log_info("disconnect publisher topic=" + topic_ + " peer=" + peer_);
   context_.connections.remove(this);
   publisher_.close();
 }
 
-void publisher_session::run() {
+void publisher_connection::run() {
   context_.connections.add(shared_from_this(), transport_kind::publisher);
   publisher_ = context_.actors.open_publisher(topic_);
   beast::get_lowest_layer(ws_).expires_never();
@@ -47,16 +44,16 @@ void publisher_session::run() {
   // oversized one is refused with a reason instead of Beast's bare 1009.
   ws_.read_message_max(0);
   ws_.async_accept(upgrade_,
-                   beast::bind_front_handler(&publisher_session::on_accept, shared_from_this()));
+                   beast::bind_front_handler(&publisher_connection::on_accept, shared_from_this()));
 }
 
-void publisher_session::shut_down() {
+void publisher_connection::shut_down() {
   asio::post(strand_, [self = shared_from_this()] {
-    self->close_with(static_cast<std::uint16_t>(websocket::close_code::going_away), "going away");
+    self->close_with(close_code::going_away, "going away");
   });
 }
 
-void publisher_session::on_accept(beast::error_code ec) {
+void publisher_connection::on_accept(beast::error_code ec) {
   if (ec) return;
   upgrade_ = {};
   accepted_ = true;
@@ -64,27 +61,27 @@ void publisher_session::on_accept(beast::error_code ec) {
   do_read();
 }
 
-void publisher_session::do_read() {
+void publisher_connection::do_read() {
   // At most one byte past the limit is ever buffered.
   std::size_t room = context_.settings.limits.max_message_bytes + 1 - buffer_.size();
   ws_.async_read_some(buffer_, room,
-                      beast::bind_front_handler(&publisher_session::on_read, shared_from_this()));
+                      beast::bind_front_handler(&publisher_connection::on_read, shared_from_this()));
 }
 
 // Part of a value arrived: once whole, validate it and publish it through the
 // connection's actor, which keeps the order.
-void publisher_session::on_read(beast::error_code ec, std::size_t) {
+void publisher_connection::on_read(beast::error_code ec, std::size_t) {
   if (ec || closing_ || close_when_settled_) return;  // closed by the peer or by us
   auto limit = context_.settings.limits.max_message_bytes;
   if (buffer_.size() > limit)
-    return refuse(static_cast<std::uint16_t>(websocket::close_code::too_big),
+    return refuse(close_code::message_too_big,
                   "message exceeds limits.max_message_bytes (" + std::to_string(limit) + ")");
   if (!ws_.is_message_done()) return do_read();
   if (!ws_.got_text())
-    return refuse(unsupported_data, "binary frames are not accepted: send JSON as text");
+    return refuse(close_code::unsupported_data, "binary frames are not accepted: send JSON as text");
   auto check = check_publish_body(beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
-  if (check.status != 0) return refuse(invalid_payload, check.error);
+  if (check.status != 0) return refuse(close_code::invalid_payload, check.error);
   ++in_flight_;
   auto self = shared_from_this();
   publisher_.publish(std::move(check.value_json), on_strand(strand_, [self](publish_result result) {
@@ -93,13 +90,13 @@ void publisher_session::on_read(beast::error_code ec, std::size_t) {
   do_read();
 }
 
-void publisher_session::on_published(publish_result result) {
+void publisher_connection::on_published(publish_result result) {
   using outcome = publish_result::outcome;
   --in_flight_;
   if (result.status == outcome::topic_limit)
-    refuse(policy_violation, "topic limit reached (limits.max_topics)");
+    refuse(close_code::policy_violation, "topic limit reached (limits.max_topics)");
   else if (result.status == outcome::unavailable)
-    refuse(static_cast<std::uint16_t>(websocket::close_code::try_again_later),
+    refuse(close_code::try_again_later,
            "reading not accepted in time (cluster owner unreachable?); try again");
   else if (ack_)
     send_text(R"({"seq":)" + std::to_string(result.seq) + "}");
@@ -107,14 +104,14 @@ void publisher_session::on_published(publish_result result) {
 }
 
 // Stop reading; close once every earlier value is answered.
-void publisher_session::refuse(std::uint16_t code, std::string reason) {
+void publisher_connection::refuse(std::uint16_t code, std::string reason) {
   buffer_.consume(buffer_.size());
   if (close_when_settled_ || closing_) return;
-  if (code == invalid_payload || code == unsupported_data)
+  if (code == close_code::invalid_payload || code == close_code::unsupported_data)
     context_.metrics.count_rejection(publish_rejection::invalid_json);
-  else if (code == static_cast<std::uint16_t>(websocket::close_code::too_big))
+  else if (code == close_code::message_too_big)
     context_.metrics.count_rejection(publish_rejection::too_large);
-  else if (code == policy_violation)
+  else if (code == close_code::policy_violation)
     context_.metrics.count_rejection(publish_rejection::topic_limit);
   if (reason.size() > max_reason_bytes) reason.resize(max_reason_bytes);
   close_when_settled_ =
@@ -122,36 +119,36 @@ void publisher_session::refuse(std::uint16_t code, std::string reason) {
   close_if_settled();
 }
 
-void publisher_session::close_if_settled() {
+void publisher_connection::close_if_settled() {
   if (!close_when_settled_ || in_flight_ > 0 || writing_ || !outgoing_.empty()) return;
   auto reason = *close_when_settled_;
   close_with(reason.code, std::string(reason.reason.data(), reason.reason.size()));
 }
 
-void publisher_session::send_text(std::string text) {
+void publisher_connection::send_text(std::string text) {
   if (closing_) return;
   outgoing_.push_back(std::move(text));
   if (writing_) return;
   writing_ = true;
   ws_.text(true);
   ws_.async_write(asio::buffer(outgoing_.front()),
-                  beast::bind_front_handler(&publisher_session::on_write, shared_from_this()));
+                  beast::bind_front_handler(&publisher_connection::on_write, shared_from_this()));
 }
 
-void publisher_session::on_write(beast::error_code ec, std::size_t) {
+void publisher_connection::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   outgoing_.pop_front();
   if (ec || closing_) return;
   if (!outgoing_.empty()) {
     writing_ = true;
     ws_.async_write(asio::buffer(outgoing_.front()),
-                    beast::bind_front_handler(&publisher_session::on_write, shared_from_this()));
+                    beast::bind_front_handler(&publisher_connection::on_write, shared_from_this()));
     return;
   }
   close_if_settled();
 }
 
-void publisher_session::close_with(std::uint16_t code, std::string reason) {
+void publisher_connection::close_with(std::uint16_t code, std::string reason) {
   if (closing_) return;
   closing_ = true;
   if (reason.size() > max_reason_bytes) reason.resize(max_reason_bytes);

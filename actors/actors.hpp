@@ -1,0 +1,102 @@
+#pragma once
+
+// Every actor's protocol, in one place: what it takes and what it answers.
+// The compiler checks each behavior and each send against these interfaces.
+// (Message types other nodes see are in actors/cluster/cluster_messages.hpp.)
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/cluster/cluster_messages.hpp"
+#include "actors/messages.hpp"
+
+namespace happy {
+
+// One subscriber connection (actors/session.hpp).
+using session_actor = caf::typed_actor<
+    // From the hub, first: the subscription is in place; the history to
+    // replay, the hub's seq, and whether the node is clustered.
+    caf::reacts_to<subscribed_atom, frame_list, std::uint64_t, bool>,
+    // From the hub: live frames, oldest first.
+    caf::reacts_to<frames_atom, frame_batch>,
+    // From the transport: the client is gone.
+    caf::reacts_to<transport_closed_atom>>;
+
+// Whatever takes a publish and answers the seq it got, or happy_errc::topic_limit:
+// the registry, or in a cluster the cluster node, which routes it to the owner.
+using publish_target_actor =
+    caf::typed_actor<caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>>;
+
+// This process as a cluster node (actors/cluster/cluster_node.hpp).
+using cluster_node_actor = publish_target_actor::extend<
+    // Local: GET /cluster.
+    caf::replies_to<cluster_atom>::with<cluster_status>,
+    // From other nodes: state exchange on contact (name, listen address,
+    // up, histories) answered in kind; or happy_errc::node_name_in_use.
+    caf::replies_to<join_atom, std::string, std::string, bool,
+                    snapshot_list>::with<std::string, std::string, bool, snapshot_list>,
+    caf::reacts_to<member_up_atom, std::string>,
+    // A publish for the topic's owner: (topic, value, hops, deadline Unix ms).
+    caf::replies_to<forward_atom, std::string, std::string, std::uint64_t,
+                    std::int64_t>::with<std::uint64_t>,
+    // An owner's accepted envelope: (topic, seq, envelope).
+    caf::reacts_to<replica_atom, std::string, std::uint64_t, std::string>,
+    caf::reacts_to<sync_atom, snapshot_list>,
+    caf::replies_to<snapshot_atom, std::vector<std::string>>::with<snapshot_list>,
+    // To itself.
+    caf::reacts_to<start_atom>, caf::reacts_to<ready_atom>,
+    caf::reacts_to<connect_retry_atom, std::string>, caf::reacts_to<probed_atom, std::string, bool>,
+    caf::reacts_to<publish_retry_atom, std::uint64_t>>;
+
+// One topic's fan-out point (actors/hub.hpp).
+using hub_actor = caf::typed_actor<
+    // The session becomes a subscriber: it gets (subscribed …), then
+    // (frames …) for every flush.
+    caf::reacts_to<subscribe_atom, session_actor, replay_request>,
+    caf::reacts_to<unsubscribe_atom, session_actor>,
+    caf::replies_to<publish_atom, std::string>::with<std::uint64_t>,
+    caf::replies_to<stats_atom>::with<topic_stats>,
+    // New history capacity and generator interval (0: none).
+    caf::reacts_to<reconfigure_atom, std::uint64_t, std::int64_t>,
+    // The topic was removed: end normally.
+    caf::reacts_to<remove_atom>,
+    // To itself: fan out the unsent frames.
+    caf::reacts_to<flush_atom>,
+    // Cluster: this node is clustered; the nodes that get its replicas.
+    caf::reacts_to<view_atom, std::vector<cluster_node_actor>>,
+    // Cluster: the owner accepted (seq, envelope).
+    caf::reacts_to<replica_atom, std::uint64_t, std::string>,
+    caf::replies_to<snapshot_atom>::with<topic_snapshot>,
+    // Cluster: merge another node's history.
+    caf::reacts_to<sync_atom, topic_snapshot>,
+    // Cluster: true while this node collects the others' histories of a
+    // topic it just took over (publishes wait); false: go.
+    caf::reacts_to<handover_atom, bool>>;
+
+// A topic's reading source (actors/generator.hpp).
+using generator_actor = caf::typed_actor<
+    // To itself, on schedule.
+    caf::reacts_to<tick_atom, std::uint64_t>, caf::reacts_to<reconfigure_atom, generator_config>>;
+
+// The topic -> hub map (actors/registry.hpp).
+using registry_actor = publish_target_actor::extend<
+    // The hub, or an invalid handle and the names known.
+    caf::replies_to<lookup_atom, std::string>::with<hub_actor, std::vector<std::string>>,
+    caf::replies_to<stats_atom>::with<std::vector<topic_stats>>,
+    caf::replies_to<topics_atom>::with<std::vector<std::string>>,
+    caf::reacts_to<reload_atom, config>,
+    // Cluster, from the local cluster node.
+    caf::reacts_to<view_atom, cluster_view>,
+    caf::reacts_to<replica_atom, std::string, std::uint64_t, std::string>,
+    caf::reacts_to<sync_atom, snapshot_list>, caf::replies_to<snapshot_atom>::with<snapshot_list>,
+    caf::replies_to<snapshot_atom, std::vector<std::string>>::with<snapshot_list>>;
+
+// One WebSocket publisher connection (actors/publisher.hpp).
+using publisher_actor =
+    caf::typed_actor<caf::reacts_to<publish_atom, std::string, publish_callback>>;
+
+}  // namespace happy

@@ -1,0 +1,33 @@
+#include "actors/happy_error.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
+
+namespace happy {
+
+std::string to_string(happy_errc code) {
+  switch (code) {
+    case happy_errc::topic_limit:
+      return "topic_limit";
+    case happy_errc::forward_expired:
+      return "forward_expired";
+    case happy_errc::routing_timeout:
+      return "routing_timeout";
+    case happy_errc::node_name_in_use:
+      return "node_name_in_use";
+    case happy_errc::join_without_sender:
+      return "join_without_sender";
+  }
+  return "unknown";
+}
+
+void add_happy_error_category(caf::actor_system_config& cfg) {
+  // (CAF 0.17's add_error_category<T> does not compile: its renderer lambda
+  // lacks the atom argument, so the renderer is given in full here.)
+  cfg.add_error_category(caf::atom("happy"),
+                         [](std::uint8_t code, caf::atom_value, const caf::message&) {
+                           return "happy: " + to_string(static_cast<happy_errc>(code));
+                         });
+}
+
+}  // namespace happy

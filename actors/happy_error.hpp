@@ -1,0 +1,41 @@
+#pragma once
+
+// The service's own error codes, in CAF's way: an enum with make_error, so
+// an actor answers a request with `happy_errc::topic_limit` and the asker
+// compares the caf::error it gets with the enum. They cross the network
+// between cluster nodes like CAF's own codes.
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <cstdint>
+#include <string>
+
+namespace caf {
+class actor_system_config;
+}
+
+namespace happy {
+
+enum class happy_errc : std::uint8_t {
+  // A publish would create a topic beyond limits.max_topics.
+  topic_limit = 1,
+  // A forwarded publish reached its owner after its sender stopped waiting.
+  forward_expired,
+  // No node could take a publish before the caller's patience ran out.
+  routing_timeout,
+  // A node asked to join under the name of another member (or this node's).
+  node_name_in_use,
+  // A join that did not come from an actor.
+  join_without_sender,
+};
+
+std::string to_string(happy_errc code);
+
+inline caf::error make_error(happy_errc code) {
+  return {static_cast<std::uint8_t>(code), caf::atom("happy")};
+}
+
+// Lets the actor system render happy errors ("happy: topic_limit").
+void add_happy_error_category(caf::actor_system_config& cfg);
+
+}  // namespace happy

@@ -1,0 +1,20 @@
+#pragma once
+
+// How a refused subscription reads over HTTP: the session actor says why in
+// facts (subscribe_refusal); this gives the status and the JSON body.
+
+#include <string>
+
+#include "actors/vocabulary.hpp"
+
+namespace happy {
+
+struct refusal_answer {
+  unsigned status = 0;
+  std::string json_body;
+};
+
+// Unknown topic: 404 with the topics that exist. Shutting down: 503.
+refusal_answer answer_for(const subscribe_refusal& why);
+
+}  // namespace happy

@@ -1,0 +1,41 @@
+#include <catch2/catch.hpp>
+
+#include "net/cluster_status_json.hpp"
+#include "net/refusal_answer.hpp"
+#include "net/topic_list_json.hpp"
+
+using namespace happy;
+
+TEST_CASE("an unknown topic is a 404 that lists the topics there are") {
+  auto answer = answer_for({subscribe_refusal::reason::unknown_topic, "nope", {"bench", "sales"}});
+  CHECK(answer.status == 404);
+  CHECK(answer.json_body == R"({"error":"unknown topic 'nope'","topics":["bench","sales"]})");
+}
+
+TEST_CASE("a subscription refused while shutting down is a 503") {
+  auto answer = answer_for({subscribe_refusal::reason::shutting_down, "bench", {}});
+  CHECK(answer.status == 503);
+  CHECK(answer.json_body == R"({"error":"service is shutting down"})");
+}
+
+TEST_CASE("GET /cluster without a cluster") {
+  CHECK(cluster_status_json(cluster_status::standalone()) ==
+        R"({"enabled":false,"node":null,"state":"standalone","members":[]})");
+}
+
+TEST_CASE("GET /cluster names each member, null for one not introduced yet") {
+  cluster_status status{true, "a", "up", {}};
+  status.members.push_back({"a", "10.0.0.1:4000", "up", true, {"bench"}});
+  status.members.push_back({"", "10.0.0.2:4000", "connecting", false, {}});
+  CHECK(cluster_status_json(status) ==
+        R"({"enabled":true,"node":"a","state":"up","members":[)"
+        R"({"node":"a","address":"10.0.0.1:4000","state":"up","self":true,"owns":["bench"]},)"
+        R"({"node":null,"address":"10.0.0.2:4000","state":"connecting","self":false,"owns":[]}]})");
+}
+
+TEST_CASE("GET /topics: a topic without a generator has interval_ms null") {
+  std::vector<topic_stats> topics{{"bench", 7, 2, 0, 5}, {"happiness", 3, 0, 5000, 3}};
+  CHECK(topic_list_json(topics) ==
+        R"([{"name":"bench","seq":7,"subscribers":2,"interval_ms":null,"history":5},)"
+        R"({"name":"happiness","seq":3,"subscribers":0,"interval_ms":5000,"history":3}])");
+}

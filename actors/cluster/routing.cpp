@@ -71,12 +71,16 @@ void route(cluster_node_pointer self, pending_publish pending) {
             it->second.publish.promise.deliver(seq);
             self->state.forwarding.erase(it);
           },
-          [self, id](const caf::error&) {
+          [self, id](const caf::error& error) {
             auto it = self->state.forwarding.find(id);
             if (it == self->state.forwarding.end()) return;
             auto again = std::move(it->second.publish);
             self->state.forwarding.erase(it);
-            retry_later(self, std::move(again));
+            // The owner's topic table is full: an answer, not a failure to route.
+            if (error == happy_errc::topic_limit)
+              again.promise.deliver(error);
+            else
+              retry_later(self, std::move(again));
           });
   s.forwarding.emplace(id, cluster_node_state::in_flight{std::move(pending), target.address()});
 }

@@ -249,9 +249,11 @@ class Follower:
 
 class ClusterTestCase(ClusterNodesTestCase):
 
-    def start_cluster(self, count=3, interval_ms=200, peers_include_self=True, history=5000):
+    def start_cluster(self, count=3, interval_ms=200, peers_include_self=True, history=5000,
+                      limits=None):
         """Starts `count` nodes ("a", "b", ...) that all know each other, then waits
-        until GET /cluster on every node shows every node up."""
+        until GET /cluster on every node shows every node up. `limits` adds to each
+        node's limits section."""
         ports = distinct_free_ports(2 * count)
         http_ports, listen_ports = ports[:count], ports[count:]
         listens = [f"{HOST}:{p}" for p in listen_ports]
@@ -259,8 +261,9 @@ class ClusterTestCase(ClusterNodesTestCase):
         for i in range(count):
             name = chr(ord("a") + i)
             peers = listens if peers_include_self else listens[:i] + listens[i + 1:]
-            node = Node(name, http_ports[i], listen_ports[i],
-                        node_config(name, listens[i], peers, interval_ms, history))
+            config = node_config(name, listens[i], peers, interval_ms, history)
+            config["limits"].update(limits or {})
+            node = Node(name, http_ports[i], listen_ports[i], config)
             self.addCleanup(node.kill_all)
             self.nodes.append(node)
             nodes.append(node)
@@ -715,6 +718,23 @@ class ClusterTest(ClusterTestCase):
 
 
 class ClusterConfigTest(ClusterTestCase):
+
+    def test_full_topic_table_is_429_from_every_node(self):
+        """limits.max_topics holds in a cluster: a publish that would create a topic
+        beyond it is answered 429 at once by the node it reached, whether that node owns
+        the topic or forwarded it to the owner (the owner's refusal is an answer, not a
+        reason to route the publish again until it times out)."""
+        with self.logs_on_failure():
+            nodes = self.start_cluster(2, limits={"max_topics": 2})  # ORDERS and TICKS
+            for node in nodes:
+                for i in range(8):  # rendezvous gives some of these to the other node
+                    with self.subTest(node=node.name, topic=f"extra-{i}"):
+                        started = time.monotonic()
+                        status, answer = post(node, f"extra-{i}", 1)
+                        self.assertEqual(status, 429, answer)
+                        self.assertLess(time.monotonic() - started, 2.0 * SLOW)
+                forwarded = metric_value(get_metrics(node.server), "happy_cluster_forwarded_total")
+                self.assertGreater(forwarded, 0, f"node {node.name} forwarded none of them")
 
     def test_cluster_endpoint_standalone(self):
         server = Server({"topics": {ORDERS: {}}, "server": {"host": HOST}})

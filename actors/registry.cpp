@@ -97,10 +97,8 @@ void collect_snapshots(registry_pointer self, const std::vector<hub_actor>& hubs
 void take_over(registry_pointer self, const std::vector<std::string>& gained) {
   auto& s = self->state;
   for (const auto& name : gained) self->send(s.hubs.at(name), handover_atom::value, true);
-  std::vector<cluster_node_actor> peers;
-  for (const auto& entry : s.view.peers) peers.push_back(entry.second);
   gather<snapshot_list>(
-      self, peers, handover_wait,
+      self, s.view.replica_targets(), handover_wait,
       [self, gained](std::vector<snapshot_list> answers) {
         auto& hubs = self->state.hubs;
         for (auto& snapshots : answers)

@@ -33,9 +33,10 @@ void session_state::start(frame_list history_replay, std::uint64_t hub_seq, bool
 }
 
 void session_state::deliver(const frame_batch& batch) {
+  if (skip_through == 0) return client->deliver(batch);  // every batch but a resume's first
   // Seqs in batches only grow: once past skip_through, nothing is skipped again.
-  if (skip_through != 0 && batch->back().seq <= skip_through) return;
-  if (skip_through != 0 && batch->front().seq <= skip_through) {
+  if (batch->back().seq <= skip_through) return;
+  if (batch->front().seq <= skip_through) {
     auto newer = std::make_shared<frame_list>();
     for (const auto& f : *batch)
       if (f.seq > skip_through) newer->push_back(f);

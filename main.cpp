@@ -2,11 +2,14 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
 #include <system_error>
+#include <variant>
 
 #include "actors/happy_error.hpp"
 #include "actors/service.hpp"
@@ -22,6 +25,33 @@ namespace {
 constexpr int exit_usage = 2;
 constexpr int exit_invalid_config = 2;
 constexpr int exit_cannot_listen = 1;
+constexpr int exit_storage_unusable = 2;
+
+// Opens the history file for the store and the history reader and reads
+// what a restart continues from; the problem in words when it cannot.
+std::variant<happy::service_storage, std::string> open_storage(const happy::config& cfg) {
+  using namespace happy;
+  auto started = std::chrono::steady_clock::now();
+  auto writer = history_db::open(cfg.storage.path, history_db::mode::write,
+                                 cfg.storage.sync_every_commit);
+  if (auto* problem = std::get_if<std::string>(&writer)) return *problem;
+  auto reader = history_db::open(cfg.storage.path, history_db::mode::read);
+  if (auto* problem = std::get_if<std::string>(&reader)) return *problem;
+  service_storage storage{std::move(std::get<0>(writer)), std::move(std::get<0>(reader)), {}};
+  if (!storage.writer->previous_run_ended_cleanly())
+    log_warning("storage: the previous run did not stop cleanly; every topic's seq continues " +
+                std::to_string(max_uncommitted_seqs) +
+                " above its last stored one, so no seq a dashboard saw is reused");
+  storage.topics = storage.writer->load(
+      [&cfg](const std::string& topic) { return cfg.history_of(topic); }, max_uncommitted_seqs);
+  std::size_t readings = 0;
+  for (const auto& topic : storage.topics) readings += topic.recent.size();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  log_info("storage: " + cfg.storage.path + ": " + std::to_string(storage.topics.size()) +
+           " topics, " + std::to_string(readings) + " readings back in history, in " +
+           std::to_string(ms) + " ms");
+  return storage;
+}
 
 std::string summary(const happy::config& cfg, std::uint16_t port) {
   std::string topics;
@@ -104,6 +134,18 @@ int main(int argc, char** argv) {
   if (!cfg.cluster && args.node)
     log_warning("--node is ignored: the config has no cluster section (README \"Clustering\")");
 
+  // A file size limit (ulimit -f) is a write error for the store, not the end.
+  std::signal(SIGXFSZ, SIG_IGN);
+  service_storage storage;
+  if (cfg.storage.enabled()) {
+    auto opened = open_storage(cfg);
+    if (auto* problem = std::get_if<std::string>(&opened)) {
+      std::cerr << "happy-dashboard: " << *problem << "\n";
+      return exit_storage_unusable;
+    }
+    storage = std::get<service_storage>(std::move(opened));
+  }
+
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
   // Workers sleep on a condition variable instead of polling the queues
@@ -115,7 +157,7 @@ int main(int argc, char** argv) {
   caf::actor_system system{actor_config};
   int exit_code = 0;
   {
-    service actors(system, cfg);
+    service actors(system, cfg, std::move(storage));
     if (auto problem = actors.start_cluster(); !problem.empty()) {
       log_error(problem);
       actors.shutdown();

@@ -75,7 +75,27 @@ using hub_actor = caf::typed_actor<
     caf::reacts_to<sync_atom, topic_snapshot>,
     // Cluster: true while this node collects the others' histories of a
     // topic it just took over (publishes wait); false: go.
-    caf::reacts_to<handover_atom, bool>>;
+    caf::reacts_to<handover_atom, bool>,
+    // From the store: its readings up to this seq are committed (true) or
+    // could not be written (false); their publishes get their answers.
+    caf::reacts_to<stored_atom, std::uint64_t, bool>>;
+
+// The history file's writer (actors/store.hpp), on its own thread.
+using store_actor = caf::typed_actor<
+    // From a hub: readings to write; it answers (stored …) once committed.
+    caf::reacts_to<append_atom, hub_actor, std::string, frame_batch>,
+    // From the registry: a hub to wait for before stopping; a removed topic;
+    // the registry has ended (stop once every hub has).
+    caf::reacts_to<watch_atom, hub_actor>, caf::reacts_to<forget_atom, std::string>,
+    caf::reacts_to<stop_atom>,
+    // To itself.
+    caf::reacts_to<commit_atom>, caf::reacts_to<trim_atom>, caf::reacts_to<retry_atom>>;
+
+// Answers GET /topics/<name>/history from the history file (actors/history_reader.hpp).
+using history_reader_actor = caf::typed_actor<
+    // (topic, from ms, to ms, points)
+    caf::replies_to<history_atom, std::string, std::int64_t, std::int64_t,
+                    std::uint32_t>::with<history_series>>;
 
 // A topic's reading source (actors/generator.hpp).
 using generator_actor = caf::typed_actor<

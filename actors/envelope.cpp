@@ -26,6 +26,27 @@ std::string make_envelope(std::string_view topic, std::string_view value_json, s
   return out;
 }
 
+std::optional<envelope_parts> split_envelope(std::string_view topic, std::string_view envelope) {
+  std::string prefix = "{\"" + std::string(topic) + "\":";
+  std::string middle = ",\"topic\":\"" + std::string(topic) + "\",\"seq\":";
+  if (envelope.substr(0, prefix.size()) != prefix || envelope.empty() || envelope.back() != '}')
+    return std::nullopt;
+  // The value may hold the same text in a string; what follows the last one is only numbers.
+  auto at = envelope.rfind(middle);
+  if (at == std::string_view::npos || at < prefix.size()) return std::nullopt;
+  auto ts_key = envelope.find(",\"ts\":", at + middle.size());
+  if (ts_key == std::string_view::npos) return std::nullopt;
+  std::int64_t ts = 0;
+  std::size_t digits = 0;
+  for (std::size_t i = ts_key + 6; i + 1 < envelope.size(); ++i, ++digits) {
+    char c = envelope[i];
+    if (c < '0' || c > '9' || digits > 18) return std::nullopt;
+    ts = ts * 10 + (c - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  return envelope_parts{envelope.substr(prefix.size(), at - prefix.size()), ts};
+}
+
 std::string number_json(double value) {
   if (!std::isfinite(value)) return "null";  // JSON has no NaN/Inf
   rapidjson::StringBuffer buffer;

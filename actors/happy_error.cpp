@@ -17,6 +17,8 @@ std::string to_string(happy_errc code) {
       return "node_name_in_use";
     case happy_errc::join_without_sender:
       return "join_without_sender";
+    case happy_errc::storage_unavailable:
+      return "storage_unavailable";
   }
   return "unknown";
 }

@@ -27,6 +27,8 @@ enum class happy_errc : std::uint8_t {
   node_name_in_use,
   // A join that did not come from an actor.
   join_without_sender,
+  // The history file cannot be written (disk full, I/O error): not accepted.
+  storage_unavailable,
 };
 
 std::string to_string(happy_errc code);

@@ -7,6 +7,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/envelope.hpp"
+#include "actors/happy_error.hpp"
 
 namespace happy {
 
@@ -21,10 +22,48 @@ std::uint64_t hub_state::accept_reading(const std::string& value_json) {
   return seq;
 }
 
+bool hub_state::must_hold() const {
+  return handovers > 0 || (store && seq >= committed_seq + max_uncommitted_seqs);
+}
+
+void hub_state::accept_publish(const std::string& value_json,
+                               caf::typed_response_promise<std::uint64_t> promise) {
+  if (!store)
+    promise.deliver(accept_reading(value_json));
+  else if (!storage->writable)
+    promise.deliver(make_error(happy_errc::storage_unavailable));
+  else
+    unacknowledged_publishes.push_back({accept_reading(value_json), std::move(promise)});
+}
+
+void hub_state::release_held() {
+  while (!held.empty() && !must_hold()) {
+    auto next = std::move(held.front());
+    held.pop_front();
+    accept_publish(next.value_json, std::move(next.promise));
+  }
+}
+
+void hub_state::acknowledge(std::uint64_t up_to, bool committed) {
+  committed_seq = std::max(committed_seq, up_to);
+  while (!unacknowledged_publishes.empty() && unacknowledged_publishes.front().seq <= up_to) {
+    auto& p = unacknowledged_publishes.front();
+    if (committed)
+      p.promise.deliver(p.seq);
+    else
+      p.promise.deliver(make_error(happy_errc::storage_unavailable));
+    unacknowledged_publishes.pop_front();
+  }
+}
+
 void hub_state::apply_replica(std::uint64_t replica_seq, std::string envelope) {
   frame f{replica_seq, std::make_shared<const std::string>(std::move(envelope))};
   if (replica_seq <= seq) {
-    history.insert(std::move(f));
+    // This node keeps its own copy of what it holds (a whole cluster restarts from it).
+    if (history.insert(f) && store) {
+      unstored.push_back(std::move(f));
+      schedule_flush();
+    }
     return;
   }
   seq = replica_seq;
@@ -43,6 +82,10 @@ topic_snapshot hub_state::snapshot() const {
 
 void hub_state::queue_live(frame f) {
   unsent.push_back(std::move(f));
+  schedule_flush();
+}
+
+void hub_state::schedule_flush() {
   if (flush_scheduled) return;
   // Lands behind every message queued now: readings among them join this batch.
   flush_scheduled = true;
@@ -50,13 +93,20 @@ void hub_state::queue_live(frame f) {
 }
 
 void hub_state::flush() {
+  if (store && !unstored.empty()) {
+    self->send(store, append_atom::value, caf::actor_cast<hub_actor>(self), topic,
+               frame_batch{std::make_shared<const frame_list>(std::move(unstored))});
+    unstored = frame_list{};
+  }
   if (unsent.empty()) return;
-  if (subscribers.empty()) return unsent.clear();
+  frame_batch frames{std::make_shared<const frame_list>(std::move(unsent))};
+  unsent = frame_list{};
+  // The store gets the very batch the sessions get: written once, copied never.
+  if (store) self->send(store, append_atom::value, caf::actor_cast<hub_actor>(self), topic, frames);
+  if (subscribers.empty()) return;
   // One message object for all: each session's mailbox element holds a
   // reference to it, and sessions read it as const, so nothing is copied.
-  auto batch = caf::make_message(
-      frames_atom::value, frame_batch{std::make_shared<const frame_list>(std::move(unsent))});
-  unsent = frame_list{};
+  auto batch = caf::make_message(frames_atom::value, std::move(frames));
   for (const auto& session : subscribers)
     session->enqueue(caf::make_mailbox_element(self->ctrl(), caf::make_message_id(), {}, batch),
                      self->context());
@@ -82,11 +132,16 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
 
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             std::shared_ptr<cluster_counters> counters) {
+                             std::shared_ptr<cluster_counters> counters, hub_storage storage) {
   self->state.self = self;
+  self->state.store = std::move(storage.store);
+  self->state.storage = std::move(storage.status);
+  self->state.seq = storage.last_seq;
+  self->state.committed_seq = storage.last_seq;
   self->state.topic = std::move(topic);
   self->state.counters = std::move(counters);
   self->state.history.set_capacity(history_capacity);
+  for (auto& f : storage.recent) self->state.history.push(std::move(f));
   self->state.generator_interval_ms = generator_interval_ms;
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove_subscriber(msg.source); });
   // Ending (the registry stopped, or the topic was removed): what was
@@ -99,9 +154,14 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
   return {
       [self](publish_atom, std::string& value_json) -> caf::result<std::uint64_t> {
         auto& s = self->state;
-        if (s.handovers == 0) return s.accept_reading(value_json);
+        // Without storage and not held, the seq is the answer: no promise needed.
+        if (!s.store && !s.must_hold()) return s.accept_reading(value_json);
+        if (s.store && !s.storage->writable) return make_error(happy_errc::storage_unavailable);
         auto promise = self->make_response_promise<std::uint64_t>();
-        s.held.push_back({std::move(value_json), promise});
+        if (s.must_hold())
+          s.held.push_back({std::move(value_json), promise});
+        else
+          s.accept_publish(value_json, promise);
         return promise;
       },
       [self](subscribe_atom, const session_actor& session, const replay_request& request) {
@@ -159,9 +219,11 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         }
         if (s.handovers > 0 && --s.handovers > 0) return;
         // The other nodes' histories are in: publish what waited, in arrival order.
-        auto waiting = std::move(s.held);
-        s.held.clear();
-        for (auto& p : waiting) p.promise.deliver(s.accept_reading(p.value_json));
+        s.release_held();
+      },
+      [self](stored_atom, std::uint64_t up_to, bool committed) {
+        self->state.acknowledge(up_to, committed);
+        self->state.release_held();
       },
       [self](reconfigure_atom, std::uint64_t history_capacity, std::int64_t interval_ms) {
         self->state.history.set_capacity(history_capacity);

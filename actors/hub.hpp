@@ -15,19 +15,33 @@
 // (frames, batch) for every flush. In a cluster (README "Clustering") the hub
 // also sends every accepted reading to the other nodes' cluster actors, takes
 // theirs as replicas, and holds publishes while this node takes a topic over.
+//
+// With storage (README "Storage") every flush also sends the batch to the
+// store actor, and a publish is answered only when the store reports its
+// reading committed. A restarted hub starts from the stored seq and history.
 
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/actors.hpp"
 #include "actors/cluster/cluster_counters.hpp"
+#include "actors/storage_status.hpp"
 #include "actors/topic_history.hpp"
 
 namespace happy {
+
+// A hub's link to the history file; without a store, history is memory only.
+struct hub_storage {
+  store_actor store;
+  std::shared_ptr<const storage_status> status;
+  std::uint64_t last_seq = 0;  // from the file: seqs continue after it
+  frame_list recent;           // from the file: the history ring's start
+};
 
 struct hub_state {
   static inline const char* name = "hub";
@@ -47,22 +61,46 @@ struct hub_state {
   bool clustered = false;
   std::vector<cluster_node_actor> replicas;
   std::shared_ptr<cluster_counters> counters;
-  // Publishes that arrived while this node took the topic over.
+  // Publishes that wait: while this node takes the topic over, or while the
+  // store is max_uncommitted_seqs behind.
   int handovers = 0;  // takeovers in progress; publishes wait while any is
   struct held_publish {
     std::string value_json;
     caf::typed_response_promise<std::uint64_t> promise;
   };
-  std::vector<held_publish> held;
+  std::deque<held_publish> held;
+
+  store_actor store;
+  std::shared_ptr<const storage_status> storage;
+  // History-only frames (replicas older than seq) the store has not got yet.
+  frame_list unstored;
+  std::uint64_t committed_seq = 0;  // the store has reported up to here
+  // Publishes answered once the store has committed their seq, oldest first.
+  struct unacknowledged {
+    std::uint64_t seq;
+    caf::typed_response_promise<std::uint64_t> promise;
+  };
+  std::deque<unacknowledged> unacknowledged_publishes;
 
   // Assigns the next seq, keeps the envelope in history and queues it live.
   std::uint64_t accept_reading(const std::string& value_json);
+  // Publishes must wait (see `held`).
+  bool must_hold() const;
+  // Accepts a publish and answers `promise`: at once, or with storage once committed.
+  void accept_publish(const std::string& value_json,
+                      caf::typed_response_promise<std::uint64_t> promise);
+  // Accepts the held publishes, in arrival order, while none must wait.
+  void release_held();
+  // Answers the publishes the store has reported on, up to `seq`.
+  void acknowledge(std::uint64_t seq, bool committed);
   // A reading another node accepted: live when newer than any seen, else
   // it only fills the history.
   void apply_replica(std::uint64_t replica_seq, std::string envelope);
   topic_snapshot snapshot() const;
   void queue_live(frame f);
-  // Sends every subscriber the unsent frames as one batch message.
+  void schedule_flush();
+  // Sends every subscriber the unsent frames as one batch message, and the
+  // store everything it has not got yet.
   void flush();
   bool add_subscriber(const session_actor& session);
   void remove_subscriber(const caf::actor_addr& session);
@@ -70,6 +108,6 @@ struct hub_state {
 
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             std::shared_ptr<cluster_counters> counters);
+                             std::shared_ptr<cluster_counters> counters, hub_storage storage);
 
 }  // namespace happy

@@ -31,6 +31,16 @@ using topics_atom = caf::atom_constant<caf::atom("topics")>;
 using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;  // from the hub: the replay
 using frames_atom = caf::atom_constant<caf::atom("frames")>;          // from the hub: live frames
 using transport_closed_atom = caf::atom_constant<caf::atom("tclosed")>;
+// store and history reader
+using append_atom = caf::atom_constant<caf::atom("append")>;  // a hub's readings to write
+using stored_atom = caf::atom_constant<caf::atom("stored")>;  // to the hub: written up to a seq
+using commit_atom = caf::atom_constant<caf::atom("commit")>;  // to itself: write what is pending
+using trim_atom = caf::atom_constant<caf::atom("trim")>;      // to itself: apply retention
+using retry_atom = caf::atom_constant<caf::atom("retry")>;    // to itself: try the disk again
+using watch_atom = caf::atom_constant<caf::atom("watch")>;    // from the registry: a new hub
+using forget_atom = caf::atom_constant<caf::atom("forget")>;  // from the registry: topic removed
+using stop_atom = caf::atom_constant<caf::atom("stop")>;      // from the registry: it has ended
+using history_atom = caf::atom_constant<caf::atom("history")>;
 
 }  // namespace happy
 
@@ -42,3 +52,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::topic_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<happy::topic_stats>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::generator_config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::history_series)

@@ -12,6 +12,8 @@ publish_result publish_result_of(std::uint64_t seq) {
 
 publish_result publish_result_of(const caf::error& error) {
   if (error == happy_errc::topic_limit) return {publish_result::outcome::topic_limit, 0};
+  if (error == happy_errc::storage_unavailable)
+    return {publish_result::outcome::storage_unavailable, 0};
   return {publish_result::outcome::unavailable, 0};
 }
 

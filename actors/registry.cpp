@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <chrono>
 
@@ -28,8 +29,16 @@ generator_actor start_generator(registry_pointer self, const hub_actor& topic_hu
 hub_actor start_topic(registry_pointer self, const std::string& name, const topic_config& topic) {
   auto& s = self->state;
   std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
-  auto topic_hub =
-      self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval, s.counters);
+  hub_storage storage{s.store, s.storage, 0, {}};
+  if (auto stored = s.restored.find(name); stored != s.restored.end()) {
+    storage.last_seq = stored->second.last_seq;
+    storage.recent = std::move(stored->second.recent);
+    s.restored.erase(stored);
+  }
+  auto topic_hub = self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval,
+                                            s.counters, std::move(storage));
+  // The store ends after every hub: their last readings reach the file.
+  if (s.store) self->send(s.store, watch_atom::value, topic_hub);
   if (s.view.clustered) self->send(topic_hub, view_atom::value, s.view.replica_targets());
   // In a cluster only the topic's owner generates its readings.
   if (topic.generator && s.view.owns(name))
@@ -137,6 +146,7 @@ void remove_topic(registry_pointer self, const std::string& name) {
   self->unlink_from(it->second);
   self->send(it->second, remove_atom::value);
   self->state.hubs.erase(it);
+  if (self->state.store) self->send(self->state.store, forget_atom::value, name);
 }
 
 // Applies a new config's topics without touching unchanged ones or clients.
@@ -192,8 +202,14 @@ std::vector<std::string> registry_state::topic_names() const {
 }
 
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
-                                       std::shared_ptr<cluster_counters> counters) {
+                                       std::shared_ptr<cluster_counters> counters,
+                                       registry_storage storage) {
   self->state.cfg = std::move(cfg);
+  self->state.store = storage.store;
+  self->state.storage = std::move(storage.status);
+  for (auto& topic : storage.topics) self->state.restored.emplace(topic.name, std::move(topic));
+  if (auto store = storage.store)
+    self->attach_functor([store](const caf::error&) { caf::anon_send(store, stop_atom::value); });
   if (self->state.cfg.cluster) {
     // Until the cluster actor's first view, a cluster node owns nothing.
     self->state.view.clustered = true;
@@ -202,6 +218,13 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
   self->state.counters = std::move(counters);
   for (const auto& [name, topic] : self->state.cfg.topics)
     self->state.hubs.emplace(name, start_topic(self, name, topic));
+  // Topics only the file knows (created by publishing) come back too.
+  std::vector<std::string> stored_only;
+  for (const auto& entry : self->state.restored) stored_only.push_back(entry.first);
+  for (const auto& name : stored_only)
+    if (!hub_of(self, name))
+      log_warning("storage: topic '" + name + "' is not started: limits.max_topics reached");
+  self->state.restored.clear();
   return {
       [self](publish_atom, const std::string& topic,
              const std::string& value_json) -> caf::result<std::uint64_t> {

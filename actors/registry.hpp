@@ -14,6 +14,11 @@
 // peers, and topics this node now owns hold their publishes until the peers'
 // histories of them are merged, so the new owner continues from the highest
 // seq any node holds.
+//
+// With storage, topics found in the history file are started at once (also
+// those that only publishing had created) and continue from their stored seq
+// and history; every hub reports to the store actor, and a removed topic is
+// forgotten by the store too.
 
 #include <caf/stateful_actor.hpp>
 #include <map>
@@ -24,9 +29,18 @@
 #include "actors/actors.hpp"
 #include "actors/cluster/cluster_counters.hpp"
 #include "actors/cluster/cluster_view.hpp"
+#include "actors/storage_status.hpp"
 #include "config/config.hpp"
+#include "storage/history_db.hpp"
 
 namespace happy {
+
+// The registry's link to the history file; without a store, none.
+struct registry_storage {
+  store_actor store;
+  std::shared_ptr<const storage_status> status;
+  std::vector<stored_topic> topics;  // as the file held them at start
+};
 
 struct registry_state {
   static inline const char* name = "registry";
@@ -36,6 +50,10 @@ struct registry_state {
   std::map<std::string, generator_actor> generators;
   cluster_view view;  // default: not clustered, every topic is this node's
   std::shared_ptr<cluster_counters> counters;
+  store_actor store;
+  std::shared_ptr<const storage_status> storage;
+  // Stored topics whose hub has not started yet.
+  std::map<std::string, stored_topic> restored;
 
   std::vector<std::string> topic_names() const;
 };
@@ -43,6 +61,7 @@ struct registry_state {
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
-                                       std::shared_ptr<cluster_counters> counters);
+                                       std::shared_ptr<cluster_counters> counters,
+                                       registry_storage storage);
 
 }  // namespace happy

@@ -11,6 +11,8 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/cluster/cluster_node.hpp"
+#include "actors/history_reader.hpp"
+#include "actors/store.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
 
@@ -51,9 +53,26 @@ void publisher_handle::close() const {
   if (publisher_) caf::anon_send_exit(publisher_, caf::exit_reason::user_shutdown);
 }
 
-service::service(caf::actor_system& system, config cfg)
+service::service(caf::actor_system& system, config cfg, service_storage storage)
     : system_(system), cluster_settings_(cfg.cluster) {
-  registry_ = system.spawn(registry, std::move(cfg), counters_);
+  registry_storage link;
+  if (storage.writer && storage.reader) {
+    // Detached: SQLite blocks its thread on the disk, never a scheduler worker.
+    store_ = system.spawn<caf::detached>(store, storage.writer, cfg.storage, storage_status_);
+    reader_ = system.spawn<caf::detached>(history_reader, storage.reader);
+    link = {store_, storage_status_, std::move(storage.topics)};
+  }
+  registry_ = system.spawn(registry, std::move(cfg), counters_, std::move(link));
+}
+
+void service::history(const std::string& topic, std::int64_t from, std::int64_t to,
+                      std::uint32_t points,
+                      std::function<void(std::optional<history_series>)> done) {
+  if (!reader_) return done(std::nullopt);
+  ask(
+      system_, reader_, [done](history_series& series) { done(std::move(series)); },
+      [done](const caf::error&) { done(std::nullopt); }, history_atom::value, topic, from, to,
+      points);
 }
 
 std::string service::start_cluster() {
@@ -137,8 +156,13 @@ void service::publish(const std::string& topic, std::string value_json,
 void service::shutdown() {
   if (cluster_) caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
   cluster_ = nullptr;
+  // The store ends by itself once the registry and every hub have (their
+  // last readings written).
   if (registry_) caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   registry_ = nullptr;
+  store_ = nullptr;
+  if (reader_) caf::anon_send_exit(reader_, caf::exit_reason::user_shutdown);
+  reader_ = nullptr;
 }
 
 }  // namespace happy

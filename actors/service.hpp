@@ -15,8 +15,10 @@
 #include "actors/cluster/cluster_counters.hpp"
 #include "actors/cluster/cluster_status.hpp"
 #include "actors/publisher.hpp"
+#include "actors/storage_status.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
+#include "storage/history_db.hpp"
 
 namespace caf {
 class actor_system;
@@ -52,9 +54,16 @@ class publisher_handle {
   publisher_actor publisher_;
 };
 
+// The history file as main opened it (README "Storage"); empty: no storage.
+struct service_storage {
+  std::shared_ptr<history_db> writer;  // for the store actor
+  std::shared_ptr<history_db> reader;  // for GET /topics/<name>/history
+  std::vector<stored_topic> topics;    // what the file held at start
+};
+
 class service {
  public:
-  service(caf::actor_system& system, config cfg);
+  service(caf::actor_system& system, config cfg, service_storage storage = {});
   ~service();
   service(const service&) = delete;
   service& operator=(const service&) = delete;
@@ -88,6 +97,15 @@ class service {
   // cluster; without cluster settings, cluster_status::standalone().
   void describe_cluster(std::function<void(std::optional<cluster_status>)> done);
 
+  // Calls `done` (from an actor thread) with `topic`'s stored readings in
+  // [from, to) in at most `points` buckets; nullopt when the file could not
+  // answer. Only with storage (has_storage()).
+  void history(const std::string& topic, std::int64_t from, std::int64_t to, std::uint32_t points,
+               std::function<void(std::optional<history_series>)> done);
+  bool has_storage() const { return static_cast<bool>(reader_); }
+  // The history file's state for /readyz and /metrics; null without storage.
+  const storage_status* storage_numbers() const { return reader_ ? storage_status_.get() : nullptr; }
+
   // The cluster's counters for GET /metrics; null without a cluster.
   const cluster_counters* cluster_numbers() const { return cluster_ ? counters_.get() : nullptr; }
 
@@ -102,6 +120,9 @@ class service {
   caf::actor_system& system_;
   std::optional<cluster_config> cluster_settings_;
   std::shared_ptr<cluster_counters> counters_ = std::make_shared<cluster_counters>();
+  std::shared_ptr<storage_status> storage_status_ = std::make_shared<storage_status>();
+  store_actor store_;
+  history_reader_actor reader_;
   registry_actor registry_;
   cluster_node_actor cluster_;
 };

@@ -54,9 +54,10 @@ struct subscribe_refusal {
   std::vector<std::string> known_topics;  // for unknown_topic
 };
 
-// How a publish ended.
+// How a publish ended. storage_unavailable: the history file cannot be
+// written (disk full, I/O error), so nothing is acknowledged.
 struct publish_result {
-  enum class outcome : std::uint8_t { accepted, topic_limit, unavailable };
+  enum class outcome : std::uint8_t { accepted, topic_limit, unavailable, storage_unavailable };
   outcome status = outcome::unavailable;
   std::uint64_t seq = 0;  // when accepted
 };
@@ -64,6 +65,25 @@ struct publish_result {
 // Called from an actor thread once a publish has a seq (or failed).
 struct publish_callback {
   std::function<void(publish_result)> done;
+};
+
+// A topic's stored readings in time buckets (GET /topics/<name>/history).
+// Plain numbers are the field with the empty name; object values give one
+// field per numeric member.
+struct history_field {
+  std::string name;
+  double min = 0, avg = 0, max = 0;
+  std::uint64_t count = 0;
+};
+struct history_bucket {
+  std::int64_t time = 0;  // mean timestamp of the bucket's readings (Unix ms)
+  std::uint64_t count = 0;  // readings in the bucket
+  std::vector<history_field> fields;
+};
+struct history_series {
+  std::string topic;
+  std::int64_t from = 0, to = 0, bucket_ms = 0;
+  std::vector<history_bucket> buckets;
 };
 
 // Close codes shared by all transports (WebSocket numbering; streams just end).

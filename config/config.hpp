@@ -73,6 +73,19 @@ struct cluster_config {
   std::vector<host_port> peers;
 };
 
+// Durable history (README "Storage"). Without a path, history lives only in
+// memory, as `limits.history` readings per topic.
+struct storage_config {
+  std::string path;  // the SQLite file; empty: no storage
+  // true: every commit is synced to disk (acknowledged readings survive a
+  // power loss); false: SQLite's synchronous=NORMAL (they survive a crash).
+  bool sync_every_commit = true;
+  std::int64_t max_age_ms = 24 * 3600 * 1000;  // readings older than this are deleted
+  std::uint64_t max_readings_per_topic = 100000;
+
+  bool enabled() const { return !path.empty(); }
+};
+
 struct config {
   std::string source = "<embedded default>";  // file the values came from, for messages
   server_config server;
@@ -83,6 +96,7 @@ struct config {
   std::string log_format = "text";
   std::map<std::string, topic_config> topics;
   std::optional<cluster_config> cluster;
+  storage_config storage;
   std::string web_root;  // from --web-root: serve the page from disk; empty: embedded
 
   std::size_t history_of(const std::string& topic) const;

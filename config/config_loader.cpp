@@ -150,6 +150,32 @@ cluster_config read_cluster(const Value& c) {
   return out;
 }
 
+// The schema checked the shape "<n><unit>".
+std::int64_t read_duration_ms(const Value& v) {
+  std::string text(v.GetString(), v.GetStringLength());
+  std::size_t digits = text.find_first_not_of("0123456789");
+  std::int64_t n = std::stoll(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  if (unit == "ms") return n;
+  if (unit == "s") return n * 1000;
+  if (unit == "m") return n * 60 * 1000;
+  if (unit == "h") return n * 3600 * 1000;
+  return n * 24 * 3600 * 1000;
+}
+
+storage_config read_storage(const Value& s) {
+  storage_config out;
+  out.path = s["path"].GetString();
+  if (s.HasMember("synchronous")) out.sync_every_commit = s["synchronous"] == "full";
+  if (s.HasMember("retention")) {
+    const auto& r = s["retention"];
+    if (r.HasMember("max_age")) out.max_age_ms = read_duration_ms(r["max_age"]);
+    if (r.HasMember("max_readings_per_topic"))
+      out.max_readings_per_topic = r["max_readings_per_topic"].GetUint64();
+  }
+  return out;
+}
+
 config read_config(const Value& doc, const std::string& source) {
   config out;
   out.source = source;
@@ -182,6 +208,7 @@ config read_config(const Value& doc, const std::string& source) {
     if (doc["log"].HasMember("format")) out.log_format = doc["log"]["format"].GetString();
   }
   if (doc.HasMember("cluster")) out.cluster = read_cluster(doc["cluster"]);
+  if (doc.HasMember("storage")) out.storage = read_storage(doc["storage"]);
   if (doc.HasMember("topics")) {
     const auto& topics = doc["topics"];
     for (auto it = topics.MemberBegin(); it != topics.MemberEnd(); ++it) {

@@ -80,6 +80,10 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
                            a.cluster->listen != b.cluster->listen ||
                            a.cluster->peers != b.cluster->peers)),
         "cluster");
+  check(a.storage.path != b.storage.path || a.storage.sync_every_commit != b.storage.sync_every_commit ||
+            a.storage.max_age_ms != b.storage.max_age_ms ||
+            a.storage.max_readings_per_topic != b.storage.max_readings_per_topic,
+        "storage");
   return out;
 }
 

@@ -5,8 +5,10 @@
 
 #include <chrono>
 
+#include "actors/envelope.hpp"
 #include "log/log.hpp"
 #include "net/cluster_status_json.hpp"
+#include "net/history_json.hpp"
 #include "net/on_strand.hpp"
 #include "net/publish_request.hpp"
 #include "net/route.hpp"
@@ -134,6 +136,9 @@ void http_connection::handle_request(http_request request) {
     case route::kind::ready:
       if (context_.draining)
         return answer(http::status::service_unavailable, R"({"status":"draining"})");
+      if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
+        return answer(http::status::service_unavailable,
+                      R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full or I/O error); publishes are refused"})");
       return answer(http::status::ok, R"({"status":"ready"})");
     case route::kind::metrics: {
       auto self = shared_from_this();
@@ -143,7 +148,8 @@ void http_connection::handle_request(http_request request) {
             self->send(text_response(
                 *shared_request, "text/plain; version=0.0.4; charset=utf-8",
                 self->context_.metrics.render(stats, self->context_.connections,
-                                              self->context_.actors.cluster_numbers())));
+                                              self->context_.actors.cluster_numbers(),
+                                              self->context_.actors.storage_numbers())));
           }));
       return;
     }
@@ -167,6 +173,8 @@ void http_connection::handle_request(http_request request) {
     }
     case route::kind::publisher:
       return open_publisher(std::move(request), target);
+    case route::kind::history:
+      return answer_history(std::move(request), target);
     case route::kind::topic:
       if (method == http::verb::post) return publish(std::move(request), target);
       if (beast::websocket::is_upgrade(request))
@@ -217,11 +225,45 @@ void http_connection::publish(http_request request, const route& target) {
                          std::to_string(self->context_.settings.limits.max_topics) + " reached"),
               allow_origin));
         }
+        if (result.status == outcome::storage_unavailable)
+          return self->send(json_response(
+              *shared_request, http::status::service_unavailable,
+              error_body("the reading was not stored: the history file cannot be written (disk "
+                         "full or I/O error); try again later"),
+              allow_origin));
         self->send(json_response(
             *shared_request, http::status::service_unavailable,
             error_body("the reading was not accepted in time (in a cluster: the topic's owner "
                        "could not be reached yet); try again"),
             allow_origin));
+      }));
+}
+
+// GET /topics/<name>/history: buckets computed by the history reader.
+void http_connection::answer_history(http_request request, const route& target) {
+  std::string allow_origin = context_.allowed_origin(origin_of(request));
+  if (!context_.actors.has_storage())
+    return send(json_response(
+        request, http::status::not_found,
+        error_body("no stored history: this server keeps history in memory only "
+                   "(set storage.path, README \"Storage\")"),
+        allow_origin));
+  std::int64_t to = target.to_ms ? target.to_ms : unix_millis_now();
+  std::int64_t from = target.from_ms ? target.from_ms : to - 3600 * 1000;
+  if (from >= to)
+    return send(json_response(request, http::status::bad_request,
+                              error_body("'from' must be before 'to'"), allow_origin));
+  auto self = shared_from_this();
+  auto shared_request = std::make_shared<http_request>(std::move(request));
+  context_.actors.history(
+      target.topic, from, to, target.points,
+      on_strand(strand_, [self, shared_request, allow_origin](std::optional<history_series> series) {
+        if (!series)
+          return self->send(json_response(*shared_request, http::status::service_unavailable,
+                                          error_body("the history file did not answer in time; try again"),
+                                          allow_origin));
+        self->send(json_response(*shared_request, http::status::ok, history_json(*series),
+                                 allow_origin));
       }));
 }
 

@@ -31,6 +31,7 @@ class http_connection : public tracked_connection,
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle_request(http_request request);
   void upgrade_to_websocket(http_request request, const struct route& target);
+  void answer_history(http_request request, const struct route& target);
   void open_publisher(http_request request, const struct route& target);
   void open_stream(http_request request, struct route target);
   void serve_asset(const http_request& request, const std::string& name);

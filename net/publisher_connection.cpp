@@ -95,6 +95,8 @@ void publisher_connection::on_published(publish_result result) {
   --in_flight_;
   if (result.status == outcome::topic_limit)
     refuse(close_code::policy_violation, "topic limit reached (limits.max_topics)");
+  else if (result.status == outcome::storage_unavailable)
+    refuse(close_code::try_again_later, "history storage cannot write (disk full?); try again later");
   else if (result.status == outcome::unavailable)
     refuse(close_code::try_again_later,
            "reading not accepted in time (cluster owner unreachable?); try again");

@@ -95,6 +95,39 @@ route parse_route(std::string_view target) {
     return r;
   }
   std::string_view name;
+  constexpr std::string_view history_suffix = "/history";
+  if (path.substr(0, 8) == "/topics/" && path.size() > 8 + history_suffix.size() &&
+      path.substr(path.size() - history_suffix.size()) == history_suffix) {
+    name = path.substr(8, path.size() - 8 - history_suffix.size());
+    if (!is_valid_topic_name(name)) return r;
+    r.what = route::kind::history;
+    r.topic = std::string(name);
+    std::string problem;
+    for_each_parameter(url, [&](std::string_view key, std::string_view value) {
+      if (!problem.empty()) return;
+      if (key == "token") r.token = std::string(value);
+      if (key != "from" && key != "to" && key != "points") return;
+      std::uint64_t number = 0;
+      if (key == "points") {
+        if (!parse_u64(value, number) || number == 0 || number > max_history_points)
+          problem = "invalid query parameter 'points': expected 1 to " +
+                    std::to_string(max_history_points) + ", got " + quoted(value);
+        r.points = static_cast<std::uint32_t>(number);
+        return;
+      }
+      // Unix milliseconds: up to the year 2286 fits 13 digits.
+      if (!parse_u64(value, number) || number == 0 || number >= 10'000'000'000'000ull) {
+        problem = "invalid query parameter '" + std::string(key) +
+                  "': expected Unix time in milliseconds, got " + quoted(value);
+        return;
+      }
+      (key == "from" ? r.from_ms : r.to_ms) = static_cast<std::int64_t>(number);
+    });
+    if (problem.empty() && r.from_ms && r.to_ms && r.from_ms >= r.to_ms)
+      problem = "'from' must be before 'to'";
+    if (!problem.empty()) return bad_request(problem);
+    return r;
+  }
   constexpr std::string_view publish_suffix = "/publish";
   if (path.substr(0, 8) == "/topics/" && path.size() > 8 + publish_suffix.size() &&
       path.substr(path.size() - publish_suffix.size()) == publish_suffix) {

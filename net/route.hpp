@@ -22,6 +22,7 @@ struct route {
     cluster,       // GET /cluster
     topic,         // /topics/<name> or /<name>: GET subscribes, POST publishes
     publisher,     // /topics/<name>/publish: WebSocket publisher
+    history,       // GET /topics/<name>/history: stored readings in buckets
     not_found,
     bad_request,   // `error` says why
   };
@@ -33,6 +34,10 @@ struct route {
   bool poll = false;                // ?poll=1: long-poll
   std::uint64_t poll_timeout_s = 25;  // ?timeout=S, 0..60
   bool ack = false;                 // ?ack=1 on a publisher: answer {"seq":n} per value
+  // history: ?from=&to= (Unix ms; 0: not given) and ?points= (1..max_history_points)
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::uint32_t points = 500;
   std::string error;
 };
 
@@ -41,6 +46,8 @@ struct route {
 // token=<text>, poll=1, timeout=<0..60>. Unknown parameters are ignored; a
 // target that is not a valid origin-form is a bad request.
 route parse_route(std::string_view target);
+
+inline constexpr std::uint32_t max_history_points = 2000;
 
 // Parses a decimal unsigned 64-bit integer; false on anything else (sign, overflow, empty).
 bool parse_u64(std::string_view text, std::uint64_t& out);

@@ -66,7 +66,8 @@ void service_metrics::count_rejection_status(unsigned http_status, bool tokens_c
 
 std::string service_metrics::render(const std::vector<topic_stats>& topics,
                                     const connection_tracker& connections,
-                                    const cluster_counters* cluster) const {
+                                    const cluster_counters* cluster,
+                                    const storage_status* storage) const {
   std::ostringstream out;
   header(out, "happy_connections", "gauge", "Open connections by transport.");
   for (std::size_t i = 0; i < transport_kind_count; ++i) {
@@ -137,6 +138,37 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
     out << "happy_cluster_members{state=\"joining\"} " << cluster->members_joining << '\n';
     out << "happy_cluster_members{state=\"down\"} " << cluster->members_down << '\n';
     out << "happy_cluster_members{state=\"connecting\"} " << cluster->members_connecting << '\n';
+  }
+  if (storage) {
+    const struct {
+      const char* name;
+      const char* help;
+      const std::atomic<std::uint64_t>& value;
+    } storage_totals[] = {
+        {"happy_storage_commits_total",
+         "Transactions committed to the history file (with synchronous=full, one fsync each).",
+         storage->commits},
+        {"happy_storage_readings_written_total", "Readings written to the history file.",
+         storage->readings_written},
+        {"happy_storage_write_errors_total",
+         "Transactions that failed (disk full, I/O error); their publishes were answered 503.",
+         storage->write_errors},
+        {"happy_storage_readings_deleted_total", "Readings deleted by retention.",
+         storage->readings_deleted},
+        {"happy_storage_readings_dropped_total",
+         "Readings a failing disk made the store give up on (beyond its retry buffer).",
+         storage->readings_dropped},
+    };
+    for (const auto& total : storage_totals) {
+      header(out, total.name, "counter", total.help);
+      out << total.name << ' ' << total.value << '\n';
+    }
+    header(out, "happy_storage_writable", "gauge",
+           "1 while the history file takes writes; 0 while publishes are refused.");
+    out << "happy_storage_writable " << (storage->writable ? 1 : 0) << '\n';
+    header(out, "happy_storage_pending_readings", "gauge",
+           "Readings kept in memory for a retry while the disk fails.");
+    out << "happy_storage_pending_readings " << storage->pending_readings << '\n';
   }
   header(out, "happy_build_info", "gauge", "Build information; always 1.");
   out << "happy_build_info{version=\"" << HAPPY_VERSION << "\"} 1\n";

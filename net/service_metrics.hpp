@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/cluster/cluster_counters.hpp"
+#include "actors/storage_status.hpp"
 #include "actors/messages.hpp"
 #include "net/connection_tracker.hpp"
 
@@ -48,9 +49,11 @@ class service_metrics {
   void count_slow_consumer() { ++slow_consumer_disconnects_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
 
-  // `cluster` is null when the service runs without a cluster.
+  // `cluster` is null when the service runs without a cluster, `storage`
+  // without a history file.
   std::string render(const std::vector<topic_stats>& topics, const connection_tracker& connections,
-                     const cluster_counters* cluster = nullptr) const;
+                     const cluster_counters* cluster = nullptr,
+                     const storage_status* storage = nullptr) const;
 
  private:
   mutable std::mutex mutex_;  // guards the map only

@@ -119,7 +119,7 @@ caf::actor spawn_hub(testing::deterministic_system& t, std::size_t history = 100
                      const char* topic = "t") {
   // Untyped, so tests can also send it what only the session or the
   // registry would send.
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, testing::no_cluster));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, testing::no_cluster, hub_storage{}));
   t.stop_at_end.push_back(h);  // its sessions end with it
   return h;
 }
@@ -223,7 +223,7 @@ TEST_CASE("sessions joining during a flood see every seq exactly once, replay th
   // Real threads: the publisher, the hub and the sessions race.
   testing::test_system t;
   constexpr std::uint64_t readings = 3000;
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, testing::no_cluster));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, testing::no_cluster, hub_storage{}));
   std::vector<caf::actor> sessions;
   std::vector<std::shared_ptr<session_inbox>> inboxes;
   for (std::uint64_t i = 0; i < readings; ++i) {
@@ -301,7 +301,7 @@ TEST_CASE("readings a hub accepted reach its sessions before it ends") {
 
 TEST_CASE("in a cluster the owner's hub sends each accepted envelope to every member") {
   testing::test_system t;
-  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster);
+  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster, hub_storage{});
   caf::scoped_actor member{t.system};
   caf::scoped_actor self{t.system};
   self->send(h, view_atom::value,

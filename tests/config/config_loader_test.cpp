@@ -146,3 +146,33 @@ TEST_CASE("cluster settings are read, and bad addresses are located errors") {
              Catch::Contains("/cluster/node"));
   CHECK(error_of(R"({"topics":{"x":{}}})").empty());
 }
+
+TEST_CASE("the storage section: a path, the sync setting and retention") {
+  auto result = parse_config(
+      R"({"storage":{"path":"/var/lib/h.db","synchronous":"normal",
+          "retention":{"max_age":"6h","max_readings_per_topic":500}}})",
+      "s.json");
+  REQUIRE(std::holds_alternative<config>(result));
+  const auto& storage = std::get<config>(result).storage;
+  CHECK(storage.enabled());
+  CHECK(storage.path == "/var/lib/h.db");
+  CHECK_FALSE(storage.sync_every_commit);
+  CHECK(storage.max_age_ms == 6 * 3600 * 1000);
+  CHECK(storage.max_readings_per_topic == 500);
+  auto defaults = std::get<config>(parse_config(R"({"storage":{"path":"h.db"}})", "s.json")).storage;
+  CHECK(defaults.sync_every_commit);
+  CHECK(defaults.max_age_ms == 24 * 3600 * 1000);
+  CHECK(defaults.max_readings_per_topic == 100000);
+  CHECK_FALSE(default_config().storage.enabled());  // the bare binary keeps history in memory
+}
+
+TEST_CASE("storage mistakes are located") {
+  CHECK_THAT(error_of(R"({"storage":{"retention":{"max_age":"1h"}}})"),
+             Catch::StartsWith("test.json: /storage: ") && Catch::Contains("path"));
+  CHECK_THAT(error_of(R"({"storage":{"path":"h.db","retention":{"max_age":"24 hours"}}})"),
+             Catch::StartsWith("test.json: /storage/retention/max_age: "));
+  CHECK_THAT(error_of(R"({"storage":{"path":"h.db","retention":{"max_readings_per_topic":0}}})"),
+             Catch::StartsWith("test.json: /storage/retention/max_readings_per_topic: "));
+  CHECK_THAT(error_of(R"({"storage":{"path":"h.db","synchronous":"off"}})"),
+             Catch::StartsWith("test.json: /storage/synchronous: "));
+}

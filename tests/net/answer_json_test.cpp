@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "net/cluster_status_json.hpp"
+#include "net/history_json.hpp"
 #include "net/refusal_answer.hpp"
 #include "net/topic_list_json.hpp"
 
@@ -38,4 +39,15 @@ TEST_CASE("GET /topics: a topic without a generator has interval_ms null") {
   CHECK(topic_list_json(topics) ==
         R"([{"name":"bench","seq":7,"subscribers":2,"interval_ms":null,"history":5},)"
         R"({"name":"happiness","seq":3,"subscribers":0,"interval_ms":5000,"history":3}])");
+}
+
+TEST_CASE("GET /topics/<name>/history: numbers as min/avg/max, object members as fields") {
+  history_series series{"t", 0, 10, 5, {}};
+  series.buckets.push_back({2, 3, {{"", 1, 2, 3, 3}}});
+  series.buckets.push_back({7, 1, {{"cpu", 4, 4, 4, 1}, {"mem", 0.5, 0.5, 0.5, 1}}});
+  CHECK(history_json(series) ==
+        R"({"topic":"t","from":0,"to":10,"bucket_ms":5,"buckets":[)"
+        R"({"time":2,"count":3,"min":1.0,"avg":2.0,"max":3.0},)"
+        R"({"time":7,"count":1,"fields":{"cpu":{"min":4.0,"avg":4.0,"max":4.0,"count":1},)"
+        R"("mem":{"min":0.5,"avg":0.5,"max":0.5,"count":1}}}]})");
 }

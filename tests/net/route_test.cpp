@@ -115,3 +115,25 @@ TEST_CASE("numbers in queries are plain decimal digits, at most 20 of them") {
   CHECK_FALSE(parse_u64("", n));
   CHECK(n == 18446744073709551615ull);  // untouched by the failures
 }
+
+TEST_CASE("history: window and points, each checked") {
+  auto r = parse_route("/topics/sales/history?from=1700000000000&to=1700003600000&points=100");
+  CHECK(r.what == route::kind::history);
+  CHECK(r.topic == "sales");
+  CHECK(r.from_ms == 1700000000000);
+  CHECK(r.to_ms == 1700003600000);
+  CHECK(r.points == 100);
+  auto defaults = parse_route("/topics/sales/history");
+  CHECK(defaults.what == route::kind::history);
+  CHECK(defaults.from_ms == 0);
+  CHECK(defaults.points == 500);
+  for (const char* bad : {"/topics/s/history?points=0", "/topics/s/history?points=2001",
+                          "/topics/s/history?from=-5", "/topics/s/history?to=abc",
+                          "/topics/s/history?from=20&to=10"}) {
+    auto refused = parse_route(bad);
+    CHECK(refused.what == route::kind::bad_request);
+    CHECK_FALSE(refused.error.empty());
+  }
+  CHECK(parse_route("/topics/s/history?points=2001").error ==
+        "invalid query parameter 'points': expected 1 to 2000, got '2001'");
+}

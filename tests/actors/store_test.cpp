@@ -1,0 +1,127 @@
+// The store actor with a real history file, driven by a real registry and
+// hub: publishes are answered once their readings are committed, a restarted
+// registry continues from the file, and an unwritable store refuses publishes.
+
+#include "actors/store.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "../storage/temp_dir.hpp"
+#include "actor_test_support.hpp"
+#include "actors/envelope.hpp"
+#include "actors/happy_error.hpp"
+#include "actors/registry.hpp"
+#include "actors/session.hpp"
+
+using namespace happy;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::shared_ptr<history_db> open_db(const std::string& path, history_db::mode how) {
+  auto opened = history_db::open(path, how);
+  if (auto* problem = std::get_if<std::string>(&opened)) FAIL(*problem);
+  return std::move(std::get<0>(opened));
+}
+
+struct stored_service {
+  testing::test_system t;
+  testing::temp_dir dir;
+  std::string path = dir.file("history.db");
+  std::shared_ptr<storage_status> status = std::make_shared<storage_status>();
+  store_actor store;
+  registry_actor registry;
+
+  // Starts a store and a registry on the file, as main does.
+  void start(const config& cfg) {
+    auto writer = open_db(path, history_db::mode::write);
+    auto topics = writer->load([&](const std::string& name) { return cfg.history_of(name); },
+                               max_uncommitted_seqs);
+    store = t.system.spawn<caf::detached>(happy::store, writer, storage_config{path}, status);
+    registry = t.system.spawn(happy::registry, cfg, testing::no_cluster,
+                              registry_storage{store, status, std::move(topics)});
+  }
+  // Stops both and waits until the store has ended (its last commit made).
+  void stop() {
+    caf::scoped_actor self{t.system};
+    self->monitor(store);
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    bool ended = false;
+    self->receive([&](caf::down_msg&) { ended = true; }, caf::after(5s) >> [] {});
+    CHECK(ended);
+  }
+  std::variant<std::uint64_t, caf::error> publish(const std::string& topic, const std::string& value) {
+    caf::scoped_actor self{t.system};
+    std::variant<std::uint64_t, caf::error> out = caf::error{};
+    self->request(registry, 5s, publish_atom::value, topic, value)
+        .receive([&](std::uint64_t seq) { out = seq; }, [&](caf::error& e) { out = e; });
+    return out;
+  }
+  std::uint64_t stored_readings() { return open_db(path, history_db::mode::read)->reading_count(); }
+};
+
+config publish_only(const std::string& topic) {
+  config cfg;
+  cfg.topics[topic] = topic_config{};
+  return cfg;
+}
+
+}  // namespace
+
+TEST_CASE("a publish is answered only once its reading is committed to the file") {
+  stored_service s;
+  s.start(publish_only("orders"));
+  for (std::uint64_t n = 1; n <= 20; ++n) {
+    auto answer = s.publish("orders", std::to_string(n));
+    REQUIRE(std::holds_alternative<std::uint64_t>(answer));
+    CHECK(std::get<std::uint64_t>(answer) == n);
+    // Read through another connection: the reading is on disk already.
+    CHECK(s.stored_readings() == n);
+  }
+  CHECK(s.status->readings_written == 20);
+  s.stop();
+}
+
+TEST_CASE("a restarted registry continues every topic's seq and history from the file") {
+  stored_service s;
+  s.start(publish_only("orders"));
+  for (int n = 1; n <= 5; ++n) s.publish("orders", std::to_string(n));
+  s.publish("created-by-publish", "7");
+  s.stop();
+
+  s.start(publish_only("orders"));
+  auto answer = s.publish("orders", "6");
+  REQUIRE(std::holds_alternative<std::uint64_t>(answer));
+  CHECK(std::get<std::uint64_t>(answer) == 6);
+  caf::scoped_actor self{s.t.system};
+  std::vector<std::string> names;
+  self->request(s.registry, 2s, topics_atom::value)
+      .receive([&](std::vector<std::string>& n) { names = n; }, [](caf::error&) {});
+  CHECK(names == std::vector<std::string>{"created-by-publish", "orders"});
+  // The history ring holds the stored readings again, byte for byte.
+  snapshot_list snapshots;
+  self->request(s.registry, 2s, snapshot_atom::value, std::vector<std::string>{"orders"})
+      .receive([&](snapshot_list& l) { snapshots = l; }, [](caf::error&) {});
+  REQUIRE(snapshots.size() == 1);
+  CHECK(snapshots[0].seqs == std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6});
+  auto parts = split_envelope("orders", snapshots[0].envelopes[0]);
+  REQUIRE(parts);
+  CHECK(parts->value_json == "1");
+  s.stop();
+}
+
+TEST_CASE("while the file cannot be written, publishes are refused and nothing is lost later") {
+  stored_service s;
+  s.start(publish_only("orders"));
+  CHECK(std::holds_alternative<std::uint64_t>(s.publish("orders", "1")));
+  s.status->writable = false;  // as the store sets it after a failed write
+  auto refused = s.publish("orders", "2");
+  REQUIRE(std::holds_alternative<caf::error>(refused));
+  CHECK(std::get<caf::error>(refused) == happy_errc::storage_unavailable);
+  s.status->writable = true;
+  auto answer = s.publish("orders", "3");
+  REQUIRE(std::holds_alternative<std::uint64_t>(answer));
+  CHECK(std::get<std::uint64_t>(answer) == 2);  // the refused one took no seq
+  s.stop();
+  CHECK(s.stored_readings() == 2);
+}

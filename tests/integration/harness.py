@@ -104,9 +104,11 @@ def run_cli(*args, timeout=10, env=None):
 class Server:
     """One running happy-dashboard process."""
 
-    def __init__(self, config=None, port="free", env=None, args=(), start_timeout=10.0):
+    def __init__(self, config=None, port="free", env=None, args=(), start_timeout=10.0,
+                 preexec=None):
         """config: dict (written to a temp file), str (a path) or None (embedded default).
-        port: "free" (pick one and pass --port), None (no --port), or an int."""
+        port: "free" (pick one and pass --port), None (no --port), or an int.
+        preexec: runs in the child before the binary (e.g. to set a resource limit)."""
         self.binary = binary_path()
         self.config_path = None
         if isinstance(config, dict):
@@ -126,7 +128,7 @@ class Server:
         self._stderr = tempfile.TemporaryFile(mode="w+b")
         self._stdout = tempfile.TemporaryFile(mode="w+b")
         self.proc = subprocess.Popen(argv, stdout=self._stdout, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, env=full_env)
+                                     stdin=subprocess.DEVNULL, env=full_env, preexec_fn=preexec)
         try:
             self._wait_ready(start_timeout)
         except BaseException:

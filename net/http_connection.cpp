@@ -161,8 +161,11 @@ void http_connection::handle_request(http_request request) {
       return;
     case route::kind::topic_list: {
       auto answer_json = json_answer_later(std::move(request), allow_origin);
-      return context_.actors.collect_stats(
-          [answer_json](std::vector<topic_stats> stats) { answer_json(topic_list_json(stats)); });
+      std::int64_t retention_ms =
+          context_.actors.has_storage() ? context_.settings.storage.max_age_ms : 0;
+      return context_.actors.collect_stats([answer_json, retention_ms](std::vector<topic_stats> stats) {
+        answer_json(topic_list_json(stats, retention_ms));
+      });
     }
     case route::kind::cluster: {
       auto answer_json = json_answer_later(std::move(request), allow_origin);

@@ -5,7 +5,7 @@
 
 namespace happy {
 
-std::string topic_list_json(const std::vector<topic_stats>& topics) {
+std::string topic_list_json(const std::vector<topic_stats>& topics, std::int64_t retention_ms) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartArray();
@@ -24,6 +24,11 @@ std::string topic_list_json(const std::vector<topic_stats>& topics) {
       w.Null();
     w.Key("history");
     w.Uint64(t.history_size);
+    w.Key("retention_ms");
+    if (retention_ms > 0)
+      w.Int64(retention_ms);
+    else
+      w.Null();
     w.EndObject();
   }
   w.EndArray();

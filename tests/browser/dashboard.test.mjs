@@ -64,7 +64,10 @@ test('dashboard: live chart, own origin only, no errors, survives a server resta
   assert.ok(card.lastSeq >= 1, `data-last-seq should be a seq >= 1, got ${card.lastSeq}`);
   assert.ok(await page.locator('select#window').count() === 1, 'select#window exists');
   const windowOptions = await page.locator('select#window option').evaluateAll((os) => os.map((o) => o.value));
-  assert.deepEqual(windowOptions, ['60', '300', '3600'], 'select#window options');
+  assert.deepEqual(windowOptions, ['60', '300', '3600', '21600', '86400'], 'select#window options');
+  // Without a history file the windows beyond the in-memory history are not offered.
+  const disabled = await page.locator('select#window option:disabled').evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(disabled, ['21600', '86400'], 'windows needing a history file are disabled');
   assert.equal(await page.locator(`main#cards ${CARD}`).count(), 1, 'card inside main#cards');
 
   // Page load time and JS+CSS transfer size.

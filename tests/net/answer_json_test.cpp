@@ -37,8 +37,9 @@ TEST_CASE("GET /cluster names each member, null for one not introduced yet") {
 TEST_CASE("GET /topics: a topic without a generator has interval_ms null") {
   std::vector<topic_stats> topics{{"bench", 7, 2, 0, 5}, {"happiness", 3, 0, 5000, 3}};
   CHECK(topic_list_json(topics) ==
-        R"([{"name":"bench","seq":7,"subscribers":2,"interval_ms":null,"history":5},)"
-        R"({"name":"happiness","seq":3,"subscribers":0,"interval_ms":5000,"history":3}])");
+        R"([{"name":"bench","seq":7,"subscribers":2,"interval_ms":null,"history":5,"retention_ms":null},)"
+        R"({"name":"happiness","seq":3,"subscribers":0,"interval_ms":5000,"history":3,"retention_ms":null}])");
+  CHECK_THAT(topic_list_json(topics, 86400000), Catch::Contains(R"("history":5,"retention_ms":86400000})"));
 }
 
 TEST_CASE("GET /topics/<name>/history: numbers as min/avg/max, object members as fields") {

@@ -31,7 +31,7 @@ export function requestedWindow(allowed) {
   return allowed.includes(w) ? w : null;
 }
 
-/** GET /topics → [{name, seq, subscribers, interval_ms, history}]. Throws on any failure. */
+/** GET /topics → [{name, seq, subscribers, interval_ms, history, retention_ms}]. Throws on any failure. */
 export async function fetchTopics(signal) {
   const res = await fetch(new URL("/topics", BASE), {
     cache: "no-store",
@@ -67,4 +67,30 @@ export function lastCountFor(info, windowSec) {
     n = Math.min(n, Math.ceil((windowSec * 1000) / info.interval_ms));
   }
   return Math.min(n, MAX_LAST);
+}
+
+/** Windows from this long on come from the server's history file, in buckets. */
+export const STORED_WINDOW_SEC = 3600;
+
+/**
+ * GET /topics/<topic>/history for the last `windowSec` seconds in at most `points`
+ * buckets → {buckets, ...}, or null when the server keeps no history file (404).
+ * Throws on other failures.
+ */
+export async function fetchHistory(topic, windowSec, points, signal) {
+  const to = Date.now() + 1;
+  const url = new URL(`/topics/${encodeURIComponent(topic)}/history`, BASE);
+  url.search = new URLSearchParams({ from: to - windowSec * 1000, to, points }).toString();
+  const res = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" }, signal });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`GET ${url.pathname}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** A bucket as a value the chart takes: its averages, by field ("" for plain numbers). */
+export function bucketValue(bucket) {
+  const value = {};
+  if (Number.isFinite(bucket.avg)) value[""] = bucket.avg;
+  for (const [name, f] of Object.entries(bucket.fields ?? {})) if (Number.isFinite(f.avg)) value[name] = f.avg;
+  return value;
 }

@@ -2,12 +2,12 @@
 // unreachable), build one card per topic, wire the window selector, the colour scheme,
 // the browser's online/offline events and a one-second tick for rates and status.
 
-import { fetchTopics, requestedTopics, requestedWindow } from "./api.js";
+import { fetchTopics, requestedTopics, requestedWindow, STORED_WINDOW_SEC } from "./api.js";
 import { backoffDelay } from "./backoff.js";
 import { TopicCard } from "./topic_card.js";
 import { onThemeChange } from "./theme.js";
 
-const WINDOWS = [60, 300, 3600];
+const WINDOWS = [60, 300, 3600, 21600, 86400];
 const REFRESH_MS = 15_000; // re-read /topics: new topics, changed intervals
 
 const cardsEl = document.getElementById("cards");
@@ -76,8 +76,28 @@ async function load(attempt = 0) {
   }
   loaded = true;
   cardsEl.removeAttribute("aria-busy");
+  offerStoredWindows(list);
   addCards(list);
   setInterval(refresh, REFRESH_MS);
+}
+
+/**
+ * Windows beyond the in-memory history need the server's history file: without one
+ * (GET /topics says retention_ms null) they are disabled, and with one those longer
+ * than its retention are.
+ */
+function offerStoredWindows(list) {
+  const maxAgeMs = Math.max(0, ...list.map((t) => (Number.isFinite(t.retention_ms) ? t.retention_ms : 0)));
+  for (const option of windowEl.options) {
+    const sec = Number(option.value);
+    option.disabled = sec > STORED_WINDOW_SEC && sec * 1000 > maxAgeMs;
+    option.title = option.disabled ? "needs a history file on the server that keeps readings this long" : "";
+  }
+  if (windowEl.selectedOptions[0]?.disabled) {
+    windowSec = STORED_WINDOW_SEC;
+    windowEl.value = String(windowSec);
+    for (const card of cards.values()) card.setWindow(windowSec);
+  }
 }
 
 async function refresh() {

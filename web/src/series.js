@@ -33,6 +33,32 @@ export class SeriesData {
     this.clear();
   }
 
+  /**
+   * Put `rows` ([[tsMs, value], ...], oldest first, e.g. history buckets) before what
+   * is held; rows not older than the oldest held point are skipped. Returns true when
+   * a new series appeared.
+   */
+  prepend(rows) {
+    const first = this.xs.length ? this.xs[0] * 1000 : Infinity;
+    const held = this.xs.map((x, i) => [x, this.isPoint[i], this.cols.map((c) => c[i])]);
+    const keysBefore = this.keys.length;
+    const heldKeys = this.keys.slice();
+    this.clear();
+    for (const [ts, value] of rows) if (ts < first) this.add(ts, value, "next");
+    for (const [x, isPoint, values] of held) {
+      if (!isPoint) {
+        this.pushRow(x, false);
+        continue;
+      }
+      const value = {};
+      heldKeys.forEach((k, i) => {
+        if (values[i] !== null) value[k] = values[i];
+      });
+      this.add(x * 1000, value, "next");
+    }
+    return this.keys.length !== keysBefore;
+  }
+
   /** Drop all points (series keys are kept). */
   clear() {
     this.xs = [];

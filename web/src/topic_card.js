@@ -4,7 +4,7 @@
 import { Chart } from "./chart.js";
 import { SeriesData } from "./series.js";
 import { TopicStream } from "./topic_stream.js";
-import { lastCountFor } from "./api.js";
+import { STORED_WINDOW_SEC, bucketValue, fetchHistory, lastCountFor } from "./api.js";
 import { scheduleFlush } from "./frame.js";
 import { formatCurrent, formatOther, formatRate, formatStat } from "./format.js";
 
@@ -47,6 +47,8 @@ export class TopicCard {
     this.lastValue = undefined;
     this.lastSeq = 0;
     this.dataDirty = true;
+    this.source = "replay"; // "stored": the window's history came in buckets from the history file
+    this.loads = 0; // history requests started; an answer to an older one is ignored
     this.shown = new Map(); // node → what it shows, to skip unchanged updates
 
     this.el = el("section", "card");
@@ -83,9 +85,46 @@ export class TopicCard {
 
   /** Connects, unless the server does not list the topic (yet): then waits for setInfo. */
   start() {
-    if (this.info) this.stream.start(lastCountFor(this.info, this.data.windowSec));
-    else this.showState("offline");
+    if (!this.info) this.showState("offline");
+    else if (this.data.windowSec >= STORED_WINDOW_SEC && this.stored()) this.loadStored(true);
+    else this.stream.start(lastCountFor(this.info, this.data.windowSec));
     scheduleFlush(this);
+  }
+
+  /** The server keeps this topic's history in a file (GET /topics: retention_ms). */
+  stored() {
+    return Number.isFinite(this.info?.retention_ms) && this.info.retention_ms > 0;
+  }
+
+  /**
+   * Long windows: live readings from now on, and the window's history in buckets from
+   * the history file put before them. Without a history file, the replay as for short
+   * windows. Bucket times are the mean time of their readings and their values the
+   * averages, so where buckets hold one reading each they are exactly the raw points.
+   */
+  async loadStored(starting) {
+    const load = ++this.loads;
+    this.data.clear();
+    this.lastValue = undefined;
+    if (starting) this.stream.start(0);
+    else this.stream.reload(0);
+    const points = Math.min(2000, Math.max(200, Math.floor(this.plotEl.clientWidth) || 1000));
+    let history = null;
+    try {
+      history = await fetchHistory(this.topic, this.data.windowSec, points);
+    } catch (err) {
+      console.info(`[${this.topic}] history unavailable (${err.message}); showing the replay`);
+    }
+    if (load !== this.loads) return;
+    if (!history) {
+      this.source = "replay";
+      this.stream.reload(lastCountFor(this.info, this.data.windowSec));
+      this.touch();
+      return;
+    }
+    this.source = "stored";
+    this.data.prepend(history.buckets.map((b) => [b.time, bucketValue(b)]));
+    this.touch();
   }
 
   setInfo(info) {
@@ -99,8 +138,17 @@ export class TopicCard {
   setWindow(windowSec) {
     const grew = windowSec > this.data.windowSec;
     this.data.windowSec = windowSec;
+    if (!this.info) return this.touch();
+    if (windowSec >= STORED_WINDOW_SEC && this.stored()) return this.loadStored(false);
     const want = lastCountFor(this.info, windowSec);
-    if (grew && want > this.data.points) {
+    if (this.source === "stored") {
+      // Back from buckets to raw readings: the short window is replayed.
+      ++this.loads;
+      this.source = "replay";
+      this.data.clear();
+      this.lastValue = undefined;
+      this.stream.reload(want);
+    } else if (grew && want > this.data.points) {
       this.data.clear();
       this.lastValue = undefined;
       this.stream.reload(want);
@@ -207,5 +255,8 @@ export class TopicCard {
     setAttr(this.el, "data-series", this.data.seriesCount);
     setAttr(this.el, "data-last-seq", this.lastSeq);
     setAttr(this.el, "data-gaps", this.data.gaps);
+    setAttr(this.el, "data-source", this.source);
+    const span = this.data.xs.length ? this.data.newestX - this.data.xs[0] : 0;
+    setAttr(this.el, "data-span-sec", Math.round(span));
   }
 }

@@ -9,7 +9,7 @@ namespace happy {
 
 const char* const usage_text =
     "usage: happy-dashboard [--config FILE] [--watch-config] [--port N] [--check-config FILE]\n"
-    "                       [--web-root DIR] [--node NAME] [--help]\n"
+    "                       [--web-root DIR] [--node NAME] [--storage FILE] [--help]\n"
     "\n"
     "Pushes live readings to dashboards over WebSocket (GET /<topic>, /topics/<topic>).\n"
     "\n"
@@ -21,11 +21,14 @@ const char* const usage_text =
     "                       copy built into the binary; files are re-read on every request\n"
     "  --node NAME          this process's node name in a cluster (overrides cluster.node\n"
     "                       and HAPPY_NODE; default: the host name)\n"
+    "  --storage FILE       keep history in this SQLite file across restarts (overrides\n"
+    "                       storage.path and HAPPY_STORAGE_PATH)\n"
     "  --help               this text\n"
     "\n"
     "Environment: PORT (listen port, overrides server.port), HAPPY_PUBLISH_TOKENS (comma-\n"
     "separated publish tokens, added to publish.tokens), HAPPY_LOG_LEVEL,\n"
-    "HAPPY_NODE (cluster node name, overrides cluster.node).\n";
+    "HAPPY_NODE (cluster node name, overrides cluster.node), HAPPY_STORAGE_PATH (history\n"
+    "file, overrides storage.path).\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {
   if (text.size() > 5) return std::nullopt;  // as many digits as 65535 has, no more
@@ -49,6 +52,7 @@ command_line parse_command_line(const std::vector<std::string>& args) {
       ("check-config", po::value<std::string>(), "")
       ("web-root", po::value<std::string>(), "")
       ("node", po::value<std::string>(), "")
+      ("storage", po::value<std::string>(), "")
       ("port", po::value<std::string>(&port_text), "");
   // clang-format on
   po::variables_map given;
@@ -85,6 +89,8 @@ command_line parse_command_line(const std::vector<std::string>& args) {
   out.check_config_path = text_of("check-config");
   out.web_root = text_of("web-root");
   out.node = text_of("node");
+  out.storage_path = text_of("storage");
+  if (out.storage_path && out.storage_path->empty()) out.error = "--storage needs a file name";
   if (given.count("port")) {
     out.port = parse_port(port_text);
     if (!out.port) out.error = "--port expects a number from 0 to 65535, got '" + port_text + "'";

@@ -2,7 +2,7 @@
 
 // The service's command line: happy-dashboard [--config FILE] [--port N]
 // [--check-config FILE]
-// [--web-root DIR] [--node NAME] [--help]
+// [--web-root DIR] [--node NAME] [--storage FILE] [--help]
 
 #include <cstdint>
 #include <optional>
@@ -17,6 +17,7 @@ struct command_line {
   std::optional<std::string> check_config_path;
   std::optional<std::string> web_root;
   std::optional<std::string> node;  // cluster node name
+  std::optional<std::string> storage_path;  // history file
   bool watch_config = false;
   bool help = false;
   std::string error;  // non-empty: the arguments could not be understood

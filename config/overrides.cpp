@@ -44,6 +44,9 @@ std::string apply_overrides(config& cfg, const command_line& args) {
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
   }
+  if (const char* env_storage = std::getenv("HAPPY_STORAGE_PATH"); env_storage && *env_storage)
+    cfg.storage.path = env_storage;
+  if (args.storage_path) cfg.storage.path = *args.storage_path;
   if (const char* env_level = std::getenv("HAPPY_LOG_LEVEL"); env_level && *env_level)
     cfg.log_level = env_level;
   if (cfg.cluster) {

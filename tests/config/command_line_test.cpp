@@ -21,6 +21,8 @@ TEST_CASE("command line flags in both spellings") {
   CHECK(*c.node == "n1");
   CHECK(*c.web_root == "web");
   CHECK_FALSE(c.config_path);
+  CHECK_FALSE(c.storage_path);
+  CHECK(*parse_command_line({"--storage", "/data/h.db"}).storage_path == "/data/h.db");
 }
 
 TEST_CASE("bad command lines explain themselves") {
@@ -37,4 +39,5 @@ TEST_CASE("bad command lines explain themselves") {
   CHECK(parse_command_line({"--conf", "c.json"}).error == "unknown argument '--conf'");
   CHECK(parse_command_line({"c.json"}).error == "unknown argument 'c.json'");
   CHECK(parse_command_line({"--port="}).error == "--port needs a value");
+  CHECK(parse_command_line({"--storage="}).error == "--storage needs a value");
 }

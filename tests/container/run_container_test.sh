@@ -2,7 +2,8 @@
 # Container test: builds docker/Dockerfile with podman, runs the image with a
 # mounted config, waits for its HEALTHCHECK, receives readings over WebSocket
 # through the published port, stops the container and checks that the client
-# got close 1001 and the process exited 0. Then runs three containers as one
+# got close 1001 and the process exited 0; a second container on the same
+# history volume continues the seq. Then runs three containers as one
 # cluster with docker/cluster.json (as docker/compose.cluster.yaml does): a
 # reading published on any node reaches every node with the same seq, also
 # after the owner's container is killed (tests/container/cluster_client.py).
@@ -24,6 +25,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 image=happy-dashboard:test
 base_image=docker.io/library/debian:bookworm-slim
 name="happy-dashboard-test-$$"
+volume="happy-dashboard-test-data-$$"
 build_lock=/tmp/happy-build.lock
 lock_timeout=${CONTAINER_TEST_LOCK_TIMEOUT:-1200}  # seconds to wait for other builds
 health_timeout=60       # seconds for the first passing health check
@@ -63,6 +65,8 @@ cleanup() {
     fi
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
   fi
+  podman rm -f -t 0 "$name-again" >/dev/null 2>&1 || true
+  podman volume rm -f "$volume" >/dev/null 2>&1 || true
   if [[ -n "$rootfs" && -d "$rootfs" ]]; then rm -rf --one-file-system "$rootfs"; fi
   rm -rf "$work"
   if ((status == 0)) && [[ "${CONTAINER_TEST_KEEP_IMAGE:-1}" == 0 ]]; then
@@ -215,7 +219,7 @@ EOF
 chmod 0644 "$work/config.json"   # the container runs as an unprivileged user
 step "run: $name on 127.0.0.1:$port -> 8080"
 container_started=1
-podman run -d --name "$name" -p "127.0.0.1:$port:8080" \
+podman run -d --name "$name" -p "127.0.0.1:$port:8080" -v "$volume:/var/lib/happy-dashboard" \
   -v "$work/config.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
   { quiet_errors "$work/podman.err"; fail "podman run failed"; }
 quiet_errors "$work/podman.err"
@@ -313,6 +317,27 @@ client_pid=""
 closed=$(grep '^\(CLOSED\|ERROR\)' "$status" || true)
 echo "client: ${closed:-nothing}"
 [[ "$closed" == "CLOSED 1001"* ]] || fail "the client did not get close 1001: ${closed:-no close seen}"
+
+# --- (g2) the history volume outlives the container ---------------------------------------------
+step "history: a new container on volume $volume continues the seq"
+seen_seq=$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["seq"])' "$last")
+podman run -d --name "$name-again" -p "127.0.0.1:$port:8080" -v "$volume:/var/lib/happy-dashboard" \
+  -v "$work/config.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
+  { quiet_errors "$work/podman.err"; fail "podman run (second container) failed"; }
+quiet_errors "$work/podman.err"
+t0=$SECONDS
+until podman healthcheck run "$name-again" >/dev/null 2>&1; do
+  ((SECONDS - t0 < health_timeout)) || fail "second container not healthy within ${health_timeout} s"
+  sleep 1
+done
+seq_now=$(/usr/bin/python3 -c 'import json, sys, urllib.request
+topics = json.load(urllib.request.urlopen("http://127.0.0.1:%s/topics" % sys.argv[1], timeout=5))
+print(next(t["seq"] for t in topics if t["name"] == "happiness"))' "$port")
+podman logs "$name-again" 2>&1 | grep -m1 'storage: /var/lib/happy-dashboard/history.db' ||
+  fail "the image does not keep history in /var/lib/happy-dashboard: $(podman logs "$name-again" 2>&1 | head -3)"
+((seq_now > seen_seq)) || fail "seq started again ($seq_now) instead of continuing after $seen_seq"
+echo "seq continues: $seq_now after $seen_seq seen before the restart"
+podman rm -f -t 10 "$name-again" >/dev/null 2>&1 || true
 
 # --- (h) three containers as one cluster ------------------------------------------------------
 # docker/cluster.json as docker/compose.cluster.yaml uses it: host names a, b, c

@@ -63,7 +63,8 @@ bool same_route(const happy::route& a, const happy::route& b) {
   return a.what == b.what && a.topic == b.topic && a.asset == b.asset &&
          a.replay.kind == b.replay.kind && a.replay.value == b.replay.value &&
          a.token == b.token && a.poll == b.poll && a.poll_timeout_s == b.poll_timeout_s &&
-         a.ack == b.ack && a.error == b.error;
+         a.ack == b.ack && a.error == b.error && a.from_ms == b.from_ms && a.to_ms == b.to_ms &&
+         a.points == b.points;
 }
 
 void check_route(std::string_view target) {
@@ -72,10 +73,15 @@ void check_route(std::string_view target) {
   require(same_route(r, happy::parse_route(target)), "parse_route is deterministic");
   require((r.what == kind::bad_request) == !r.error.empty(),
           "an error message exactly for bad_request");
-  if (r.what == kind::topic || r.what == kind::publisher)
+  if (r.what == kind::topic || r.what == kind::publisher || r.what == kind::history)
     require(happy::is_valid_topic_name(r.topic), "a routed topic has a valid name");
   else
-    require(r.topic.empty(), "no topic outside topic and publisher routes");
+    require(r.topic.empty(), "no topic outside topic, publisher and history routes");
+  if (r.what == kind::history) {
+    require(r.points >= 1 && r.points <= happy::max_history_points, "points within 1..2000");
+    require(r.from_ms >= 0 && r.to_ms >= 0, "no negative times");
+    require(!r.from_ms || !r.to_ms || r.from_ms < r.to_ms, "from before to when both are given");
+  }
   require(r.poll_timeout_s <= 60, "poll timeout within 0..60");
   if (r.what == kind::bad_request) require(r.error.size() < 400, "error message stays short");
   if (r.what != kind::topic)

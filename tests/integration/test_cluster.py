@@ -14,6 +14,8 @@ loads and longer timeouts.
 import asyncio
 import contextlib
 import json
+import shutil
+import tempfile
 import os
 import signal
 import sys
@@ -28,7 +30,7 @@ from cluster_harness import (AUTH, ORDERS, SANITIZER, SLOW, TICKS, TOPICS, Clust
                              wait_member_state, wait_until)
 from harness import (HOST, HttpStream, LeanWebSocket, Server, assert_consecutive, free_port,
                      get_metrics, http_request_async, metric_value, parse_http_head,
-                     request_bytes, run_async, run_cli, wait_for_metric, write_temp)
+                     long_poll, request_bytes, run_async, run_cli, wait_for_metric, write_temp)
 
 PUBLISHES = 300 if SANITIZER else 1000     # test 1
 UP_WITHIN_S = 15.0 * SLOW                  # all nodes "up" after starting them
@@ -250,10 +252,10 @@ class Follower:
 class ClusterTestCase(ClusterNodesTestCase):
 
     def start_cluster(self, count=3, interval_ms=200, peers_include_self=True, history=5000,
-                      limits=None):
+                      limits=None, storage_dir=None):
         """Starts `count` nodes ("a", "b", ...) that all know each other, then waits
         until GET /cluster on every node shows every node up. `limits` adds to each
-        node's limits section."""
+        node's limits section; with `storage_dir` each node keeps its own history file there."""
         ports = distinct_free_ports(2 * count)
         http_ports, listen_ports = ports[:count], ports[count:]
         listens = [f"{HOST}:{p}" for p in listen_ports]
@@ -263,6 +265,8 @@ class ClusterTestCase(ClusterNodesTestCase):
             peers = listens if peers_include_self else listens[:i] + listens[i + 1:]
             config = node_config(name, listens[i], peers, interval_ms, history)
             config["limits"].update(limits or {})
+            if storage_dir:
+                config["storage"] = {"path": os.path.join(storage_dir, f"{name}.db")}
             node = Node(name, http_ports[i], listen_ports[i], config)
             self.addCleanup(node.kill_all)
             self.nodes.append(node)
@@ -715,6 +719,35 @@ class ClusterTest(ClusterTestCase):
                                  f"node {node.name} delivered other readings or seqs")
                 self.assertEqual([s for s, _ in client.received], sorted(acked),
                                  f"{node.name}: {client.received}")
+
+
+    def test_whole_cluster_restarted_from_its_files_continues_every_seq(self):
+        """Every node keeps its own history file: stop all of them, start all again,
+        and every topic continues its seq and history (nothing starts from 1)."""
+        storage_dir = tempfile.mkdtemp(prefix="happy-cluster-storage-")
+        self.addCleanup(shutil.rmtree, storage_dir, True)
+        with self.logs_on_failure():
+            nodes = self.start_cluster(2, interval_ms=200, storage_dir=storage_dir)
+            seqs = [post_until_accepted(nodes[k % 2], ORDERS, {"k": k}, 10 * SLOW) for k in range(10)]
+            self.assertEqual(seqs, list(range(1, 11)))
+            for node in nodes:  # every node holds the replicas before the stop
+                node.server.wait_for_seq(10, topic=ORDERS, timeout=5 * SLOW)
+            ticks_before = max(n.topic_seq(TICKS) for n in nodes)
+            for node in nodes:
+                self.assertEqual(node.server.stop(), 0)
+            for node in nodes:
+                node.start()
+            wait_all_up(nodes, UP_WITHIN_S)
+            seq = post_until_accepted(nodes[1], ORDERS, {"k": "after"}, 10 * SLOW)
+            self.assertEqual(seq, 11, "the cluster continues the stored seq")
+            for node in nodes:
+                node.server.wait_for_seq(ticks_before + 1, topic=TICKS, timeout=5 * SLOW)
+            # A dashboard resuming from seq 5 gets 6..11 from either node.
+            for node in nodes:
+                status, _, envs = run_async(long_poll(node.port, f"/topics/{ORDERS}", since=5,
+                                                      timeout_s=1, client_timeout=10), 15)
+                self.assertEqual(status, 200, envs)
+                self.assertEqual([e["seq"] for e in envs], [6, 7, 8, 9, 10, 11], f"node {node.name}")
 
 
 class ClusterConfigTest(ClusterTestCase):

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <chrono>
 
@@ -145,8 +146,13 @@ void remove_topic(registry_pointer self, const std::string& name) {
   if (it == self->state.hubs.end()) return;
   self->unlink_from(it->second);
   self->send(it->second, remove_atom::value);
+  // The store forgets the topic once its hub has ended: the hub's last
+  // readings reach the store before that, so none of them comes back.
+  if (self->state.store) {
+    self->monitor(it->second);
+    self->state.removed_hubs.emplace(it->second.address(), name);
+  }
   self->state.hubs.erase(it);
-  if (self->state.store) self->send(self->state.store, forget_atom::value, name);
 }
 
 // Applies a new config's topics without touching unchanged ones or clients.
@@ -208,8 +214,16 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
   self->state.store = storage.store;
   self->state.storage = std::move(storage.status);
   for (auto& topic : storage.topics) self->state.restored.emplace(topic.name, std::move(topic));
-  if (auto store = storage.store)
+  if (auto store = storage.store) {
     self->attach_functor([store](const caf::error&) { caf::anon_send(store, stop_atom::value); });
+    self->set_down_handler([self](caf::down_msg& msg) {
+      auto& s = self->state;
+      auto it = s.removed_hubs.find(msg.source);
+      if (it == s.removed_hubs.end()) return;
+      self->send(s.store, forget_atom::value, it->second);
+      s.removed_hubs.erase(it);
+    });
+  }
   if (self->state.cfg.cluster) {
     // Until the cluster actor's first view, a cluster node owns nothing.
     self->state.view.clustered = true;

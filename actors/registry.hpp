@@ -20,6 +20,7 @@
 // and history; every hub reports to the store actor, and a removed topic is
 // forgotten by the store too.
 
+#include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 #include <map>
 #include <memory>
@@ -54,6 +55,8 @@ struct registry_state {
   std::shared_ptr<const storage_status> storage;
   // Stored topics whose hub has not started yet.
   std::map<std::string, stored_topic> restored;
+  // Hubs of removed topics, until they end (then the store forgets the topic).
+  std::map<caf::actor_addr, std::string> removed_hubs;
 
   std::vector<std::string> topic_names() const;
 };

@@ -128,7 +128,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         if (hub && self->state.hubs.insert(hub.address()).second) self->monitor(hub);
       },
       [self](forget_atom, const std::string& topic) {
-        commit(self);  // its last readings first, so none come back
+        commit(self);  // its hub's last readings (sent before it ended) first
         self->state.db->forget(topic);
       },
       [self](stop_atom) {

@@ -249,7 +249,8 @@ Output: one JSON line on stdout; progress on stderr.
   duration_seconds      the publishing phase; server_cpu_* and tool_cpu_per_second cover only it
   server_rss_before_kb / _connected_kb / _after_kb  VmRSS before connecting, once all are
                    connected, at the end; rss_per_connection_bytes = (connected - before) x 1024 / connected
-  latency_ms       p50/p90/p99/max from a log-bucket histogram (< 0.2 % error)
+  latency_ms       publish -> delivery p50/p90/p99/max from a log-bucket histogram (< 0.2 % error)
+  ack_latency_ms   publish -> acknowledgement (202 or {"seq":n}), same histogram
 Exit: 0 run completed (even with losses), 1 run could not be done, 2 bad options.
 
 examples (server: happy-dashboard --config bench.json --port 18090 with

@@ -77,14 +77,18 @@ std::string to_json_line(const bench_result& r) {
   out.real("duration_seconds", r.duration_seconds).real("drain_seconds", r.drain_seconds);
   out.real("delivered_per_second", r.delivered_per_second, 1);
   out.real("published_per_second", r.published_per_second, 1);
-  if (r.latency_ms) {
+  auto latency_field = [&](const char* name, const std::optional<latency_summary_ms>& l) {
+    if (!l) {
+      out.field(name, "null");
+      return;
+    }
     json_object latency;
-    latency.real("p50", r.latency_ms->p50).real("p90", r.latency_ms->p90);
-    latency.real("p99", r.latency_ms->p99).real("max", r.latency_ms->max);
-    out.field("latency_ms", latency.done());
-  } else {
-    out.field("latency_ms", "null");
-  }
+    latency.real("p50", l->p50).real("p90", l->p90);
+    latency.real("p99", l->p99).real("max", l->max);
+    out.field(name, latency.done());
+  };
+  latency_field("latency_ms", r.latency_ms);
+  if (r.ack_latency_ms) latency_field("ack_latency_ms", r.ack_latency_ms);
   if (r.server_rss_before_kb) out.integer("server_rss_before_kb", static_cast<std::uint64_t>(*r.server_rss_before_kb));
   if (r.server_rss_connected_kb)
     out.integer("server_rss_connected_kb", static_cast<std::uint64_t>(*r.server_rss_connected_kb));

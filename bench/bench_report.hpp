@@ -37,7 +37,8 @@ struct bench_result {
   double drain_seconds = 0;
   double delivered_per_second = 0;
   double published_per_second = 0;
-  std::optional<latency_summary_ms> latency_ms;
+  std::optional<latency_summary_ms> latency_ms;      // publish -> delivery
+  std::optional<latency_summary_ms> ack_latency_ms;  // publish -> acknowledgement
   std::optional<long> server_rss_before_kb;
   std::optional<long> server_rss_connected_kb;
   std::optional<long> server_rss_after_kb;

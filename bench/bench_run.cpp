@@ -291,16 +291,19 @@ class bench_run {
                                ? seconds_between(publish_start_ns_, pool_->last_delivery_ns())
                                : result_.duration_seconds;
     result_.delivered_per_second = static_cast<double>(result_.delivered) / delivery_span;
-    if (latencies_.count() > 0) {
-      auto ms = [&](std::int64_t ns) { return static_cast<double>(ns) / 1e6; };
-      result_.latency_ms = latency_summary_ms{ms(latencies_.value_at_quantile(0.50)),
-                                              ms(latencies_.value_at_quantile(0.90)),
-                                              ms(latencies_.value_at_quantile(0.99)), ms(latencies_.max())};
-    }
+    result_.latency_ms = summary_of(latencies_);
+    if (publisher_) result_.ack_latency_ms = summary_of(publisher_->ack_latencies());
     if (result_.tool_cpu_per_second >= saturated_tool_cpu) {
       result_.warning = "the tool saturated its core: the numbers describe the tool, not the server";
       progress("warning: " + result_.warning);
     }
+  }
+
+  static std::optional<latency_summary_ms> summary_of(const latency_histogram& h) {
+    if (h.count() == 0) return std::nullopt;
+    auto ms = [](std::int64_t ns) { return static_cast<double>(ns) / 1e6; };
+    return latency_summary_ms{ms(h.value_at_quantile(0.50)), ms(h.value_at_quantile(0.90)),
+                              ms(h.value_at_quantile(0.99)), ms(h.max())};
   }
 
   const bench_options& options_;

@@ -2,6 +2,7 @@
 
 #include "http_client_messages.hpp"
 #include "loopback_sockets.hpp"
+#include "monotonic_clock.hpp"
 #include "websocket_client_frames.hpp"
 
 #include <sys/epoll.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <deque>
 #include <vector>
 
 namespace happy_bench {
@@ -40,6 +42,7 @@ struct connection {
   std::size_t out_sent = 0;
   std::string in;
   bool busy = false;         // http: a request is in flight
+  std::int64_t sent_ns = 0;  // http: when it went out
   bool watching_out = false;  // EPOLLOUT is armed because output is stuck
 
   connection() = default;
@@ -118,6 +121,7 @@ class websocket_publisher final : public publisher {
   void send(std::string_view value) override {
     append_masked_frame(conn_.out, opcode::text, value, static_cast<std::uint32_t>(random_.next()));
     ++published_;
+    sent_ns_.push_back(monotonic_ns());  // acks come back in send order
     write_out();
   }
 
@@ -158,7 +162,9 @@ class websocket_publisher final : public publisher {
       std::string_view payload(frame.payload, frame.size);
       if (frame.code == opcode::text) {
         if (auto seq = json_seq(payload)) {
-          on_ack(*seq);
+          std::int64_t sent = sent_ns_.empty() ? 0 : sent_ns_.front();
+          if (!sent_ns_.empty()) sent_ns_.pop_front();
+          on_ack(*seq, sent);
         } else {
           ++errors_;
           if (first_error_.empty()) first_error_ = "unexpected reply " + std::string(payload.substr(0, 200));
@@ -178,6 +184,7 @@ class websocket_publisher final : public publisher {
   publisher_settings settings_;
   int epoll_fd_ = -1;
   connection conn_;
+  std::deque<std::int64_t> sent_ns_;  // values awaiting their ack, oldest first
   std::vector<char> buffer_;
   fast_random random_;
 };
@@ -213,6 +220,7 @@ class http_publisher final : public publisher {
     idle_.pop_back();
     connection& c = connections_[index];
     c.busy = true;
+    c.sent_ns = monotonic_ns();
     c.out.append(request_head_).append(std::to_string(value.size())).append("\r\n\r\n").append(value);
     ++published_;
     write_out(index);
@@ -253,7 +261,7 @@ class http_publisher final : public publisher {
       if (c.in.size() < head + body) return;
       int status = http_status(head_text);
       if (status == 202) {
-        if (auto seq = json_seq(std::string_view(c.in).substr(head, body))) on_ack(*seq);
+        if (auto seq = json_seq(std::string_view(c.in).substr(head, body))) on_ack(*seq, c.sent_ns);
         else ++errors_;
       } else {
         ++errors_;
@@ -296,9 +304,10 @@ std::string timestamped_value(std::size_t bytes, std::int64_t t_ns) {
   return value;
 }
 
-void publisher::on_ack(std::uint64_t seq) {
+void publisher::on_ack(std::uint64_t seq, std::int64_t sent_ns) {
   // Several HTTP connections may answer out of order: keep the smallest.
   if (acked_++ == 0 || seq < first_seq_) first_seq_ = seq;
+  if (sent_ns > 0) ack_latencies_.record(monotonic_ns() - sent_ns);
 }
 
 std::unique_ptr<publisher> make_publisher(publish_mode mode, publisher_settings settings) {

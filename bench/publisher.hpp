@@ -1,6 +1,7 @@
 #pragma once
 
 #include "bench_options.hpp"
+#include "latency_histogram.hpp"
 
 #include <netinet/in.h>
 
@@ -42,9 +43,12 @@ class publisher {
   bool broken() const { return !broken_reason_.empty(); }
   const std::string& broken_reason() const { return broken_reason_; }
   const std::string& first_error() const { return first_error_; }
+  // From sending a value to its acknowledgement (202, or {"seq":n}).
+  const latency_histogram& ack_latencies() const { return ack_latencies_; }
 
  protected:
-  void on_ack(std::uint64_t seq);
+  // `sent_ns`: when the acknowledged value went out (monotonic_ns).
+  void on_ack(std::uint64_t seq, std::int64_t sent_ns);
 
   std::uint64_t published_ = 0;
   std::uint64_t acked_ = 0;
@@ -52,6 +56,7 @@ class publisher {
   std::uint64_t first_seq_ = 0;
   std::string broken_reason_;
   std::string first_error_;
+  latency_histogram ack_latencies_;
 };
 
 std::unique_ptr<publisher> make_publisher(publish_mode mode, publisher_settings settings);

@@ -40,6 +40,8 @@ def main(paths):
         ("p90 ms", lambda rs: median((r["latency_ms"] or {}).get("p90") for r in rs)),
         ("p99 ms", lambda rs: median((r["latency_ms"] or {}).get("p99") for r in rs)),
         ("max ms", lambda rs: median((r["latency_ms"] or {}).get("max") for r in rs)),
+        ("ack p50 ms", lambda rs: median((r.get("ack_latency_ms") or {}).get("p50") for r in rs)),
+        ("ack p99 ms", lambda rs: median((r.get("ack_latency_ms") or {}).get("p99") for r in rs)),
         ("server CPU/s", lambda rs: median(r.get("server_cpu_per_second") for r in rs)),
         ("RSS/conn B", lambda rs: median(r.get("rss_per_connection_bytes") for r in rs)),
         ("connect s", lambda rs: median(r.get("connect_seconds") for r in rs)),

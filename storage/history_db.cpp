@@ -147,7 +147,8 @@ history_db::open_result history_db::open(const std::string& path, mode how,
   if (std::stoi(*version) > schema_version)
     return problem("was written by a newer happy-dashboard (schema version " + *version +
                    "); refusing to use it");
-  if (!empty) {
+  // The writer checks the pages once; the reader opens the same file right after.
+  if (!empty && how == mode::write) {
     auto check = single_text(raw, "PRAGMA quick_check");
     if (!check || *check != "ok")
       return problem("is damaged (SQLite quick_check: " +

@@ -18,7 +18,7 @@ import unittest
 import websockets
 
 from harness import (ServerTestCase, get_metrics, metric_value, now_ms, run_async, run_cli,
-                     wait_for_metric, wait_for_stderr, write_temp)
+                     wait_for_metric, wait_for_stderr, write_config, write_temp)
 
 TOKEN = "storage-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -80,6 +80,20 @@ class RestartTest(StorageTestCase):
         got = run_async(resume(), 10)
         self.assertEqual([e["seq"] for e in got], [8, 9, 10, 11])
         self.assertEqual([e["orders"]["n"] for e in got], [8, 9, 10, 11])
+
+    def test_a_topic_removed_by_reload_is_forgotten_by_the_file(self):
+        cfg = stored_config(self.path)
+        cfg["topics"]["gone"] = {"generator": {"interval_ms": 20}}
+        server = self.start_server(cfg)
+        server.wait_for_seq(5, topic="gone")
+        del cfg["topics"]["gone"]
+        write_config(server.config_path, cfg)
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for_stderr(server, "topic 'gone' removed")
+        self.assertEqual(server.stop(), 0)
+        self.assertEqual(stored_readings(self.path, "gone"), [])
+        server = self.start_server(cfg)
+        self.assertNotIn("gone", [t["name"] for t in server.topics()])
 
     def test_acknowledged_readings_survive_sigkill_and_no_seq_is_reused(self):
         server = self.start_server(stored_config(self.path))

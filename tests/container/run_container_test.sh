@@ -219,19 +219,28 @@ EOF
 chmod 0644 "$work/config.json"   # the container runs as an unprivileged user
 step "run: $name on 127.0.0.1:$port -> 8080"
 container_started=1
-podman run -d --name "$name" -p "127.0.0.1:$port:8080" -v "$volume:/var/lib/happy-dashboard" \
-  -v "$work/config.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
-  { quiet_errors "$work/podman.err"; fail "podman run failed"; }
-quiet_errors "$work/podman.err"
+# Runs the image as container $1 on $port, with the mounted config and the history volume.
+run_service_container() {
+  podman run -d --name "$1" -p "127.0.0.1:$port:8080" -v "$volume:/var/lib/happy-dashboard" \
+    -v "$work/config.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
+    { quiet_errors "$work/podman.err"; fail "podman run $1 failed"; }
+  quiet_errors "$work/podman.err"
+}
+# Until container $1's health check passes (it must keep running meanwhile).
+wait_healthy() {
+  local t0=$SECONDS state
+  until podman healthcheck run "$1" >/dev/null 2>&1; do
+    state=$(podman inspect "$1" --format '{{.State.Status}}' 2>/dev/null || echo gone)
+    [[ "$state" == running ]] || fail "container $1 is $state before becoming healthy"
+    ((SECONDS - t0 < health_timeout)) || fail "$1 not healthy within ${health_timeout} s"
+    sleep 1
+  done
+}
+run_service_container "$name"
 
 # --- (e) health check ----------------------------------------------------------------------
 t0=$SECONDS
-until podman healthcheck run "$name" >/dev/null 2>&1; do
-  state=$(podman inspect "$name" --format '{{.State.Status}}' 2>/dev/null || echo gone)
-  [[ "$state" == running ]] || fail "container is $state before becoming healthy"
-  ((SECONDS - t0 < health_timeout)) || fail "not healthy within ${health_timeout} s"
-  sleep 1
-done
+wait_healthy "$name"
 health=$(podman inspect "$name" --format '{{.State.Health.Status}}')
 [[ "$health" == healthy ]] || fail "podman reports health '$health' after a passing check"
 echo "healthy after $((SECONDS - t0)) s"
@@ -321,15 +330,8 @@ echo "client: ${closed:-nothing}"
 # --- (g2) the history volume outlives the container ---------------------------------------------
 step "history: a new container on volume $volume continues the seq"
 seen_seq=$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["seq"])' "$last")
-podman run -d --name "$name-again" -p "127.0.0.1:$port:8080" -v "$volume:/var/lib/happy-dashboard" \
-  -v "$work/config.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
-  { quiet_errors "$work/podman.err"; fail "podman run (second container) failed"; }
-quiet_errors "$work/podman.err"
-t0=$SECONDS
-until podman healthcheck run "$name-again" >/dev/null 2>&1; do
-  ((SECONDS - t0 < health_timeout)) || fail "second container not healthy within ${health_timeout} s"
-  sleep 1
-done
+run_service_container "$name-again"
+wait_healthy "$name-again"
 seq_now=$(/usr/bin/python3 -c 'import json, sys, urllib.request
 topics = json.load(urllib.request.urlopen("http://127.0.0.1:%s/topics" % sys.argv[1], timeout=5))
 print(next(t["seq"] for t in topics if t["name"] == "happiness"))' "$port")

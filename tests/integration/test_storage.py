@@ -277,6 +277,19 @@ class DiskFullTest(StorageTestCase):
         self.assertEqual(status, 503)
         self.assertIn("cannot be written", body["error"])
         self.assertEqual(server.http("/readyz")[0], 503)
+
+        async def socket_publish():
+            url = server.ws_url(f"/topics/orders/publish?token={TOKEN}&ack=1")
+            async with websockets.connect(url) as pub:
+                await pub.send(json.dumps({"n": "socket while full"}))
+                try:
+                    await asyncio.wait_for(pub.recv(), 5)
+                except websockets.ConnectionClosed:
+                    pass
+                return pub.close_code, pub.close_reason
+        code, reason = run_async(socket_publish(), 10)
+        self.assertEqual(code, 1013, reason)
+        self.assertIn("storage", reason)
         samples = get_metrics(server)
         self.assertGreaterEqual(metric_value(samples, "happy_storage_write_errors_total"), 1)
         self.assertEqual(metric_value(samples, "happy_storage_writable"), 0)

@@ -2,7 +2,8 @@
 // 86,400 in all, written into the service's own file with Debian's sqlite3 tool while the service
 // is stopped) is opened at /?topics=day and the 24 h window chosen. Asserts: the card draws the
 // whole day from GET /topics/day/history (data-source "stored", spanning more than 23 h, one
-// bucket per chart pixel) in under 1 s from the choice, measured in the page; live readings published afterwards
+// bucket per chart pixel) in under 1 s from the choice, measured in the page, with min/avg/max
+// over the day from the buckets' own min and max and counts; live readings published afterwards
 // are appended to it; the 24 h option is enabled (retention 2 d); switching to 5 min shows raw
 // replayed readings again. No uncaught exception, console error or response >= 400.
 
@@ -85,6 +86,10 @@ test('24 h window: the whole stored day is drawn in under 1 s, then live reading
   assert.ok(drawn.span > 23 * 3600, `the chart must span the day, spans ${drawn.span} s`);
   // One bucket per pixel of the chart's width, within the endpoint's bound.
   assert.ok(drawn.points >= 200 && drawn.points <= 2000, `buckets: ${drawn.points}`);
+  // min/avg/max over the day are the readings' own, not the extremes of bucket averages
+  // (the seeded sawtooth reaches 0 and 10 for one second each).
+  const day = await readCard(page, 'day');
+  assert.match(day.stats, /^min 0 avg (4\.9\d*|5(\.0\d*)?) max 10$/, `stats over the day: ${fmt(day)}`);
 
   // Live readings join the stored day.
   const before = await readCard(page, 'day');

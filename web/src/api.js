@@ -87,6 +87,14 @@ export async function fetchHistory(topic, windowSec, points, signal) {
   return res.json();
 }
 
+/** A bucket's min, max (by field, "" for plain numbers) and count, as SeriesData.add takes them. */
+export function bucketExtremes(bucket) {
+  const out = { count: Math.max(1, bucket.count ?? 1), min: {}, max: {} };
+  if (Number.isFinite(bucket.min)) [out.min[""], out.max[""]] = [bucket.min, bucket.max];
+  for (const [name, f] of Object.entries(bucket.fields ?? {})) [out.min[name], out.max[name]] = [f.min, f.max];
+  return out;
+}
+
 /** A bucket as a value the chart takes: its averages, by field ("" for plain numbers). */
 export function bucketValue(bucket) {
   const value = {};

@@ -1,5 +1,7 @@
 // series.js — the data behind one chart: x = ts in seconds, one column per numeric
 // value series, breaks (all-null rows) where readings are missing, trimmed to a window.
+// A row may stand for a bucket of stored readings: it is drawn at its average and
+// keeps the bucket's min, max and count, so min/avg/max over the window stay exact.
 // No DOM here.
 
 /** Numeric fields of a value: a number is one series (""), an object or array one per
@@ -34,27 +36,31 @@ export class SeriesData {
   }
 
   /**
-   * Put `rows` ([[tsMs, value], ...], oldest first, e.g. history buckets) before what
-   * is held; rows not older than the oldest held point are skipped. Returns true when
-   * a new series appeared.
+   * Put `rows` ([[tsMs, value, bucket], ...], oldest first, e.g. history buckets; see
+   * add() for `bucket`) before what is held; rows not older than the oldest held point
+   * are skipped. Returns true when a new series appeared.
    */
   prepend(rows) {
     const first = this.xs.length ? this.xs[0] * 1000 : Infinity;
-    const held = this.xs.map((x, i) => [x, this.isPoint[i], this.cols.map((c) => c[i])]);
-    const keysBefore = this.keys.length;
     const heldKeys = this.keys.slice();
-    this.clear();
-    for (const [ts, value] of rows) if (ts < first) this.add(ts, value, "next");
-    for (const [x, isPoint, values] of held) {
-      if (!isPoint) {
-        this.pushRow(x, false);
-        continue;
-      }
+    const held = this.xs.map((x, i) => {
+      if (!this.isPoint[i]) return [x, null, null];
       const value = {};
-      heldKeys.forEach((k, i) => {
-        if (values[i] !== null) value[k] = values[i];
+      const bucket = { count: this.weights[i], min: {}, max: {} };
+      heldKeys.forEach((k, c) => {
+        if (this.cols[c][i] === null) return;
+        value[k] = this.cols[c][i];
+        bucket.min[k] = this.mins[c][i];
+        bucket.max[k] = this.maxs[c][i];
       });
-      this.add(x * 1000, value, "next");
+      return [x, value, bucket];
+    });
+    const keysBefore = this.keys.length;
+    this.clear();
+    for (const [ts, value, bucket] of rows) if (ts < first) this.add(ts, value, "next", bucket);
+    for (const [x, value, bucket] of held) {
+      if (value === null) this.pushRow(x, false);
+      else this.add(x * 1000, value, "next", bucket);
     }
     return this.keys.length !== keysBefore;
   }
@@ -63,6 +69,9 @@ export class SeriesData {
   clear() {
     this.xs = [];
     this.cols = this.keys.map(() => []);
+    this.mins = this.keys.map(() => []); // per column: the bucket's min, or null for a reading
+    this.maxs = this.keys.map(() => []);
+    this.weights = []; // readings a row stands for (1, or a bucket's count)
     this.isPoint = []; // false for break rows
     this.points = 0;
   }
@@ -77,9 +86,11 @@ export class SeriesData {
 
   /**
    * Add one envelope's value. `kind` comes from TopicStream ("gap"/"restart" insert a
-   * break first). Returns true when a new series appeared (the chart must be rebuilt).
+   * break first). For a bucket of stored readings `value` holds its averages and
+   * `bucket` = {count, min: {field: v}, max: {field: v}}. Returns true when a new series
+   * appeared (the chart must be rebuilt).
    */
-  add(tsMs, value, kind) {
+  add(tsMs, value, kind, bucket = null) {
     const fields = numericFields(value);
     let x = Number.isFinite(tsMs) ? tsMs / 1000 : Date.now() / 1000;
     const last = this.newestX;
@@ -94,20 +105,28 @@ export class SeriesData {
     for (const [key] of fields) {
       if (!this.keys.includes(key)) {
         this.keys.push(key);
-        this.cols.push(new Array(this.xs.length).fill(null));
+        for (const columns of [this.cols, this.mins, this.maxs]) columns.push(new Array(this.xs.length).fill(null));
         added = true;
       }
     }
-    this.pushRow(x, true);
+    this.pushRow(x, true, bucket?.count ?? 1);
     const row = this.xs.length - 1;
-    for (const [key, v] of fields) this.cols[this.keys.indexOf(key)][row] = v;
+    for (const [key, v] of fields) {
+      const c = this.keys.indexOf(key);
+      this.cols[c][row] = v;
+      if (bucket) {
+        this.mins[c][row] = bucket.min[key] ?? null;
+        this.maxs[c][row] = bucket.max[key] ?? null;
+      }
+    }
     return added;
   }
 
-  pushRow(x, isPoint) {
+  pushRow(x, isPoint, weight = 1) {
     this.xs.push(x);
     this.isPoint.push(isPoint);
-    for (const col of this.cols) col.push(null);
+    this.weights.push(isPoint ? weight : 0);
+    for (const columns of [this.cols, this.mins, this.maxs]) for (const col of columns) col.push(null);
     if (isPoint) this.points += 1;
   }
 
@@ -124,11 +143,14 @@ export class SeriesData {
     for (let i = 0; i < cut; i++) if (this.isPoint[i]) this.points -= 1;
     this.xs.splice(0, cut);
     this.isPoint.splice(0, cut);
-    for (const col of this.cols) col.splice(0, cut);
+    this.weights.splice(0, cut);
+    for (const columns of [this.cols, this.mins, this.maxs]) for (const col of columns) col.splice(0, cut);
     const keep = this.cols.map((col) => col.some((v) => v !== null));
     if (keep.every(Boolean) || !keep.some(Boolean)) return false;
     this.keys = this.keys.filter((_, i) => keep[i]);
     this.cols = this.cols.filter((_, i) => keep[i]);
+    this.mins = this.mins.filter((_, i) => keep[i]);
+    this.maxs = this.maxs.filter((_, i) => keep[i]);
     return true;
   }
 
@@ -148,20 +170,24 @@ export class SeriesData {
     return [this.xs, ...this.cols];
   }
 
-  /** Per series {min, avg, max, last} over what is held (null when empty). */
+  /** Per series {min, avg, max, last} over what is held (null when empty); buckets
+   *  count with their min, max and number of readings. */
   stats() {
-    return this.cols.map((col) => {
+    return this.cols.map((col, c) => {
       let min = Infinity;
       let max = -Infinity;
       let sum = 0;
       let n = 0;
       let last = null;
-      for (const v of col) {
+      for (let i = 0; i < col.length; i++) {
+        const v = col[i];
         if (v === null) continue;
-        if (v < min) min = v;
-        if (v > max) max = v;
-        sum += v;
-        n += 1;
+        const lo = this.mins[c][i] ?? v;
+        const hi = this.maxs[c][i] ?? v;
+        if (lo < min) min = lo;
+        if (hi > max) max = hi;
+        sum += v * this.weights[i];
+        n += this.weights[i];
         last = v;
       }
       return n ? { min, max, avg: sum / n, last } : { min: null, max: null, avg: null, last: null };

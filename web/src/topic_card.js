@@ -4,7 +4,7 @@
 import { Chart } from "./chart.js";
 import { SeriesData } from "./series.js";
 import { TopicStream } from "./topic_stream.js";
-import { STORED_WINDOW_SEC, bucketValue, fetchHistory, lastCountFor } from "./api.js";
+import { STORED_WINDOW_SEC, bucketExtremes, bucketValue, fetchHistory, lastCountFor } from "./api.js";
 import { scheduleFlush } from "./frame.js";
 import { formatCurrent, formatOther, formatRate, formatStat } from "./format.js";
 
@@ -123,7 +123,7 @@ export class TopicCard {
       return;
     }
     this.source = "stored";
-    this.data.prepend(history.buckets.map((b) => [b.time, bucketValue(b)]));
+    this.data.prepend(history.buckets.map((b) => [b.time, bucketValue(b), bucketExtremes(b)]));
     this.touch();
   }
 

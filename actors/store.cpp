@@ -78,7 +78,10 @@ void commit(store_pointer self) {
       self->delayed_send(self, retry_every, retry_atom::value);
     }
   }
-  for (const auto& [hub, seq] : tell) self->send(hub, stored_atom::value, seq, !failure);
+  for (const auto& entry : tell) {
+    const auto& [hub, seq] = entry.second;
+    self->send(hub, stored_atom::value, seq, !failure);
+  }
 }
 
 void quit_if_done(store_pointer self) {
@@ -110,14 +113,9 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         if (!frames || frames->empty()) return;
         if (s.hubs.insert(hub.address()).second) self->monitor(hub);
         s.pending.push_back({std::move(topic), frames});
-        std::uint64_t newest = frames->back().seq;
-        bool known = false;
-        for (auto& [waiting_hub, seq] : s.waiting)
-          if (waiting_hub == hub) {
-            seq = std::max(seq, newest);
-            known = true;
-          }
-        if (!known) s.waiting.emplace_back(hub, newest);
+        auto& [waiting_hub, newest] = s.waiting[hub.address()];
+        waiting_hub = hub;
+        newest = std::max(newest, frames->back().seq);
         if (s.commit_scheduled) return;
         // Lands behind every append queued now: they all join this transaction.
         s.commit_scheduled = true;

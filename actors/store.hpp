@@ -18,6 +18,7 @@
 #include <caf/stateful_actor.hpp>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,7 +36,7 @@ struct store_state {
   std::shared_ptr<storage_status> status;
   // Readings that arrived since the last commit, and whom to tell.
   std::vector<topic_frames> pending;
-  std::vector<std::pair<hub_actor, std::uint64_t>> waiting;  // hub, newest seq
+  std::unordered_map<caf::actor_addr, std::pair<hub_actor, std::uint64_t>> waiting;  // newest seq
   bool commit_scheduled = false;
   // Readings a failed transaction held, written first on the next one.
   std::vector<topic_frames> retained;

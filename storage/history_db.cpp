@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <optional>
 
@@ -118,6 +119,10 @@ history_db::~history_db() {
 
 history_db::open_result history_db::open(const std::string& path, mode how,
                                          bool sync_every_commit) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored))
+    return "history file " + path + ": is a directory; storage.path names the file itself (e.g. " +
+           (std::filesystem::path(path) / "history.db").string() + ")";
   sqlite3* raw = nullptr;
   int flags = how == mode::write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);

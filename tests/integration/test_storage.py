@@ -223,6 +223,7 @@ class StartupRefusalTest(StorageTestCase):
     def test_a_path_that_cannot_be_created_exits_2(self):
         err = self.refused(os.path.join(self.dir, "no-such-dir", "history.db"))
         self.assertIn("cannot be opened", err)
+        self.assertIn("is a directory", self.refused(self.dir))
         blocker = os.path.join(self.dir, "a-file")
         open(blocker, "w").close()
         self.assertIn("cannot be opened", self.refused(os.path.join(blocker, "history.db")))

@@ -232,13 +232,14 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
   self->state.counters = std::move(counters);
   for (const auto& [name, topic] : self->state.cfg.topics)
     self->state.hubs.emplace(name, start_topic(self, name, topic));
-  // Topics only the file knows (created by publishing) come back too.
+  // Topics only the file knows (created by publishing) come back too. One
+  // beyond limits.max_topics stays in `restored`: should it start later, it
+  // still continues from its stored seq.
   std::vector<std::string> stored_only;
   for (const auto& entry : self->state.restored) stored_only.push_back(entry.first);
   for (const auto& name : stored_only)
     if (!hub_of(self, name))
       log_warning("storage: topic '" + name + "' is not started: limits.max_topics reached");
-  self->state.restored.clear();
   return {
       [self](publish_atom, const std::string& topic,
              const std::string& value_json) -> caf::result<std::uint64_t> {

@@ -125,3 +125,25 @@ TEST_CASE("while the file cannot be written, publishes are refused and nothing i
   s.stop();
   CHECK(s.stored_readings() == 2);
 }
+
+TEST_CASE("a stored topic beyond limits.max_topics still continues its seq when it starts later") {
+  stored_service s;
+  config roomy;
+  roomy.limits.max_topics = 2;
+  s.start(roomy);
+  for (int n = 0; n < 3; ++n) s.publish("a", "1");
+  for (int n = 0; n < 2; ++n) s.publish("b", "1");
+  s.stop();
+
+  config tight;
+  tight.limits.max_topics = 1;
+  s.start(tight);  // "a" starts, "b" does not fit
+  auto refused = s.publish("b", "1");
+  REQUIRE(std::holds_alternative<caf::error>(refused));
+  CHECK(std::get<caf::error>(refused) == happy_errc::topic_limit);
+  caf::anon_send(s.registry, reload_atom::value, roomy);
+  auto answer = s.publish("b", "1");
+  REQUIRE(std::holds_alternative<std::uint64_t>(answer));
+  CHECK(std::get<std::uint64_t>(answer) == 3);
+  s.stop();
+}

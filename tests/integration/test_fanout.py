@@ -7,7 +7,7 @@ import unittest
 
 import websockets
 
-from harness import ServerTestCase, fast_config, now_ms, run_async
+from harness import ServerTestCase, fast_config, now_ms, run_async, wait_for_stderr
 
 
 async def collect(url, seconds, open_timeout=5):
@@ -78,8 +78,8 @@ class FanoutTest(ServerTestCase):
     def test_original_client_with_default_config(self):
         # No --config: the embedded default (happiness every 5000 ms).
         server = self.start_server(None)
-        self.assertIn("listening on", server.stderr())
-        self.assertIn(f":{server.port}", server.stderr())
+        # The port accepts a moment before the line is logged, so wait for it.
+        wait_for_stderr(server, rf"listening on \S*:{server.port}\b")
 
         async def main():
             async with websockets.connect(server.ws_url("/happiness"), open_timeout=5,

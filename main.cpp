@@ -72,7 +72,8 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
 
 // SIGHUP or --watch-config: re-read the file; topics change live, the rest
 // is reported as needing a restart. An invalid file keeps what runs.
-bool reload(happy::service& actors, happy::config& running, const happy::command_line& args) {
+bool reload(happy::service& actors, happy::server& http, happy::config& running,
+            const happy::command_line& args) {
   using namespace happy;
   auto result = load_config_file(*args.config_path);
   if (auto* error = std::get_if<config_error>(&result)) {
@@ -86,6 +87,8 @@ bool reload(happy::service& actors, happy::config& running, const happy::command
   log_level level = log_level::info;
   if (next.log_level != running.log_level && parse_log_level(next.log_level, level))
     set_log_level(level);
+  // Access first: a topic that became protected must not stay readable while the actors catch up.
+  http.apply_topic_access(next);
   actors.reload(next);
   running = std::move(next);
   log_info("reload: applied " + running.source);
@@ -167,7 +170,7 @@ int main(int argc, char** argv) {
     try {
       server http(cfg, actors);
       if (args.config_path) {
-        http.on_reload([&actors, &cfg, &args] { return reload(actors, cfg, args); });
+        http.on_reload([&actors, &http, &cfg, &args] { return reload(actors, http, cfg, args); });
         if (args.watch_config) http.watch_config_file(*args.config_path);
       }
       log_info(summary(cfg, http.port()));

@@ -34,9 +34,13 @@ struct generator_config {
   friend bool operator!=(const generator_config& a, const generator_config& b) { return !(a == b); }
 };
 
+// Who may read a topic: anyone, or only holders of a token that grants it.
+enum class topic_access { open, token };
+
 struct topic_config {
   std::optional<generator_config> generator;  // absent: publish-only topic
   std::optional<std::size_t> history;         // overrides limits.history
+  std::optional<topic_access> access;         // overrides auth.default_access
 };
 
 struct server_config {
@@ -53,6 +57,7 @@ struct limits_config {
   std::size_t max_message_bytes = 65536;
   std::size_t max_queued_bytes_per_client = 1048576;
   std::size_t history = 1000;
+  std::size_t max_connections_per_ip = 0;  // 0: no per-address limit
 };
 
 // A "host:port" as the cluster settings spell it.
@@ -86,6 +91,29 @@ struct storage_config {
   bool enabled() const { return !path.empty(); }
 };
 
+enum class jwt_algorithm { hs256, rs256, es256 };
+
+// How tokens are verified (README "Private topics").
+struct jwt_config {
+  jwt_algorithm algorithm = jwt_algorithm::hs256;
+  std::string secret;           // HS256: the secret itself...
+  std::string secret_env;       // ...or the environment variable holding it
+  std::string public_key_file;  // RS256/ES256: a PEM public key
+  std::string audience;         // checked against `aud` when not empty
+  std::string issuer;           // checked against `iss` when not empty
+  std::int64_t leeway_s = 0;    // clock skew allowed for exp and nbf
+  // What verifies signatures: the secret, or the PEM text of the key file
+  // (read by load_config_file, which reports a missing or unfit key).
+  std::string key;
+};
+
+struct auth_config {
+  topic_access default_access = topic_access::open;
+  std::optional<jwt_config> jwt;
+  std::string token_url;  // where the page fetches a token
+  std::string cookie;     // a cookie that may carry the token
+};
+
 struct config {
   std::string source = "<embedded default>";  // file the values came from, for messages
   server_config server;
@@ -97,9 +125,11 @@ struct config {
   std::map<std::string, topic_config> topics;
   std::optional<cluster_config> cluster;
   storage_config storage;
+  auth_config auth;
   std::string web_root;  // from --web-root: serve the page from disk; empty: embedded
 
   std::size_t history_of(const std::string& topic) const;
+  topic_access access_of(const std::string& topic) const;
 };
 
 }  // namespace happy

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "config/embedded_text.hpp"
+#include "config/jwt_key.hpp"
 #include "config/schema_violation.hpp"
 #include "config/topic_name.hpp"
 
@@ -176,6 +177,50 @@ storage_config read_storage(const Value& s) {
   return out;
 }
 
+topic_access read_access(const Value& v) {
+  return v == "token" ? topic_access::token : topic_access::open;
+}
+
+// The schema checked the names; which fields go together is checked here.
+auth_config read_auth(const Value& a) {
+  auth_config out;
+  if (a.HasMember("default_access")) out.default_access = read_access(a["default_access"]);
+  if (a.HasMember("token_url")) out.token_url = a["token_url"].GetString();
+  if (a.HasMember("cookie")) out.cookie = a["cookie"].GetString();
+  if (a.HasMember("jwt")) {
+    const auto& j = a["jwt"];
+    jwt_config jwt;
+    jwt.algorithm = j["algorithm"] == "RS256"   ? jwt_algorithm::rs256
+                    : j["algorithm"] == "ES256" ? jwt_algorithm::es256
+                                                : jwt_algorithm::hs256;
+    auto text = [&](const char* key, std::string& field) {
+      if (j.HasMember(key)) field.assign(j[key].GetString(), j[key].GetStringLength());
+    };
+    text("secret", jwt.secret);
+    text("secret_env", jwt.secret_env);
+    text("public_key_file", jwt.public_key_file);
+    text("audience", jwt.audience);
+    text("issuer", jwt.issuer);
+    if (j.HasMember("leeway_s")) jwt.leeway_s = j["leeway_s"].GetInt64();
+    if (jwt.algorithm == jwt_algorithm::hs256) {
+      if (jwt.secret.empty() == jwt.secret_env.empty())
+        throw rule_violation{"/auth/jwt", "HS256 needs exactly one of \"secret\" and \"secret_env\""};
+      if (!jwt.public_key_file.empty())
+        throw rule_violation{"/auth/jwt/public_key_file",
+                             "HS256 verifies with a secret; public_key_file is for RS256 and ES256"};
+    } else {
+      if (jwt.public_key_file.empty())
+        throw rule_violation{"/auth/jwt", std::string(j["algorithm"].GetString()) +
+                                              " needs \"public_key_file\" (a PEM public key)"};
+      if (!jwt.secret.empty() || !jwt.secret_env.empty())
+        throw rule_violation{"/auth/jwt", std::string(j["algorithm"].GetString()) +
+                                              " verifies with public_key_file; a secret is for HS256"};
+    }
+    out.jwt = std::move(jwt);
+  }
+  return out;
+}
+
 config read_config(const Value& doc, const std::string& source) {
   config out;
   out.source = source;
@@ -202,6 +247,7 @@ config read_config(const Value& doc, const std::string& source) {
     size("max_message_bytes", out.limits.max_message_bytes);
     size("max_queued_bytes_per_client", out.limits.max_queued_bytes_per_client);
     size("history", out.limits.history);
+    size("max_connections_per_ip", out.limits.max_connections_per_ip);
   }
   if (doc.HasMember("log")) {
     if (doc["log"].HasMember("level")) out.log_level = doc["log"]["level"].GetString();
@@ -209,6 +255,15 @@ config read_config(const Value& doc, const std::string& source) {
   }
   if (doc.HasMember("cluster")) out.cluster = read_cluster(doc["cluster"]);
   if (doc.HasMember("storage")) out.storage = read_storage(doc["storage"]);
+  if (doc.HasMember("auth")) out.auth = read_auth(doc["auth"]);
+  auto needs_jwt = [&](const std::string& at, const std::string& what) {
+    if (!out.auth.jwt)
+      throw rule_violation{at, what + " needs auth.jwt (how tokens are verified)"};
+  };
+  if (out.auth.default_access == topic_access::token)
+    needs_jwt("/auth/default_access", "\"token\"");
+  if (!out.auth.token_url.empty()) needs_jwt("/auth/token_url", "a token URL");
+  if (!out.auth.cookie.empty()) needs_jwt("/auth/cookie", "a token cookie");
   if (doc.HasMember("topics")) {
     const auto& topics = doc["topics"];
     for (auto it = topics.MemberBegin(); it != topics.MemberEnd(); ++it) {
@@ -221,6 +276,10 @@ config read_config(const Value& doc, const std::string& source) {
         topic.history = static_cast<std::size_t>(it->value["history"].GetUint64());
       if (it->value.HasMember("generator"))
         topic.generator = read_generator(it->value["generator"], at + "/generator");
+      if (it->value.HasMember("access")) {
+        topic.access = read_access(it->value["access"]);
+        if (topic.access == topic_access::token) needs_jwt(at + "/access", "\"token\"");
+      }
       out.topics.emplace(name, topic);
     }
     if (out.topics.size() > out.limits.max_topics)
@@ -265,6 +324,12 @@ std::size_t config::history_of(const std::string& topic) const {
   return limits.history;
 }
 
+topic_access config::access_of(const std::string& topic) const {
+  auto it = topics.find(topic);
+  if (it != topics.end() && it->second.access) return *it->second.access;
+  return auth.default_access;
+}
+
 std::string config_error::message() const { return file + ": " + location + ": " + problem; }
 
 config_result parse_config(std::string_view text, const std::string& source_name) {
@@ -290,7 +355,12 @@ config_result load_config_file(const std::string& path) {
   if (!in) return config_error{path, "file", "cannot be opened for reading"};
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path);
+  auto result = parse_config(text.str(), path);
+  // Read here, not in parse_config: parsing stays free of file and environment access.
+  if (auto* parsed = std::get_if<config>(&result); parsed && parsed->auth.jwt)
+    if (auto problem = load_jwt_key(*parsed->auth.jwt))
+      return config_error{path, problem->pointer, problem->problem};
+  return result;
 }
 
 config default_config() {

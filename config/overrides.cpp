@@ -78,6 +78,16 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
   check(a.limits.max_queued_bytes_per_client != b.limits.max_queued_bytes_per_client,
         "limits.max_queued_bytes_per_client");
   check(a.log_format != b.log_format, "log.format");
+  check(a.limits.max_connections_per_ip != b.limits.max_connections_per_ip,
+        "limits.max_connections_per_ip");
+  check(a.auth.default_access != b.auth.default_access || a.auth.jwt.has_value() != b.auth.jwt.has_value() ||
+            a.auth.token_url != b.auth.token_url || a.auth.cookie != b.auth.cookie ||
+            (a.auth.jwt && (a.auth.jwt->algorithm != b.auth.jwt->algorithm ||
+                            a.auth.jwt->key != b.auth.jwt->key ||
+                            a.auth.jwt->audience != b.auth.jwt->audience ||
+                            a.auth.jwt->issuer != b.auth.jwt->issuer ||
+                            a.auth.jwt->leeway_s != b.auth.jwt->leeway_s)),
+        "auth");
   check(a.cluster.has_value() != b.cluster.has_value() ||
             (a.cluster && (a.cluster->node != b.cluster->node ||
                            a.cluster->listen != b.cluster->listen ||

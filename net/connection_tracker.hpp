@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/address_limiter.hpp"
+
 namespace happy {
 
 enum class transport_kind { http, websocket, sse, stream, poll, publisher };
@@ -27,6 +29,14 @@ class tracked_connection {
   virtual void shut_down() = 0;
   // Called every few seconds: keep-alive pings, overdue closes.
   virtual void tick() {}
+
+  // The client address's count (limits.max_connections_per_ip), handed on
+  // from the HTTP connection to what it is upgraded to.
+  void hold_address_slot(address_slot slot) { address_slot_ = std::move(slot); }
+  address_slot take_address_slot() { return std::move(address_slot_); }
+
+ private:
+  address_slot address_slot_;
 };
 
 class connection_tracker {

@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include "actors/envelope.hpp"
@@ -31,7 +32,9 @@ constexpr auto head_timeout = std::chrono::seconds(10);
 // A body, up to limits.max_message_bytes, gets longer; so does writing a response.
 constexpr auto body_timeout = std::chrono::seconds(30);
 constexpr auto write_timeout = std::chrono::seconds(30);
-constexpr std::size_t max_header_bytes = 8 * 1024;
+// Room for a token of up to 8 KiB (auth/jwt_verifier.hpp) beside the other
+// headers, so an oversized token is a 401 from the verifier, not a 431.
+constexpr std::size_t max_header_bytes = 16 * 1024;
 
 std::string origin_of(const http_request& request) {
   auto it = request.find(http::field::origin);
@@ -47,6 +50,12 @@ http_connection::~http_connection() { context_.connections.remove(this); }
 
 void http_connection::run() {
   context_.connections.add(shared_from_this(), transport_kind::http);
+  boost::system::error_code ec;
+  auto endpoint = stream_.socket().remote_endpoint(ec);
+  client_address_ = ec ? "unknown" : endpoint.address().to_string();
+  address_slot slot;
+  over_address_limit_ = !context_.addresses.try_acquire(client_address_, slot);
+  hold_address_slot(std::move(slot));
   // Start on the connection's strand: the socket was accepted on another one.
   asio::dispatch(strand_,
                  beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
@@ -98,6 +107,12 @@ void http_connection::handle_request(http_request request) {
   };
   route target = parse_route(request.target());
   auto method = request.method();
+  if (over_address_limit_) {
+    request.keep_alive(false);
+    return answer(http::status::too_many_requests,
+                  error_body("too many connections from this address (limits.max_connections_per_ip = " +
+                             std::to_string(context_.settings.limits.max_connections_per_ip) + ")"));
+  }
 
   if (method == http::verb::options) {
     http_response res = json_response(request, http::status::no_content, "", allow_origin);
@@ -159,14 +174,8 @@ void http_connection::handle_request(http_request request) {
       return serve_asset(request, target.asset);
     case route::kind::not_found:  // answered before the method check
       return;
-    case route::kind::topic_list: {
-      auto answer_json = json_answer_later(std::move(request), allow_origin);
-      std::int64_t retention_ms =
-          context_.actors.has_storage() ? context_.settings.storage.max_age_ms : 0;
-      return context_.actors.collect_stats([answer_json, retention_ms](std::vector<topic_stats> stats) {
-        answer_json(topic_list_json(stats, retention_ms));
-      });
-    }
+    case route::kind::topic_list:
+      return list_topics(std::move(request), allow_origin, target);
     case route::kind::cluster: {
       auto answer_json = json_answer_later(std::move(request), allow_origin);
       return context_.actors.describe_cluster([answer_json](std::optional<cluster_status> status) {
@@ -177,13 +186,38 @@ void http_connection::handle_request(http_request request) {
     case route::kind::publisher:
       return open_publisher(std::move(request), target);
     case route::kind::history:
+      if (!admit_reader(request, target)) return;
       return answer_history(std::move(request), target);
-    case route::kind::topic:
+    case route::kind::topic: {
       if (method == http::verb::post) return publish(std::move(request), target);
+      auto expires_at_ms = admit_reader(request, target);
+      if (!expires_at_ms) return;
       if (beast::websocket::is_upgrade(request))
-        return upgrade_to_websocket(std::move(request), target);
-      return open_stream(std::move(request), target);
+        return upgrade_to_websocket(std::move(request), target, *expires_at_ms);
+      return open_stream(std::move(request), target, *expires_at_ms);
+    }
   }
+}
+
+// GET /topics: the open topics and the protected ones the caller's token reads.
+void http_connection::list_topics(http_request request, const std::string& allow_origin,
+                                  const route& target) {
+  auto caller = context_.access.identify(presented_token(request, target), unix_millis_now());
+  if (caller.refused) {
+    access_decision refusal{401, "the token is not valid", caller.reason, 0};
+    return refuse_access(request, refusal, "", "list topics");
+  }
+  auto answer_json = json_answer_later(std::move(request), allow_origin);
+  std::int64_t retention_ms =
+      context_.actors.has_storage() ? context_.settings.storage.max_age_ms : 0;
+  const access_policy& access = context_.access;
+  context_.actors.collect_stats([answer_json, retention_ms, caller = std::move(caller),
+                                 &access](std::vector<topic_stats> stats) {
+    stats.erase(std::remove_if(stats.begin(), stats.end(),
+                               [&](const topic_stats& t) { return !access.may_read(caller, t.name); }),
+                stats.end());
+    answer_json(topic_list_json(stats, retention_ms));
+  });
 }
 
 std::function<void(std::string)> http_connection::json_answer_later(http_request request,
@@ -205,8 +239,8 @@ void http_connection::serve_asset(const http_request& request, const std::string
 // POST /topics/<name>: check token and body here, let the actors assign the seq.
 void http_connection::publish(http_request request, const route& target) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
-  auto check = check_token(request, target);
-  if (check.status == 0) check = check_publish_body(request.body());
+  if (!admit_publisher(request, target)) return;
+  auto check = check_publish_body(request.body());
   if (check.status != 0) return refuse_publish(request, check);
   auto self = shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
@@ -278,17 +312,18 @@ void http_connection::open_publisher(http_request request, const route& target) 
                               error_body("a publisher connects with a WebSocket upgrade; "
                                          "to publish one value, POST /topics/" + target.topic),
                               context_.allowed_origin(origin_of(request))));
-  auto check = check_token(request, target);
-  if (check.status != 0) return refuse_publish(request, check);
+  auto expires_at_ms = admit_publisher(request, target);
+  if (!expires_at_ms) return;
   upgraded_ = true;
   context_.connections.remove(this);
-  std::make_shared<publisher_connection>(std::move(stream_), std::move(request), target.topic,
-                                      target.ack, context_)
-      ->run();
+  auto publisher = std::make_shared<publisher_connection>(std::move(stream_), std::move(request),
+                                                       target.topic, target.ack, context_);
+  publisher->hold_address_slot(take_address_slot());
+  publisher->run(*expires_at_ms);
 }
 
 // A plain GET on a topic: SSE, long-poll or the NDJSON stream, by Accept and ?poll.
-void http_connection::open_stream(http_request request, route target) {
+void http_connection::open_stream(http_request request, route target, std::int64_t expires_at_ms) {
   if (!admit_connection(request)) return;
   auto accept_header = request.find(http::field::accept);
   std::string_view accepts =
@@ -311,10 +346,12 @@ void http_connection::open_stream(http_request request, route target) {
   auto stream = std::make_shared<stream_connection>(std::move(stream_), std::move(request), kind,
                                                  std::chrono::seconds(target.poll_timeout_s),
                                                  context_);
-  stream->start(target.topic, target.replay);
+  stream->hold_address_slot(take_address_slot());
+  stream->start(target.topic, target.replay, expires_at_ms);
 }
 
-void http_connection::upgrade_to_websocket(http_request request, const route& target) {
+void http_connection::upgrade_to_websocket(http_request request, const route& target,
+                                           std::int64_t expires_at_ms) {
   if (!admit_connection(request)) return;
   // The WebSocket connection takes over the socket; this object ends here.
   upgraded_ = true;
@@ -323,7 +360,8 @@ void http_connection::upgrade_to_websocket(http_request request, const route& ta
   std::string early_bytes = beast::buffers_to_string(buffer_.data());
   auto ws = std::make_shared<websocket_connection>(stream_.release_socket(), request,
                                                 std::move(early_bytes), context_);
-  ws->start(target.topic, target.replay);
+  ws->hold_address_slot(take_address_slot());
+  ws->start(target.topic, target.replay, expires_at_ms);
 }
 
 // Origin and max_connections, checked before any upgrade or stream; answers
@@ -343,21 +381,61 @@ bool http_connection::admit_connection(const http_request& request) {
   return true;
 }
 
-publish_check http_connection::check_token(const http_request& request, const route& target) const {
+std::string_view http_connection::presented_token(const http_request& request,
+                                                  const route& target) const {
+  auto field = [&](http::field name) {
+    auto it = request.find(name);
+    return it == request.end() ? std::string_view{} : std::string_view(it->value());
+  };
+  return find_presented_token(field(http::field::authorization), target.token,
+                              field(http::field::cookie), context_.access.cookie_name());
+}
+
+std::optional<std::int64_t> http_connection::admit_reader(const http_request& request,
+                                                          const route& target) {
+  auto decision = context_.access.check_read(target.topic, presented_token(request, target),
+                                             unix_millis_now());
+  if (!decision.allowed()) {
+    refuse_access(request, decision, target.topic, "read");
+    return std::nullopt;
+  }
+  return decision.expires_at_ms;
+}
+
+std::optional<std::int64_t> http_connection::admit_publisher(const http_request& request,
+                                                             const route& target) {
+  // Publishers send tokens in the header or the query, never by cookie: a
+  // cookie would let any page the browser visits publish in its name.
   auto authorization = request.find(http::field::authorization);
-  return check_publish_token(
-      context_.settings.publish_tokens,
+  auto token = find_presented_token(
       authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
-      target.token);
+      target.token, {}, {});
+  auto decision = context_.access.check_publish(target.topic, token, unix_millis_now());
+  if (!decision.allowed()) {
+    context_.metrics.count_rejection_status(decision.status, context_.access.publishing_possible());
+    refuse_access(request, decision, target.topic, "publish");
+    return std::nullopt;
+  }
+  return decision.expires_at_ms;
+}
+
+// 401/403: the log says why (never the token), the client gets the generic answer.
+void http_connection::refuse_access(const http_request& request, const access_decision& decision,
+                                    const std::string& topic, const char* action) {
+  log_info(std::string("refused ") + action + (topic.empty() ? "" : " topic=" + topic) +
+           " peer=" + client_address_ + " status=" + std::to_string(decision.status) + ": " +
+           decision.reason);
+  http_response res =
+      json_response(request, static_cast<http::status>(decision.status), error_body(decision.answer),
+                    context_.allowed_origin(origin_of(request)));
+  if (decision.status == 401) res.set(http::field::www_authenticate, "Bearer");
+  send(std::move(res));
 }
 
 void http_connection::refuse_publish(const http_request& request, const publish_check& check) {
-  context_.metrics.count_rejection_status(check.status, !context_.settings.publish_tokens.empty());
-  http_response res =
-      json_response(request, static_cast<http::status>(check.status), error_body(check.error),
-                    context_.allowed_origin(origin_of(request)));
-  if (check.status == 401) res.set(http::field::www_authenticate, "Bearer");
-  send(std::move(res));
+  context_.metrics.count_rejection_status(check.status, context_.access.publishing_possible());
+  send(json_response(request, static_cast<http::status>(check.status), error_body(check.error),
+                     context_.allowed_origin(origin_of(request))));
 }
 
 void http_connection::send(http_response response) {

@@ -30,14 +30,21 @@ class http_connection : public tracked_connection,
   void on_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle_request(http_request request);
-  void upgrade_to_websocket(http_request request, const struct route& target);
+  void upgrade_to_websocket(http_request request, const struct route& target, std::int64_t expires_at_ms);
   void answer_history(http_request request, const struct route& target);
   void open_publisher(http_request request, const struct route& target);
-  void open_stream(http_request request, struct route target);
+  void open_stream(http_request request, struct route target, std::int64_t expires_at_ms);
+  void list_topics(http_request request, const std::string& allow_origin, const struct route& target);
   void serve_asset(const http_request& request, const std::string& name);
   void publish(http_request request, const struct route& target);
   bool admit_connection(const http_request& request);
-  struct publish_check check_token(const http_request& request, const struct route& target) const;
+  std::string_view presented_token(const http_request& request, const struct route& target) const;
+  // Reading a topic (any transport, history): answers 401/403 itself and
+  // returns nullopt; otherwise when the admitting token expires (0: never).
+  std::optional<std::int64_t> admit_reader(const http_request& request, const struct route& target);
+  std::optional<std::int64_t> admit_publisher(const http_request& request, const struct route& target);
+  void refuse_access(const http_request& request, const struct access_decision& decision,
+                     const std::string& topic, const char* action);
   void refuse_publish(const http_request& request, const struct publish_check& check);
   void send(http_response response);
   // A callback for the actors: called on an actor thread with a JSON body, it
@@ -50,6 +57,8 @@ class http_connection : public tracked_connection,
   boost::beast::tcp_stream stream_;
   boost::asio::any_io_executor strand_;  // copied: stream_ is gone after an upgrade
   bool upgraded_ = false;
+  bool over_address_limit_ = false;  // limits.max_connections_per_ip: every request gets 429
+  std::string client_address_;
   boost::beast::flat_buffer buffer_;
   server_context& context_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

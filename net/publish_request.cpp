@@ -34,36 +34,6 @@ std::size_t nesting_depth(std::string_view text) {
 
 }  // namespace
 
-bool equal_in_constant_time(std::string_view a, std::string_view b) {
-  std::size_t length = std::max(a.size(), b.size());
-  unsigned char difference = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < length; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    difference |= static_cast<unsigned char>(x ^ y);
-  }
-  return difference == 0;
-}
-
-publish_check check_publish_token(const std::vector<std::string>& tokens,
-                                  std::string_view authorization, std::string_view query_token) {
-  if (tokens.empty())
-    return {403,
-            "publishing is disabled: add a token to publish.tokens in the config or set "
-            "HAPPY_PUBLISH_TOKENS, then send it as 'Authorization: Bearer <token>'",
-            {}};
-  std::string_view presented = query_token;
-  constexpr std::string_view bearer = "Bearer ";
-  if (authorization.size() > bearer.size() && authorization.substr(0, bearer.size()) == bearer)
-    presented = authorization.substr(bearer.size());
-  if (presented.empty())
-    return {401, "a publish token is required: 'Authorization: Bearer <token>' or ?token=", {}};
-  bool match = false;
-  for (const auto& token : tokens) match |= equal_in_constant_time(presented, token);
-  if (!match) return {403, "the publish token is not valid", {}};
-  return {};
-}
-
 publish_check check_publish_body(std::string_view body) {
   if (nesting_depth(body) > max_publish_nesting)
     return {400, "invalid value: nested deeper than " + std::to_string(max_publish_nesting) +

@@ -1,7 +1,7 @@
 #pragma once
 
-// Decides whether a publish may go ahead, before any actor is involved:
-// the token (constant-time) and the body (one JSON value, bounded depth).
+// Decides whether a publish body may go ahead, before any actor is involved:
+// one JSON value, bounded depth. (Tokens: auth/access_policy.)
 
 #include <string>
 #include <string_view>
@@ -17,15 +17,7 @@ struct publish_check {
 
 inline constexpr std::size_t max_publish_nesting = 64;
 
-// `authorization` is the Authorization header ("Bearer <t>"), `query_token`
-// the ?token= value; either may be empty.
-publish_check check_publish_token(const std::vector<std::string>& tokens,
-                                  std::string_view authorization, std::string_view query_token);
-
 // Parses `body` as exactly one JSON value.
 publish_check check_publish_body(std::string_view body);
-
-// Compares without an early exit, so timing does not reveal the common prefix.
-bool equal_in_constant_time(std::string_view a, std::string_view b);
 
 }  // namespace happy

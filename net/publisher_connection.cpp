@@ -4,6 +4,7 @@
 #include "net/on_strand.hpp"
 #include "net/peer_address.hpp"
 #include "net/publish_request.hpp"
+#include "net/token_expiry.hpp"
 
 namespace happy {
 
@@ -24,7 +25,8 @@ publisher_connection::publisher_connection(beast::tcp_stream&& stream, http_requ
       topic_(std::move(topic)),
       ack_(ack),
       context_(context),
-      peer_(peer_address(ws_.next_layer().socket())) {}
+      peer_(peer_address(ws_.next_layer().socket())),
+      expiry_timer_(strand_) {}
 
 publisher_connection::~publisher_connection() {
   if (accepted_) log_info("disconnect publisher topic=" + topic_ + " peer=" + peer_);
@@ -32,8 +34,12 @@ publisher_connection::~publisher_connection() {
   publisher_.close();
 }
 
-void publisher_connection::run() {
+void publisher_connection::run(std::int64_t expires_at_ms) {
   context_.connections.add(shared_from_this(), transport_kind::publisher);
+  arm_token_expiry(expiry_timer_, expires_at_ms, shared_from_this(), [](publisher_connection& self) {
+    log_info("token expired: closing publisher topic=" + self.topic_ + " peer=" + self.peer_);
+    self.close_with(close_code::token_expired, "token expired");
+  });
   publisher_ = context_.actors.open_publisher(topic_);
   beast::get_lowest_layer(ws_).expires_never();
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));

@@ -27,7 +27,8 @@ class publisher_connection : public tracked_connection,
                     bool ack, server_context& context);
   ~publisher_connection() override;
 
-  void run();
+  // `expires_at_ms`: the admitting JWT's exp (0: none); closed with 4001 then.
+  void run(std::int64_t expires_at_ms = 0);
   void shut_down() override;
 
  private:
@@ -49,6 +50,7 @@ class publisher_connection : public tracked_connection,
   server_context& context_;
   publisher_handle publisher_;
   std::string peer_;
+  boost::asio::steady_timer expiry_timer_;
   bool accepted_ = false;
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> outgoing_;

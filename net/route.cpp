@@ -92,6 +92,9 @@ route parse_route(std::string_view target) {
   }
   if (path == "/topics" || path == "/topics/") {
     r.what = route::kind::topic_list;
+    for_each_parameter(url, [&](std::string_view key, std::string_view value) {
+      if (key == "token") r.token = std::string(value);  // lists the protected topics it reads
+    });
     return r;
   }
   std::string_view name;

@@ -167,6 +167,8 @@ std::uint16_t server::port() const { return impl_->acceptor->port(); }
 
 void server::on_reload(std::function<bool()> reload) { impl_->reload_handler = std::move(reload); }
 
+void server::apply_topic_access(const config& next) { impl_->context.access.update_topics(next); }
+
 void server::watch_config_file(const std::string& path) {
   impl_->watched_path = path;
   impl_->watched_stamp = file_stamp(path);

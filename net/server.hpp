@@ -24,6 +24,8 @@ class server {
   // Called (on an I/O thread) for SIGHUP and, with watch_config_file, when
   // the file changes; returns whether the new config was applied.
   void on_reload(std::function<bool()> reload);
+  // A reload changed topics: which are token-protected follows the new file.
+  void apply_topic_access(const config& next);
   void watch_config_file(const std::string& path);
 
   // Serves until SIGINT or SIGTERM, then drains: /readyz answers 503, new

@@ -7,8 +7,10 @@
 #include <string>
 
 #include "actors/service.hpp"
+#include "auth/access_policy.hpp"
 #include "config/config.hpp"
 
+#include "net/address_limiter.hpp"
 #include "net/connection_tracker.hpp"
 #include "net/delivery_queue.hpp"
 #include "net/service_metrics.hpp"
@@ -23,7 +25,9 @@ struct server_context {
         connections(c),
         settings(std::move(s)),
         assets(std::move(w)),
-        deliveries(ioc, settings.server.io_threads <= 1) {}
+        deliveries(ioc, settings.server.io_threads <= 1),
+        access(settings),
+        addresses(settings.limits.max_connections_per_ip) {}
 
   service& actors;
   connection_tracker& connections;
@@ -31,6 +35,8 @@ struct server_context {
   web_assets assets;
   service_metrics metrics;
   delivery_queue deliveries;
+  access_policy access;     // who may read and publish which topic
+  address_limiter addresses;  // limits.max_connections_per_ip
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT seen: /readyz is 503
 
   // The value for Access-Control-Allow-Origin, or empty when `origin` is not allowed.

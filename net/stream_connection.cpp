@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "log/log.hpp"
+#include "net/token_expiry.hpp"
 #include "net/peer_address.hpp"
 #include "net/refusal_answer.hpp"
 
@@ -38,7 +39,8 @@ stream_connection::stream_connection(beast::tcp_stream&& stream, http_request re
       kind_(kind),
       poll_timeout_(poll_timeout),
       context_(context),
-      timer_(strand_) {
+      timer_(strand_),
+      expiry_timer_(strand_) {
   peer_ = peer_address(stream_.socket());
 }
 
@@ -46,7 +48,8 @@ stream_connection::~stream_connection() {
   context_.connections.remove(this);
 }
 
-void stream_connection::start(const std::string& topic, replay_request replay) {
+void stream_connection::start(const std::string& topic, replay_request replay,
+                              std::int64_t expires_at_ms) {
   transport_kind kind = kind_ == format::sse    ? transport_kind::sse
                         : kind_ == format::poll ? transport_kind::poll
                                                 : transport_kind::stream;
@@ -54,6 +57,11 @@ void stream_connection::start(const std::string& topic, replay_request replay) {
   counters_ = context_.metrics.topic(topic);
   topic_ = topic;
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
+  // The stream ends when the token does; the page fetches a new one and resumes with since.
+  arm_token_expiry(expiry_timer_, expires_at_ms, shared_from_this(), [](stream_connection& self) {
+    log_info("token expired: ending stream topic=" + self.topic_ + " peer=" + self.peer_);
+    self.end_stream();
+  });
 }
 
 std::string stream_connection::allow_origin() const {

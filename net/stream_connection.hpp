@@ -34,7 +34,8 @@ class stream_connection : public transport,
                  std::chrono::seconds poll_timeout, server_context& context);
   ~stream_connection() override;
 
-  void start(const std::string& topic, replay_request replay);
+  // `expires_at_ms`: the admitting token's exp (0: none); the stream ends then.
+  void start(const std::string& topic, replay_request replay, std::int64_t expires_at_ms = 0);
 
   void accept(frame_list replay) override;
   void refuse(subscribe_refusal why) override;
@@ -72,6 +73,7 @@ class stream_connection : public transport,
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout
+  boost::asio::steady_timer expiry_timer_;  // the token's exp
 
   std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> head_;
   std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>

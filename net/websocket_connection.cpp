@@ -15,6 +15,7 @@
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
 #include "net/refusal_answer.hpp"
+#include "net/token_expiry.hpp"
 
 namespace happy {
 
@@ -50,7 +51,8 @@ websocket_connection::websocket_connection(asio::ip::tcp::socket socket, const h
       upgrade_(std::make_unique<upgrade_state>(upgrade_state{
           answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
       reader_(max_client_message_bytes),
-      partial_frame_(std::move(early_bytes)) {
+      partial_frame_(std::move(early_bytes)),
+      expiry_timer_(socket_.get_executor()) {
   error_code ignored;
   socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
 }
@@ -59,7 +61,8 @@ websocket_connection::~websocket_connection() {
   context_.connections.remove(this);
 }
 
-void websocket_connection::start(const std::string& topic, replay_request replay) {
+void websocket_connection::start(const std::string& topic, replay_request replay,
+                                 std::int64_t expires_at_ms) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
   counters_ = context_.metrics.topic(topic);
   if (!upgrade_->handshake.ok) {
@@ -70,6 +73,11 @@ void websocket_connection::start(const std::string& topic, replay_request replay
          body = std::move(body)]() mutable { self->send_refusal(status, std::move(body)); });
   }
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
+  arm_token_expiry(expiry_timer_, expires_at_ms, shared_from_this(), [](websocket_connection& self) {
+    if (self.state_ != lifecycle::open) return;  // still upgrading, or closing anyway
+    log_info("token expired: closing websocket topic=" + self.counters_->name + " peer=" + self.peer_);
+    self.begin_close(close_code::token_expired, "token expired");
+  });
 }
 
 void websocket_connection::accept(frame_list replay) {

@@ -43,7 +43,9 @@ class websocket_connection : public transport,
 
   // Spawns the session actor, which will call accept(replay) or refuse(why); a
   // malformed upgrade request is refused here without one.
-  void start(const std::string& topic, replay_request replay);
+  // `expires_at_ms`: the admitting token's exp (0: none); the connection is
+  // closed with 4001 "token expired" then.
+  void start(const std::string& topic, replay_request replay, std::int64_t expires_at_ms = 0);
 
   // transport
   void accept(frame_list replay) override;
@@ -117,6 +119,7 @@ class websocket_connection : public transport,
   std::string partial_frame_;  // an incomplete client frame's bytes so far
   clock::time_point last_heard_;
   clock::time_point close_deadline_;
+  boost::asio::steady_timer expiry_timer_;
 
   lifecycle state_ = lifecycle::upgrading;
   bool upgraded() const {

@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include "config/config_loader.hpp"
 
 using namespace happy;
@@ -175,4 +180,69 @@ TEST_CASE("storage mistakes are located") {
              Catch::StartsWith("test.json: /storage/retention/max_readings_per_topic: "));
   CHECK_THAT(error_of(R"({"storage":{"path":"h.db","synchronous":"off"}})"),
              Catch::StartsWith("test.json: /storage/synchronous: "));
+}
+
+TEST_CASE("the auth section: per-topic access, default, verifier settings") {
+  auto result = parse_config(R"({
+    "auth": {"default_access": "token", "cookie": "happy_token", "token_url": "/backend/token",
+             "jwt": {"algorithm": "HS256", "secret": "0123456789abcdef0123456789abcdef",
+                     "audience": "dash", "issuer": "backend", "leeway_s": 5}},
+    "topics": {"happiness": {"access": "public"}, "sales": {}}})", "test.json");
+  REQUIRE(std::holds_alternative<config>(result));
+  const auto& cfg = std::get<config>(result);
+  REQUIRE(cfg.auth.jwt);
+  CHECK(cfg.auth.jwt->algorithm == jwt_algorithm::hs256);
+  CHECK(cfg.auth.jwt->audience == "dash");
+  CHECK(cfg.auth.jwt->leeway_s == 5);
+  CHECK(cfg.auth.cookie == "happy_token");
+  CHECK(cfg.access_of("happiness") == topic_access::open);
+  CHECK(cfg.access_of("sales") == topic_access::token);
+  CHECK(cfg.access_of("made-by-publishing") == topic_access::token);
+  CHECK(default_config().access_of("happiness") == topic_access::open);
+}
+
+TEST_CASE("auth mistakes are located") {
+  CHECK_THAT(error_of(R"({"topics": {"sales": {"access": "token"}}})"),
+             Catch::Contains("/topics/sales/access") && Catch::Contains("needs auth.jwt"));
+  CHECK_THAT(error_of(R"({"auth": {"default_access": "token"}})"),
+             Catch::Contains("/auth/default_access"));
+  CHECK_THAT(error_of(R"({"auth": {"jwt": {"algorithm": "HS256", "secret": "short"}}})"),
+             Catch::Contains("/auth/jwt/secret"));
+  CHECK_THAT(error_of(R"({"auth": {"jwt": {"algorithm": "HS256"}}})"),
+             Catch::Contains("/auth/jwt") && Catch::Contains("exactly one of"));
+  CHECK_THAT(error_of(R"({"auth": {"jwt": {"algorithm": "RS256"}}})"),
+             Catch::Contains("public_key_file"));
+  CHECK_THAT(error_of(R"({"auth": {"jwt": {"algorithm": "none", "secret_env": "X"}}})"),
+             Catch::Contains("/auth/jwt/algorithm"));
+  CHECK_THAT(error_of(R"({"auth": {"cookie": "bad cookie"}})"), Catch::Contains("/auth/cookie"));
+}
+
+TEST_CASE("the verifier's key is read from the environment or the key file, and checked") {
+  auto write = [](const std::string& text, const std::string& suffix = ".json") {
+    std::string path = "/tmp/happy-config-test-" + std::to_string(::getpid()) + suffix;
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    return path;
+  };
+  auto load = [&](const std::string& text) { return load_config_file(write(text)); };
+
+  ::setenv("HAPPY_TEST_JWT_SECRET", "0123456789abcdef0123456789abcdef!", 1);
+  auto from_env = load(R"({"auth": {"jwt": {"algorithm": "HS256", "secret_env": "HAPPY_TEST_JWT_SECRET"}}})");
+  REQUIRE(std::holds_alternative<config>(from_env));
+  CHECK(std::get<config>(from_env).auth.jwt->key == "0123456789abcdef0123456789abcdef!");
+  ::unsetenv("HAPPY_TEST_JWT_SECRET");
+  auto unset = load(R"({"auth": {"jwt": {"algorithm": "HS256", "secret_env": "HAPPY_TEST_JWT_SECRET"}}})");
+  REQUIRE(std::holds_alternative<config_error>(unset));
+  CHECK_THAT(std::get<config_error>(unset).message(),
+             Catch::Contains("/auth/jwt/secret_env") && Catch::Contains("not set"));
+
+  auto missing = load(R"({"auth": {"jwt": {"algorithm": "RS256", "public_key_file": "/nonexistent.pem"}}})");
+  REQUIRE(std::holds_alternative<config_error>(missing));
+  CHECK_THAT(std::get<config_error>(missing).message(),
+             Catch::Contains("/auth/jwt/public_key_file") && Catch::Contains("/nonexistent.pem"));
+  std::string not_a_key = write("this is not PEM", ".pem");
+  auto garbage = load(R"({"auth": {"jwt": {"algorithm": "ES256", "public_key_file": ")" + not_a_key + R"("}}})");
+  REQUIRE(std::holds_alternative<config_error>(garbage));
+  CHECK_THAT(std::get<config_error>(garbage).message(), Catch::Contains("expected a PEM public key"));
 }

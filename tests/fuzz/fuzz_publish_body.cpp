@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/constant_time.hpp"
 #include "net/publish_request.hpp"
 
 namespace {
@@ -97,9 +98,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view a = body.substr(0, size / 2), b = body.substr(size / 2);
   require(happy::equal_in_constant_time(a, b) == (a == b), "equal_in_constant_time agrees with ==");
   require(happy::equal_in_constant_time(a, a), "equal_in_constant_time is reflexive");
-  std::vector<std::string> tokens{std::string(b)};
-  auto token = happy::check_publish_token(tokens, "", a);
-  if (a.empty()) require(token.status == 401, "no token is a 401");
-  else require(token.status == (a == b ? 0u : 403u), "a token matches exactly");
   return 0;
 }

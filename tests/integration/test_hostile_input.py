@@ -186,27 +186,27 @@ class HostileInputTest(unittest.TestCase):
 
     def test_oversized_request_line_is_refused(self):
         raw, closed = exchange(self.server.port,
-                               b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                               b"GET /" + b"a" * 17000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         status, headers, body = split_response(raw)
-        self.assert_json_error(status, headers, body, (414, 431), "9000-byte request line")
+        self.assert_json_error(status, headers, body, (414, 431), "17000-byte request line")
         self.assertTrue(closed, "the connection stays open after the refusal")
         self.assert_serving()
 
     def test_oversized_headers_are_refused(self):
-        many = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 100) for i in range(100))
-        one = b"X-Big: " + b"v" * 9000 + b"\r\n"
-        for name, headers_bytes in (("100 headers of 100 bytes", many), ("one 9000-byte header", one)):
+        many = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 100) for i in range(160))
+        one = b"X-Big: " + b"v" * 17000 + b"\r\n"
+        for name, headers_bytes in (("160 headers of 100 bytes", many), ("one 17000-byte header", one)):
             with self.subTest(name):
                 raw, closed = exchange(self.server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
                                        + headers_bytes + b"\r\n")
                 status, headers, body = split_response(raw)
                 self.assert_json_error(status, headers, body, 431, name)
                 self.assertTrue(closed, f"{name}: the connection stays open after the refusal")
-        # Just under the 8 KiB limit is fine.
-        fits = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 100) for i in range(70))
+        # Just under the 16 KiB limit is fine.
+        fits = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 100) for i in range(135))
         raw, _ = exchange(self.server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
                           b"Connection: close\r\n" + fits + b"\r\n")
-        self.assertEqual(split_response(raw)[0], 200, "7.5 KB of headers")
+        self.assertEqual(split_response(raw)[0], 200, "15 KB of headers")
         self.assert_serving()
 
     # -- slow request heads ------------------------------------------------------

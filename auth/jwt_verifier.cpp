@@ -1,0 +1,143 @@
+#include "auth/jwt_verifier.hpp"
+
+#include <jwt.h>
+#include <rapidjson/document.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+
+#include "auth/topic_pattern.hpp"
+
+namespace happy {
+
+namespace {
+
+struct jwt_free_deleter {
+  void operator()(jwt_t* token) const { jwt_free(token); }
+};
+struct c_string_free {
+  void operator()(char* text) const { std::free(text); }
+};
+
+jwt_alg_t libjwt_algorithm(jwt_algorithm algorithm) {
+  switch (algorithm) {
+    case jwt_algorithm::hs256: return JWT_ALG_HS256;
+    case jwt_algorithm::rs256: return JWT_ALG_RS256;
+    case jwt_algorithm::es256: return JWT_ALG_ES256;
+  }
+  return JWT_ALG_INVAL;
+}
+
+const char* algorithm_name(jwt_algorithm algorithm) {
+  switch (algorithm) {
+    case jwt_algorithm::hs256: return "HS256";
+    case jwt_algorithm::rs256: return "RS256";
+    case jwt_algorithm::es256: return "ES256";
+  }
+  return "?";
+}
+
+// Three base64url segments: anything else is refused before libjwt sees it.
+bool has_jwt_shape(std::string_view token) {
+  int dots = 0;
+  for (char c : token) {
+    if (c == '.') ++dots;
+    else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_'))
+      return false;
+  }
+  return dots == 2;
+}
+
+token_verdict refused(std::string reason) { return {false, std::move(reason), {}}; }
+
+// A NumericDate (seconds, possibly fractional) as Unix milliseconds.
+bool read_numeric_date(const rapidjson::Value& v, std::int64_t& out_ms) {
+  if (!v.IsNumber()) return false;
+  double seconds = v.GetDouble();
+  if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e13) return false;
+  out_ms = static_cast<std::int64_t>(seconds * 1000.0);
+  return true;
+}
+
+// `read` / `publish`: an array of topic patterns (absent: none).
+bool read_patterns(const rapidjson::Value& claims, const char* name,
+                   std::vector<std::string>& out, std::string& problem) {
+  auto it = claims.FindMember(name);
+  if (it == claims.MemberEnd()) return true;
+  if (!it->value.IsArray()) {
+    problem = std::string("claim '") + name + "' is not an array of topic patterns";
+    return false;
+  }
+  for (const auto& item : it->value.GetArray()) {
+    if (!item.IsString() || !is_topic_pattern({item.GetString(), item.GetStringLength()})) {
+      problem = std::string("claim '") + name + "' holds something that is not a topic pattern";
+      return false;
+    }
+    out.emplace_back(item.GetString(), item.GetStringLength());
+  }
+  return true;
+}
+
+bool audience_matches(const rapidjson::Value& aud, const std::string& wanted) {
+  if (aud.IsString()) return wanted == aud.GetString();
+  if (!aud.IsArray()) return false;
+  for (const auto& item : aud.GetArray())
+    if (item.IsString() && wanted == item.GetString()) return true;
+  return false;
+}
+
+}  // namespace
+
+jwt_verifier::jwt_verifier(jwt_config settings) : settings_(std::move(settings)) {}
+
+token_verdict jwt_verifier::verify(std::string_view token, std::int64_t now_ms) const {
+  if (token.size() > max_token_bytes) return refused("token longer than 8 KiB");
+  if (!has_jwt_shape(token)) return refused("not a JWT (three base64url parts)");
+  std::string text(token);
+  jwt_t* raw = nullptr;
+  const auto* key = reinterpret_cast<const unsigned char*>(settings_.key.data());
+  int error = jwt_decode(&raw, text.c_str(), key, static_cast<int>(settings_.key.size()));
+  std::unique_ptr<jwt_t, jwt_free_deleter> decoded(raw);
+  if (error != 0 || !decoded) return refused("bad signature or malformed token");
+  // libjwt verified with the algorithm the token names; only ours is trusted.
+  if (jwt_get_alg(decoded.get()) != libjwt_algorithm(settings_.algorithm))
+    return refused(std::string("token not signed with ") + algorithm_name(settings_.algorithm));
+  std::unique_ptr<char, c_string_free> claims_json(jwt_get_grants_json(decoded.get(), nullptr));
+  rapidjson::Document claims;
+  if (!claims_json || claims.Parse(claims_json.get()).HasParseError() || !claims.IsObject())
+    return refused("claims are not a JSON object");
+
+  std::int64_t leeway_ms = settings_.leeway_s * 1000;
+  token_verdict verdict;
+  auto exp = claims.FindMember("exp");
+  if (exp == claims.MemberEnd()) return refused("no 'exp' claim");
+  std::int64_t exp_ms = 0;
+  if (!read_numeric_date(exp->value, exp_ms)) return refused("'exp' is not a NumericDate");
+  verdict.grant.expires_at_ms = exp_ms + leeway_ms;
+  if (now_ms >= verdict.grant.expires_at_ms) return refused("token expired");
+  if (auto nbf = claims.FindMember("nbf"); nbf != claims.MemberEnd()) {
+    std::int64_t nbf_ms = 0;
+    if (!read_numeric_date(nbf->value, nbf_ms)) return refused("'nbf' is not a NumericDate");
+    if (now_ms + leeway_ms < nbf_ms) return refused("token not valid yet (nbf)");
+  }
+  if (!settings_.audience.empty()) {
+    auto aud = claims.FindMember("aud");
+    if (aud == claims.MemberEnd() || !audience_matches(aud->value, settings_.audience))
+      return refused("wrong audience");
+  }
+  if (!settings_.issuer.empty()) {
+    auto iss = claims.FindMember("iss");
+    if (iss == claims.MemberEnd() || !iss->value.IsString() || settings_.issuer != iss->value.GetString())
+      return refused("wrong issuer");
+  }
+  std::string problem;
+  if (!read_patterns(claims, "read", verdict.grant.read, problem) ||
+      !read_patterns(claims, "publish", verdict.grant.publish, problem))
+    return refused(problem);
+  verdict.valid = true;
+  return verdict;
+}
+
+}  // namespace happy

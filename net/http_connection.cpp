@@ -233,7 +233,7 @@ std::function<void(std::string)> http_connection::json_answer_later(http_request
 // Serves the dashboard page and its assets, revalidated by ETag.
 void http_connection::serve_asset(const http_request& request, const std::string& name) {
   send(asset_response(request, context_.assets.find(name), name,
-                      context_.allowed_origin(origin_of(request))));
+                      context_.allowed_origin(origin_of(request)), context_.content_security_policy));
 }
 
 // POST /topics/<name>: check token and body here, let the actors assign the seq.

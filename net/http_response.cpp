@@ -13,6 +13,7 @@ http_response json_response(const http_request& request, http::status status, st
   res.set(http::field::server, "happy-dashboard");
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
   if (!allow_origin.empty()) {
     res.set(http::field::access_control_allow_origin, allow_origin);
     res.set(http::field::vary, "Origin");
@@ -36,7 +37,8 @@ http_response text_response(const http_request& request, const std::string& cont
 }
 
 http_response asset_response(const http_request& request, const std::optional<web_asset>& asset,
-                             const std::string& name, const std::string& allow_origin) {
+                             const std::string& name, const std::string& allow_origin,
+                             const std::string& content_security_policy) {
   if (!asset)
     return json_response(request, http::status::not_found,
                          error_body("no such asset: " + name.substr(0, 100)), allow_origin);
@@ -46,6 +48,9 @@ http_response asset_response(const http_request& request, const std::optional<we
   // File names carry no content hash, so browsers must revalidate (cheap: 304).
   res.set(http::field::cache_control, "no-cache");
   res.set("X-Content-Type-Options", "nosniff");
+  res.set("Content-Security-Policy", content_security_policy);
+  // Page URLs may carry ?token=: never hand them on to other sites.
+  res.set("Referrer-Policy", "no-referrer");
   if (!allow_origin.empty()) res.set(http::field::access_control_allow_origin, allow_origin);
   res.keep_alive(request.keep_alive());
   auto if_none_match = request.find(http::field::if_none_match);

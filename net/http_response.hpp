@@ -23,9 +23,11 @@ http_response text_response(const http_request& request, const std::string& cont
                             std::string body);
 
 // The page or one of its assets (404 JSON when `asset` is empty): ETag with
-// Cache-Control: no-cache, 304 on a matching If-None-Match, no body for HEAD.
+// Cache-Control: no-cache, 304 on a matching If-None-Match, no body for HEAD;
+// with the security headers (CSP, nosniff, Referrer-Policy).
 http_response asset_response(const http_request& request, const std::optional<web_asset>& asset,
-                             const std::string& name, const std::string& allow_origin);
+                             const std::string& name, const std::string& allow_origin,
+                             const std::string& content_security_policy);
 
 // {"error": message} as JSON text.
 std::string error_body(const std::string& message);

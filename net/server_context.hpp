@@ -12,6 +12,7 @@
 
 #include "net/address_limiter.hpp"
 #include "net/connection_tracker.hpp"
+#include "net/content_security_policy.hpp"
 #include "net/delivery_queue.hpp"
 #include "net/service_metrics.hpp"
 #include "net/web_assets.hpp"
@@ -27,6 +28,7 @@ struct server_context {
         assets(std::move(w)),
         deliveries(ioc, settings.server.io_threads <= 1),
         access(settings),
+        content_security_policy(happy::content_security_policy(settings.auth.token_url)),
         addresses(settings.limits.max_connections_per_ip) {}
 
   service& actors;
@@ -36,6 +38,7 @@ struct server_context {
   service_metrics metrics;
   delivery_queue deliveries;
   access_policy access;     // who may read and publish which topic
+  std::string content_security_policy;  // for the page and its assets
   address_limiter addresses;  // limits.max_connections_per_ip
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT seen: /readyz is 503
 

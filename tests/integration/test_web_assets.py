@@ -29,6 +29,30 @@ class EmbeddedAssetsTest(ServerTestCase):
             self.assertEqual(body, b"", path)
         self.assertIn(b"<html", server.http("/")[2].lower())
 
+    def test_page_and_assets_carry_the_security_headers(self):
+        server = self.start_server(fast_config())
+        for path in ("/", "/assets/app.js", "/assets/uPlot.min.css"):
+            _, headers, _ = server.http(path)
+            csp = headers.get("content-security-policy", "")
+            self.assertIn("script-src 'self'", csp, path)
+            self.assertIn("default-src 'none'", csp, path)
+            self.assertNotIn("unsafe-inline", csp, path)
+            self.assertNotIn("unsafe-eval", csp, path)
+            self.assertIn("frame-ancestors 'none'", csp, path)
+            self.assertEqual(headers.get("x-content-type-options"), "nosniff", path)
+            self.assertEqual(headers.get("referrer-policy"), "no-referrer", path)
+        # The page has no inline script for the policy to forbid.
+        page = server.http("/")[2].decode()
+        self.assertNotRegex(page, r"<script(?![^>]*\bsrc=)[^>]*>")
+
+    def test_a_token_url_on_another_origin_may_be_fetched_by_the_page(self):
+        cfg = fast_config()
+        cfg["auth"] = {"jwt": {"algorithm": "HS256", "secret": "x" * 32},
+                       "token_url": "https://backend.example:8443/dashboard/token"}
+        server = self.start_server(cfg)
+        csp = server.http("/")[1]["content-security-policy"]
+        self.assertIn("connect-src 'self' https://backend.example:8443;", csp)
+
     def test_head_announces_the_length_without_a_body(self):
         server = self.start_server(fast_config())
         _, headers, body = server.http("/assets/uPlot.esm.js")

@@ -67,7 +67,7 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
     for (const auto& peer : cfg.cluster->peers) cluster += " " + peer.text();
   }
   return "happy-dashboard listening on " + cfg.server.host + ":" + std::to_string(port) +
-         " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics) + cluster;
+         (cfg.server.tls_enabled() ? " (TLS: https, wss)" : "") + " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics) + cluster;
 }
 
 // SIGHUP or --watch-config: re-read the file; topics change live, the rest
@@ -179,6 +179,9 @@ int main(int argc, char** argv) {
       // wait for them before the I/O objects they may still reference go away.
       actors.shutdown();
       system.await_all_actors_done();
+    } catch (const tls_setup_error& e) {
+      log_error(std::string("cannot serve TLS: ") + e.what());
+      exit_code = exit_invalid_config;
     } catch (const std::system_error& e) {
       log_error("cannot listen on " + cfg.server.host + ":" + std::to_string(cfg.server.port) +
                 ": " + e.what());

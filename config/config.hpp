@@ -49,6 +49,11 @@ struct server_config {
   int io_threads = 1;
   int actor_threads = 1;
   std::int64_t shutdown_grace_ms = 10000;
+  // server.tls: HTTPS and WSS on the port (both PEM; re-read on SIGHUP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
+  bool tls_enabled() const { return !tls_cert_file.empty(); }
 };
 
 struct limits_config {

@@ -232,6 +232,10 @@ config read_config(const Value& doc, const std::string& source) {
     if (s.HasMember("actor_threads")) out.server.actor_threads = s["actor_threads"].GetInt();
     if (s.HasMember("shutdown_grace_ms"))
       out.server.shutdown_grace_ms = s["shutdown_grace_ms"].GetInt64();
+    if (s.HasMember("tls")) {
+      out.server.tls_cert_file = s["tls"]["cert_file"].GetString();
+      out.server.tls_key_file = s["tls"]["key_file"].GetString();
+    }
   }
   if (doc.HasMember("cors") && doc["cors"].HasMember("allowed_origins"))
     out.cors_allowed_origins = read_strings(doc["cors"]["allowed_origins"]);

@@ -71,6 +71,10 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
   check(a.server.io_threads != b.server.io_threads, "server.io_threads");
   check(a.server.actor_threads != b.server.actor_threads, "server.actor_threads");
   check(a.server.shutdown_grace_ms != b.server.shutdown_grace_ms, "server.shutdown_grace_ms");
+  // The files' contents are re-read on SIGHUP; switching TLS on or off, or
+  // to other files, takes a restart.
+  check(a.server.tls_cert_file != b.server.tls_cert_file || a.server.tls_key_file != b.server.tls_key_file,
+        "server.tls");
   check(a.cors_allowed_origins != b.cors_allowed_origins, "cors.allowed_origins");
   check(a.publish_tokens != b.publish_tokens, "publish.tokens");
   check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");

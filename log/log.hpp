@@ -15,6 +15,7 @@ void set_log_json(bool json);
 bool parse_log_level(std::string_view name, log_level& out);
 void log(log_level level, std::string_view message);
 
+inline void log_debug(std::string_view m) { log(log_level::debug, m); }
 inline void log_info(std::string_view m) { log(log_level::info, m); }
 inline void log_warning(std::string_view m) { log(log_level::warning, m); }
 inline void log_error(std::string_view m) { log(log_level::error, m); }

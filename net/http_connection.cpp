@@ -44,21 +44,40 @@ std::string origin_of(const http_request& request) {
 }  // namespace
 
 http_connection::http_connection(asio::ip::tcp::socket&& socket, server_context& context)
-    : stream_(std::move(socket)), strand_(stream_.get_executor()), context_(context) {}
+    : stream_(context.tls ? connection_stream(beast::tcp_stream(std::move(socket)), context.tls->current())
+                          : connection_stream(beast::tcp_stream(std::move(socket)))),
+      strand_(stream_.get_executor()),
+      context_(context) {}
 
 http_connection::~http_connection() { context_.connections.remove(this); }
 
 void http_connection::run() {
   context_.connections.add(shared_from_this(), transport_kind::http);
   boost::system::error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
+  auto endpoint = stream_.tcp().socket().remote_endpoint(ec);
   client_address_ = ec ? "unknown" : endpoint.address().to_string();
   address_slot slot;
   over_address_limit_ = !context_.addresses.try_acquire(client_address_, slot);
   hold_address_slot(std::move(slot));
   // Start on the connection's strand: the socket was accepted on another one.
-  asio::dispatch(strand_,
-                 beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
+  asio::dispatch(strand_, [self = shared_from_this()] {
+    if (!self->stream_.is_tls()) return self->do_read();
+    // The handshake shares the request head's deadline: a silent client is cut off.
+    self->stream_.tcp().expires_after(head_timeout);
+    self->stream_.tls().async_handshake(
+        asio::ssl::stream_base::server,
+        beast::bind_front_handler(&http_connection::on_handshake, self));
+  });
+}
+
+void http_connection::on_handshake(beast::error_code ec) {
+  if (ec) {
+    // Scanners, plain HTTP on the TLS port, clients that distrust the certificate.
+    context_.metrics.count_tls_handshake_failure();
+    log_debug("TLS handshake failed peer=" + client_address_ + ": " + ec.message());
+    return stream_.close();
+  }
+  do_read();
 }
 
 void http_connection::shut_down() {
@@ -69,14 +88,14 @@ void http_connection::do_read() {
   parser_.emplace();
   parser_->header_limit(max_header_bytes);
   parser_->body_limit(context_.settings.limits.max_message_bytes);
-  stream_.expires_after(head_timeout);
+  stream_.tcp().expires_after(head_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&http_connection::on_head, shared_from_this()));
 }
 
 void http_connection::on_head(beast::error_code ec, std::size_t bytes) {
   if (ec || parser_->is_done()) return on_read(ec, bytes);
-  stream_.expires_after(body_timeout);
+  stream_.tcp().expires_after(body_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
 }
@@ -358,7 +377,7 @@ void http_connection::upgrade_to_websocket(http_request request, const route& ta
   context_.connections.remove(this);
   // Bytes the client sent right behind its request belong to the WebSocket.
   std::string early_bytes = beast::buffers_to_string(buffer_.data());
-  auto ws = std::make_shared<websocket_connection>(stream_.release_socket(), request,
+  auto ws = std::make_shared<websocket_connection>(std::move(stream_), request,
                                                 std::move(early_bytes), context_);
   ws->hold_address_slot(take_address_slot());
   ws->start(target.topic, target.replay, expires_at_ms);
@@ -443,7 +462,7 @@ void http_connection::send(http_response response) {
   pending_response_ = std::make_shared<http_response>(std::move(response));
   bool keep_alive = pending_response_->keep_alive();
   // The head's deadline may be nearly used up (answers from actors take a moment).
-  stream_.expires_after(write_timeout);
+  stream_.tcp().expires_after(write_timeout);
   http::async_write(stream_, *pending_response_,
                     beast::bind_front_handler(&http_connection::on_write, shared_from_this(),
                                               keep_alive));
@@ -457,9 +476,16 @@ void http_connection::on_write(bool keep_alive, beast::error_code ec, std::size_
 
 void http_connection::do_close() {
   if (upgraded_) return;
+  if (stream_.is_tls()) {
+    // close_notify first, so clients see a clean end rather than a truncation;
+    // bounded, since the peer may never answer it.
+    stream_.tcp().expires_after(std::chrono::seconds(5));
+    stream_.tls().async_shutdown([self = shared_from_this()](beast::error_code) { self->stream_.close(); });
+    return;
+  }
   beast::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  stream_.close();
+  stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  stream_.tcp().close();
 }
 
 }  // namespace happy

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "net/connection_stream.hpp"
 #include "net/connection_tracker.hpp"
 #include "net/http_response.hpp"
 #include "net/server_context.hpp"
@@ -26,6 +27,7 @@ class http_connection : public tracked_connection,
   void shut_down() override;
 
  private:
+  void on_handshake(boost::beast::error_code ec);
   void do_read();
   void on_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
@@ -54,7 +56,7 @@ class http_connection : public tracked_connection,
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void do_close();
 
-  boost::beast::tcp_stream stream_;
+  connection_stream stream_;  // plain or TLS
   boost::asio::any_io_executor strand_;  // copied: stream_ is gone after an upgrade
   bool upgraded_ = false;
   bool over_address_limit_ = false;  // limits.max_connections_per_ip: every request gets 429

@@ -17,7 +17,7 @@ namespace {
 constexpr std::size_t max_reason_bytes = 120;  // a close reason must fit in 123 bytes
 }  // namespace
 
-publisher_connection::publisher_connection(beast::tcp_stream&& stream, http_request upgrade,
+publisher_connection::publisher_connection(connection_stream&& stream, http_request upgrade,
                                      std::string topic, bool ack, server_context& context)
     : ws_(std::move(stream)),
       strand_(ws_.get_executor()),
@@ -25,7 +25,7 @@ publisher_connection::publisher_connection(beast::tcp_stream&& stream, http_requ
       topic_(std::move(topic)),
       ack_(ack),
       context_(context),
-      peer_(peer_address(ws_.next_layer().socket())),
+      peer_(peer_address(ws_.next_layer().tcp().socket())),
       expiry_timer_(strand_) {}
 
 publisher_connection::~publisher_connection() {
@@ -41,7 +41,7 @@ void publisher_connection::run(std::int64_t expires_at_ms) {
     self.close_with(close_code::token_expired, "token expired");
   });
   publisher_ = context_.actors.open_publisher(topic_);
-  beast::get_lowest_layer(ws_).expires_never();
+  ws_.next_layer().tcp().expires_never();
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
     res.set(http::field::server, "happy-dashboard");

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "actors/service.hpp"
+#include "net/connection_stream.hpp"
 #include "net/connection_tracker.hpp"
 #include "net/http_response.hpp"
 #include "net/server_context.hpp"
@@ -23,7 +24,7 @@ namespace happy {
 class publisher_connection : public tracked_connection,
                           public std::enable_shared_from_this<publisher_connection> {
  public:
-  publisher_connection(boost::beast::tcp_stream&& stream, http_request upgrade, std::string topic,
+  publisher_connection(connection_stream&& stream, http_request upgrade, std::string topic,
                     bool ack, server_context& context);
   ~publisher_connection() override;
 
@@ -42,7 +43,7 @@ class publisher_connection : public tracked_connection,
   void close_if_settled();
   void close_with(std::uint16_t code, std::string reason);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<connection_stream> ws_;
   boost::asio::any_io_executor strand_;
   http_request upgrade_;
   std::string topic_;

@@ -49,6 +49,12 @@ struct server::impl {
         drain_timer(ioc),
         watch_timer(ioc),
         housekeeping_timer(ioc) {
+    if (cfg.server.tls_enabled()) {
+      auto loaded = tls_credentials::load(cfg.server.tls_cert_file, cfg.server.tls_key_file);
+      if (auto* problem = std::get_if<std::string>(&loaded)) throw tls_setup_error(*problem);
+      context.tls = std::make_shared<tls_credentials>(cfg.server.tls_cert_file, cfg.server.tls_key_file,
+                                                      std::get<0>(std::move(loaded)));
+    }
     auto address = asio::ip::make_address(cfg.server.host);
     acceptor = std::make_shared<listener>(ioc, asio::ip::tcp::endpoint(address, cfg.server.port),
                                           context);
@@ -107,6 +113,14 @@ struct server::impl {
   }
 
   void reload() {
+    // New handshakes use the re-read pair; open connections keep theirs.
+    if (context.tls) {
+      if (auto problem = context.tls->reload())
+        log_error("TLS reload failed, keeping the running certificate: " + *problem);
+      else
+        log_info("TLS: re-read " + context.settings.server.tls_cert_file + " and " +
+                 context.settings.server.tls_key_file + " for new connections");
+    }
     if (!reload_handler) {
       log_warning("reload requested, but no config file was given (--config): nothing to reload");
       return;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "actors/service.hpp"
@@ -13,9 +14,15 @@
 
 namespace happy {
 
+// server.tls names files that do not make a usable certificate and key.
+struct tls_setup_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class server {
  public:
-  // Binds the listening socket; throws std::system_error when it cannot.
+  // Loads server.tls (throws tls_setup_error) and binds the listening
+  // socket (throws std::system_error when it cannot).
   server(const config& cfg, service& actors);
   ~server();
 

@@ -15,6 +15,7 @@
 #include "net/content_security_policy.hpp"
 #include "net/delivery_queue.hpp"
 #include "net/service_metrics.hpp"
+#include "net/tls_credentials.hpp"
 #include "net/web_assets.hpp"
 
 namespace happy {
@@ -40,6 +41,7 @@ struct server_context {
   access_policy access;     // who may read and publish which topic
   std::string content_security_policy;  // for the page and its assets
   address_limiter addresses;  // limits.max_connections_per_ip
+  std::shared_ptr<tls_credentials> tls;  // server.tls; null: plain HTTP
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT seen: /readyz is 503
 
   // The value for Access-Control-Allow-Origin, or empty when `origin` is not allowed.

@@ -114,6 +114,9 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
   header(out, "happy_config_reloads_total", "counter", "Config reloads by result.");
   out << "happy_config_reloads_total{result=\"ok\"} " << reloads_ok_ << '\n';
   out << "happy_config_reloads_total{result=\"failed\"} " << reloads_failed_ << '\n';
+  header(out, "happy_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed (plain HTTP on the TLS port, untrusted certificate, scanners).");
+  out << "happy_tls_handshake_failures_total " << tls_handshake_failures_ << '\n';
   if (cluster) {
     const struct {
       const char* name;

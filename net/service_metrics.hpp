@@ -48,6 +48,7 @@ class service_metrics {
   void count_rejection_status(unsigned http_status, bool tokens_configured);
   void count_slow_consumer() { ++slow_consumer_disconnects_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+  void count_tls_handshake_failure() { ++tls_handshake_failures_; }
 
   // `cluster` is null when the service runs without a cluster, `storage`
   // without a history file.
@@ -62,6 +63,7 @@ class service_metrics {
   std::atomic<std::uint64_t> slow_consumer_disconnects_{0};
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
+  std::atomic<std::uint64_t> tls_handshake_failures_{0};
 };
 
 }  // namespace happy

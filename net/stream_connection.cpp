@@ -31,7 +31,7 @@ std::string_view content_type_of(stream_connection::format kind) {
 
 }  // namespace
 
-stream_connection::stream_connection(beast::tcp_stream&& stream, http_request request, format kind,
+stream_connection::stream_connection(connection_stream&& stream, http_request request, format kind,
                                std::chrono::seconds poll_timeout, server_context& context)
     : stream_(std::move(stream)),
       strand_(stream_.get_executor()),
@@ -41,7 +41,7 @@ stream_connection::stream_connection(beast::tcp_stream&& stream, http_request re
       context_(context),
       timer_(strand_),
       expiry_timer_(strand_) {
-  peer_ = peer_address(stream_.socket());
+  peer_ = peer_address(stream_.tcp().socket());
 }
 
 stream_connection::~stream_connection() {
@@ -125,7 +125,7 @@ void stream_connection::do_accept(frame_list replay) {
              std::string(transport_name(kind_ == format::sse ? transport_kind::sse
                                                              : transport_kind::stream)) +
              " topic=" + topic_ + " peer=" + peer_);
-  stream_.expires_never();  // a live stream may be quiet for a long time
+  stream_.tcp().expires_never();  // a live stream may be quiet for a long time
   watch_peer();
   if (kind_ == format::poll) {
     // History answers at once and in full; otherwise wait for the next reading.
@@ -164,7 +164,7 @@ void stream_connection::on_header(beast::error_code ec, std::size_t) {
 
 // Nothing is expected from the client; a read completing means it left.
 void stream_connection::watch_peer() {
-  stream_.socket().async_read_some(
+  stream_.async_read_some(
       asio::buffer(&peer_byte_, 1), [self = shared_from_this()](beast::error_code ec, std::size_t) {
         if (ec) return self->close_socket();
         self->watch_peer();  // a pipelined request or stray byte: keep watching
@@ -287,9 +287,7 @@ void stream_connection::send_whole(http_response response) {
 void stream_connection::close_socket() {
   ending_ = true;
   timer_.cancel();
-  beast::error_code ignored;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  stream_.socket().close(ignored);
+  stream_.close();
   notify_closed();
 }
 

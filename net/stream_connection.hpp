@@ -17,6 +17,7 @@
 
 #include "actors/service.hpp"
 #include "actors/transport.hpp"
+#include "net/connection_stream.hpp"
 #include "net/connection_tracker.hpp"
 #include "net/http_response.hpp"
 #include "net/server_context.hpp"
@@ -30,7 +31,7 @@ class stream_connection : public transport,
  public:
   enum class format { sse, ndjson, ndjson_as_text, poll };
 
-  stream_connection(boost::beast::tcp_stream&& stream, http_request request, format kind,
+  stream_connection(connection_stream&& stream, http_request request, format kind,
                  std::chrono::seconds poll_timeout, server_context& context);
   ~stream_connection() override;
 
@@ -62,7 +63,7 @@ class stream_connection : public transport,
   void notify_closed();
   std::string allow_origin() const;
 
-  boost::beast::tcp_stream stream_;
+  connection_stream stream_;
   boost::asio::any_io_executor strand_;
   http_request request_;
   format kind_;

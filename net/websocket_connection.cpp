@@ -43,18 +43,21 @@ thread_local std::array<char, 16384> read_chunk;
 
 }  // namespace
 
-websocket_connection::websocket_connection(asio::ip::tcp::socket socket, const http_request& upgrade,
+websocket_connection::websocket_connection(connection_stream&& stream, const http_request& upgrade,
                                      std::string early_bytes, server_context& context)
-    : socket_(std::move(socket)),
+    : socket_(stream.is_tls() ? asio::ip::tcp::socket(stream.get_executor())
+                              : stream.tcp().release_socket()),
+      tls_(stream.is_tls() ? std::make_unique<connection_stream>(std::move(stream)) : nullptr),
+      tls_read_(tls_ ? std::make_unique<std::array<char, 2048>>() : nullptr),
       context_(context),
-      peer_(peer_address(socket_)),
       upgrade_(std::make_unique<upgrade_state>(upgrade_state{
           answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
       reader_(max_client_message_bytes),
       partial_frame_(std::move(early_bytes)),
       expiry_timer_(socket_.get_executor()) {
+  peer_ = peer_address(raw_socket());
   error_code ignored;
-  socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
+  if (!tls_) socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
 }
 
 websocket_connection::~websocket_connection() {
@@ -150,9 +153,9 @@ void websocket_connection::send_refusal(unsigned http_status, std::string json_b
       json_response(request, static_cast<http::status>(http_status), std::move(json_body),
                     context_.allowed_origin(upgrade_->origin)));
   if (http_status == 426) refusal->set(http::field::sec_websocket_version, "13");
-  http::async_write(
-      socket_, *refusal,
-      [self = shared_from_this(), refusal](error_code, std::size_t) { self->finish(); });
+  auto then_finish = [self = shared_from_this(), refusal](error_code, std::size_t) { self->finish(); };
+  if (tls_) http::async_write(*tls_, *refusal, std::move(then_finish));
+  else http::async_write(socket_, *refusal, std::move(then_finish));
 }
 
 void websocket_connection::queue_frame(const frame& f) {
@@ -208,6 +211,7 @@ void websocket_connection::write_pending() {
       add(headers[i].data(), ws::write_header(ws::opcode::text, json.size(), headers[i]));
       add(json.data(), json.size());
     }
+    if (tls_) return write_tls(iov.data(), count);
     msghdr message{};
     message.msg_iov = iov.data();
     message.msg_iovlen = count;
@@ -264,6 +268,21 @@ bool websocket_connection::consume_written(std::size_t bytes) {
   return true;
 }
 
+void websocket_connection::write_tls(const iovec* pieces, std::size_t count) {
+  tls_out_.clear();
+  for (std::size_t i = 0; i < count; ++i)
+    tls_out_.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+  writing_ = true;
+  asio::async_write(tls_->tls(), asio::buffer(tls_out_),
+                    [self = shared_from_this()](error_code ec, std::size_t written) {
+                      self->writing_ = false;
+                      if (ec || self->state_ == lifecycle::closed) return self->finish();
+                      if (self->tls_out_.capacity() > 256 * 1024) std::string().swap(self->tls_out_);
+                      if (!self->consume_written(written)) return;
+                      self->write_pending();
+                    });
+}
+
 void websocket_connection::on_writable(error_code ec) {
   writing_ = false;
   if (ec) return finish();
@@ -274,6 +293,8 @@ void websocket_connection::on_writable(error_code ec) {
 void websocket_connection::after_close_written() {
   if (state_ == lifecycle::answering_close) return finish();  // both close frames are sent
   // Our close is out: stop sending and wait (bounded by close_deadline_) for the client's.
+  // (Under TLS the TCP side stays open: a half-closed TLS stream looks truncated.)
+  if (tls_) return;
   error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
@@ -291,6 +312,10 @@ void websocket_connection::compact_queue() {
 }
 
 void websocket_connection::wait_readable() {
+  if (tls_)
+    return tls_->async_read_some(
+        asio::buffer(*tls_read_),
+        bind_front_handler(&websocket_connection::on_tls_read, shared_from_this()));
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
                      bind_front_handler(&websocket_connection::on_readable, shared_from_this()));
 }
@@ -308,6 +333,16 @@ void websocket_connection::on_readable(error_code ec) {
     consume(std::string_view(read_chunk.data(), n));
     if (state_ == lifecycle::closed) return;
   }
+  wait_readable();
+}
+
+void websocket_connection::on_tls_read(error_code ec, std::size_t bytes) {
+  if (state_ == lifecycle::closed) return;
+  if (ec) return finish();
+  last_heard_ = clock::now();
+  ping_outstanding_ = false;
+  consume(std::string_view(tls_read_->data(), bytes));
+  if (state_ == lifecycle::closed) return;
   wait_readable();
 }
 
@@ -390,8 +425,8 @@ void websocket_connection::finish() {
   if (state_ == lifecycle::closed) return;
   state_ = lifecycle::closed;
   error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  raw_socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  raw_socket().close(ignored);
   drop_queue();
   notify_closed();
 }

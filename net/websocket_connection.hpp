@@ -25,6 +25,7 @@
 #include "net/connection_tracker.hpp"
 #include "net/http_response.hpp"
 #include "net/server_context.hpp"
+#include "net/connection_stream.hpp"
 #include "net/websocket_frames.hpp"
 #include "net/websocket_handshake.hpp"
 
@@ -37,7 +38,7 @@ class websocket_connection : public transport,
  public:
   // `early_bytes`: whatever the client sent after the upgrade request that
   // was already read with it.
-  websocket_connection(boost::asio::ip::tcp::socket socket, const http_request& upgrade,
+  websocket_connection(connection_stream&& stream, const http_request& upgrade,
                     std::string early_bytes, server_context& context);
   ~websocket_connection() override;
 
@@ -81,6 +82,10 @@ class websocket_connection : public transport,
   void compact_queue();
   void wait_readable();
   void on_readable(boost::system::error_code ec);
+  // TLS: the batch the plain path hands to sendmsg goes out as one SSL write.
+  void write_tls(const struct iovec* pieces, std::size_t count);
+  void on_tls_read(boost::system::error_code ec, std::size_t bytes);
+  boost::asio::ip::tcp::socket& raw_socket() { return tls_ ? tls_->tcp().socket() : socket_; }
   void consume(std::string_view bytes);
   void handle(ws::client_event& event);
   void begin_close(std::uint16_t code, std::string_view reason,
@@ -98,7 +103,12 @@ class websocket_connection : public transport,
   };
   using clock = std::chrono::steady_clock;
 
+  // Plain: the socket itself, written with sendmsg. TLS: an unopened socket
+  // on the same executor; the bytes go through tls_.
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<connection_stream> tls_;
+  std::string tls_out_;  // TLS: the batch being written
+  std::unique_ptr<std::array<char, 2048>> tls_read_;  // TLS: what the client sent
   server_context& context_;
   session_handle session_;
   std::string peer_;

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 namespace happy {
 
@@ -44,6 +45,10 @@ std::variant<std::shared_ptr<ssl::context>, std::string> tls_credentials::load(
   if (ec) return "server.tls.cert_file '" + cert_file + "': " + openssl_reason(ec) +
                  " (expected a PEM certificate chain)";
   context->use_private_key_file(key_file, ssl::context::pem, ec);
+  if (ec && ec.category() == boost::asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH)
+    return "server.tls.key_file '" + key_file + "' does not belong to the certificate in '" +
+           cert_file + "'";
   if (ec) return "server.tls.key_file '" + key_file + "': " + openssl_reason(ec) +
                  " (expected a PEM private key)";
   if (SSL_CTX_check_private_key(native) != 1) {

@@ -8,6 +8,7 @@
 
 #include "actors/envelope.hpp"
 #include "log/log.hpp"
+#include "net/auth_info_json.hpp"
 #include "net/cluster_status_json.hpp"
 #include "net/history_json.hpp"
 #include "net/on_strand.hpp"
@@ -195,6 +196,8 @@ void http_connection::handle_request(http_request request) {
       return;
     case route::kind::topic_list:
       return list_topics(std::move(request), allow_origin, target);
+    case route::kind::auth_info:
+      return answer(http::status::ok, auth_info_json(context_.settings.auth));
     case route::kind::cluster: {
       auto answer_json = json_answer_later(std::move(request), allow_origin);
       return context_.actors.describe_cluster([answer_json](std::optional<cluster_status> status) {

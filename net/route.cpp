@@ -90,6 +90,10 @@ route parse_route(std::string_view target) {
     r.what = route::kind::cluster;
     return r;
   }
+  if (path == "/api/auth") {
+    r.what = route::kind::auth_info;
+    return r;
+  }
   if (path == "/topics" || path == "/topics/") {
     r.what = route::kind::topic_list;
     for_each_parameter(url, [&](std::string_view key, std::string_view value) {

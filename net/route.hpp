@@ -20,6 +20,7 @@ struct route {
     metrics,       // GET /metrics
     topic_list,    // GET /topics
     cluster,       // GET /cluster
+    auth_info,     // GET /api/auth: where the page gets a token
     topic,         // /topics/<name> or /<name>: GET subscribes, POST publishes
     publisher,     // /topics/<name>/publish: WebSocket publisher
     history,       // GET /topics/<name>/history: stored readings in buckets

@@ -3,6 +3,8 @@
 // Everything is same-origin by default. For development only, `?server=host:port`
 // points the page at another server (it must allow this page's Origin).
 
+import { accessToken } from "./token.js";
+
 const params = new URLSearchParams(location.search);
 
 function httpBase() {
@@ -12,6 +14,22 @@ function httpBase() {
 }
 
 const BASE = httpBase();
+
+/** The token for protected topics (token.js), or null. */
+export function currentToken(options) {
+  return accessToken(BASE, options);
+}
+
+/** GET with the token, if any, in the Authorization header; once more with a renewed token on 401. */
+async function authorizedFetch(url, signal) {
+  for (const renew of [false, true]) {
+    const token = await currentToken({ renew });
+    const headers = { Accept: "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const res = await fetch(url, { cache: "no-store", headers, signal });
+    if (res.status !== 401 || renew || !token) return res;
+  }
+}
 
 /** Valid topic name (DESIGN §3). */
 export const TOPIC_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -33,22 +51,19 @@ export function requestedWindow(allowed) {
 
 /** GET /topics → [{name, seq, subscribers, interval_ms, history, retention_ms}]. Throws on any failure. */
 export async function fetchTopics(signal) {
-  const res = await fetch(new URL("/topics", BASE), {
-    cache: "no-store",
-    headers: { Accept: "application/json" },
-    signal,
-  });
+  const res = await authorizedFetch(new URL("/topics", BASE), signal);
   if (!res.ok) throw new Error(`GET /topics: HTTP ${res.status}`);
   const list = await res.json();
   if (!Array.isArray(list)) throw new Error("GET /topics: not a list");
   return list.filter((t) => t && typeof t.name === "string");
 }
 
-/** WebSocket URL for a topic stream with the given query ({last} or {since}). */
-export function streamUrl(topic, query) {
+/** WebSocket URL for a topic stream with the given query ({last} or {since}) and token.
+ *  (Browsers cannot set headers on a WebSocket, so the token goes in the query.) */
+export function streamUrl(topic, query, token) {
   const url = new URL(`/topics/${encodeURIComponent(topic)}`, BASE);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.search = new URLSearchParams(query).toString();
+  url.search = new URLSearchParams(token ? { ...query, token } : query).toString();
   url.hash = "";
   return url.href;
 }
@@ -81,7 +96,7 @@ export async function fetchHistory(topic, windowSec, points, signal) {
   const to = Date.now() + 1;
   const url = new URL(`/topics/${encodeURIComponent(topic)}/history`, BASE);
   url.search = new URLSearchParams({ from: to - windowSec * 1000, to, points }).toString();
-  const res = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" }, signal });
+  const res = await authorizedFetch(url, signal);
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`GET ${url.pathname}: HTTP ${res.status}`);
   return res.json();

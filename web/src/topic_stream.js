@@ -9,7 +9,7 @@
 //   "restart" seq <= last as the first envelope of a new connection (server restarted)
 // and a seq <= last at any other time is a duplicate and is dropped.
 
-import { streamUrl } from "./api.js";
+import { currentToken, streamUrl } from "./api.js";
 import { backoffDelay } from "./backoff.js";
 
 /** Unconnected this long (failing all the while) → "offline"; retrying goes on. */
@@ -87,11 +87,21 @@ export class TopicStream {
     return this.initialLast > 0 ? { last: this.initialLast } : {};
   }
 
-  connect() {
+  async connect() {
     this.timer = 0;
+    let token;
+    try {
+      token = await currentToken({ renew: this.renewToken });
+    } catch (err) {
+      console.info(`[${this.topic}] no token: ${err.message}`);
+      this.retryLater();
+      return;
+    }
+    this.renewToken = false;
+    if (this.stopped || this.ws || this.timer) return; // stopped, or another attempt began meanwhile
     let ws;
     try {
-      ws = new WebSocket(streamUrl(this.topic, this.query()));
+      ws = new WebSocket(streamUrl(this.topic, this.query(), token));
     } catch (err) {
       console.info(`[${this.topic}] cannot open WebSocket: ${err.message}`);
       this.retryLater();
@@ -118,6 +128,9 @@ export class TopicStream {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      // 4001: the token expired. A connection refused before it opened may have
+      // been a 401 for an expired token too (browsers do not show the status).
+      if (ev.code === 4001 || (token && conn.openedAt === 0)) this.renewToken = true;
       if (conn.openedAt > 0) {
         // It worked: start the backoff over, except that a server which keeps accepting
         // and closing straight away is not hammered more than about once in 2 s.

@@ -81,9 +81,10 @@ void parse_loopback_authority(const std::string& flag, const std::string& author
 // ws://127.x.y.z:PORT/topics/<topic> or ws://127.x.y.z:PORT/<topic>, optional ?query.
 void parse_url(bench_options& options) {
   const std::string& url = options.url;
-  const std::string scheme = "ws://";
+  options.tls = url.compare(0, 6, "wss://") == 0;
+  const std::string scheme = options.tls ? "wss://" : "ws://";
   if (url.compare(0, scheme.size(), scheme) != 0)
-    throw bad_option("--url: expected ws://HOST:PORT/topics/<topic>, got '" + url + "'");
+    throw bad_option("--url: expected ws://HOST:PORT/topics/<topic> or wss://..., got '" + url + "'");
   auto path_start = url.find('/', scheme.size());
   if (path_start == std::string::npos) throw bad_option("--url: no path in '" + url + "'");
   std::string authority = url.substr(scheme.size(), path_start - scheme.size());
@@ -201,6 +202,8 @@ usage: happy-bench --url ws://127.0.0.1:PORT/topics/<topic> [options]
 
 subscribers
   --url URL               ws://HOST:PORT/topics/<topic> or ws://HOST:PORT/<topic> (query kept);
+                          wss://... speaks TLS to a server with server.tls (publishers too;
+                          the certificate is not checked: loopback test servers only);
                           HOST must be an IPv4 literal in 127.0.0.0/8
   --subscribers N         WebSocket subscribers to open (1..19990, default 100)
   --source-addresses K    bind subscribers round-robin to 127.0.0.1..127.0.0.K (default 16),

@@ -25,6 +25,7 @@ struct bench_options {
   std::string publish_to;
   sockaddr_in publish_server{};
   std::string publish_host_header;
+  bool tls = false;  // wss://: subscribers and publishers speak TLS (certificates are not checked)
 
   int subscribers = 100;
   int source_addresses = 16;

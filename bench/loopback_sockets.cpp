@@ -105,12 +105,29 @@ int connect_publisher_socket(const sockaddr_in& server, int timeout_ms, std::str
   return fd;
 }
 
-bool blocking_exchange(int fd, const std::string& request, std::string& response, int timeout_ms,
-                       std::string& error) {
+bool open_tls_session(int fd, SSL*& ssl, int timeout_ms, std::string& error) {
+  auto deadline = monotonic_ns() + std::int64_t{timeout_ms} * 1'000'000;
+  ssl = new_tls_session(fd);
+  for (;;) {
+    switch (tls_handshake(ssl, error)) {
+      case tls_step::done: return true;
+      case tls_step::want_read:
+        if (!wait_for(fd, POLLIN, deadline, error)) return false;
+        break;
+      case tls_step::want_write:
+        if (!wait_for(fd, POLLOUT, deadline, error)) return false;
+        break;
+      case tls_step::failed: return false;
+    }
+  }
+}
+
+bool blocking_exchange(int fd, SSL* ssl, const std::string& request, std::string& response,
+                       int timeout_ms, std::string& error) {
   auto deadline = monotonic_ns() + std::int64_t{timeout_ms} * 1'000'000;
   std::size_t sent = 0;
   while (sent < request.size()) {
-    ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = stream_write(fd, ssl, request.data() + sent, request.size() - sent);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -122,7 +139,7 @@ bool blocking_exchange(int fd, const std::string& request, std::string& response
   }
   char buffer[4096];
   while (http_head_length(response) == 0) {
-    ssize_t n = read(fd, buffer, sizeof buffer);
+    ssize_t n = stream_read(fd, ssl, buffer, sizeof buffer);
     if (n > 0) {
       response.append(buffer, static_cast<std::size_t>(n));
       if (response.size() > 65536) {

@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 
+#include "tls_client.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -23,8 +25,12 @@ int start_connect(const sockaddr_in& server, in_addr source, std::string& error)
 
 // Sends `request` and reads the response head; bounded by `timeout_ms`.
 // On success `response` holds the head and any bytes that followed it.
-bool blocking_exchange(int fd, const std::string& request, std::string& response, int timeout_ms,
-                       std::string& error);
+// Through `ssl` when it is not null.
+bool blocking_exchange(int fd, SSL* ssl, const std::string& request, std::string& response,
+                       int timeout_ms, std::string& error);
+// wss://: a TLS session on the connected socket, its handshake done (bounded by `timeout_ms`);
+// false with `error` set when it fails.
+bool open_tls_session(int fd, SSL*& ssl, int timeout_ms, std::string& error);
 
 // A connected nonblocking socket with TCP_NODELAY, or -1 with `error` set.
 int connect_publisher_socket(const sockaddr_in& server, int timeout_ms, std::string& error);

@@ -4,6 +4,7 @@
 #include "bench_report.hpp"
 #include "bench_run.hpp"
 #include "process_usage.hpp"
+#include "tls_client.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
               << open_files << "\n";
     return 2;
   }
+  if (options.tls) enable_tls();
   int exit_code = 0;
   bench_result result = run_bench(options, exit_code);
   std::cout << to_json_line(result) << std::endl;

@@ -38,6 +38,7 @@ std::string percent_encoded(std::string_view text) {
 // One nonblocking connection with an output queue flushed as the socket allows.
 struct connection {
   int fd = -1;
+  SSL* ssl = nullptr;  // wss:// / https
   std::string out;
   std::size_t out_sent = 0;
   std::string in;
@@ -48,14 +49,25 @@ struct connection {
   connection() = default;
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
-  ~connection() {
+  ~connection() { shut(); }
+
+  void shut() {
+    free_tls_session(ssl);
     if (fd >= 0) close(fd);
+    fd = -1;
+  }
+
+  // Connects (and with TLS, shakes hands); false with `error` set.
+  bool open(const sockaddr_in& server, int timeout_ms, std::string& error) {
+    fd = connect_publisher_socket(server, timeout_ms, error);
+    if (fd < 0) return false;
+    return !tls_enabled() || open_tls_session(fd, ssl, timeout_ms, error);
   }
 
   // Sends what the socket takes; returns false when the socket failed.
   bool flush(int epoll_fd, std::uint64_t tag) {
     while (out_sent < out.size()) {
-      ssize_t n = ::send(fd, out.data() + out_sent, out.size() - out_sent, MSG_NOSIGNAL);
+      ssize_t n = stream_write(fd, ssl, out.data() + out_sent, out.size() - out_sent);
       if (n > 0) {
         out_sent += static_cast<std::size_t>(n);
       } else if (n < 0 && errno == EINTR) {
@@ -77,10 +89,14 @@ struct connection {
 
   // Reads what is there; returns false on EOF or error.
   bool fill(std::vector<char>& buffer) {
-    ssize_t n = read(fd, buffer.data(), buffer.size());
-    if (n > 0) in.append(buffer.data(), static_cast<std::size_t>(n));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-    return n > 0;
+    for (;;) {
+      ssize_t n = stream_read(fd, ssl, buffer.data(), buffer.size());
+      if (n > 0) in.append(buffer.data(), static_cast<std::size_t>(n));
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+      if (n <= 0) return false;
+      // TLS: bytes already decrypted get no epoll event of their own.
+      if (!tls_has_pending(ssl)) return true;
+    }
   }
 };
 
@@ -91,12 +107,11 @@ class websocket_publisher final : public publisher {
 
   bool open(int epoll_fd, int timeout_ms, std::string& error) override {
     epoll_fd_ = epoll_fd;
-    conn_.fd = connect_publisher_socket(settings_.server, timeout_ms, error);
-    if (conn_.fd < 0) return false;
+    if (!conn_.open(settings_.server, timeout_ms, error)) return false;
     std::string target = "/topics/" + settings_.topic + "/publish?ack=1&token=" +
                          percent_encoded(settings_.token);
     std::string response;
-    if (!blocking_exchange(conn_.fd,
+    if (!blocking_exchange(conn_.fd, conn_.ssl,
                            websocket_upgrade_request(settings_.host_header, target,
                                                      make_websocket_key(random_)),
                            response, timeout_ms, error))
@@ -135,10 +150,7 @@ class websocket_publisher final : public publisher {
     }
   }
 
-  void close_all() override {
-    if (conn_.fd >= 0) close(conn_.fd);
-    conn_.fd = -1;
-  }
+  void close_all() override { conn_.shut(); }
 
  private:
   std::uint64_t tag() const { return epoll_tag(source_kind::publisher, 0); }
@@ -205,8 +217,7 @@ class http_publisher final : public publisher {
   bool open(int epoll_fd, int timeout_ms, std::string& error) override {
     epoll_fd_ = epoll_fd;
     for (std::uint32_t i = 0; i < connections_.size(); ++i) {
-      connections_[i].fd = connect_publisher_socket(settings_.server, timeout_ms, error);
-      if (connections_[i].fd < 0) return false;
+      if (!connections_[i].open(settings_.server, timeout_ms, error)) return false;
       epoll_add(epoll_fd_, connections_[i].fd, EPOLLIN, epoll_tag(source_kind::publisher, i));
       idle_.push_back(i);
     }
@@ -238,11 +249,7 @@ class http_publisher final : public publisher {
   }
 
   void close_all() override {
-    for (auto& c : connections_)
-      if (c.fd >= 0) {
-        close(c.fd);
-        c.fd = -1;
-      }
+    for (auto& c : connections_) c.shut();
   }
 
  private:
@@ -278,8 +285,7 @@ class http_publisher final : public publisher {
 
   void lose(std::uint32_t index, const std::string& reason) {
     connection& c = connections_[index];
-    if (c.fd >= 0) close(c.fd);
-    c.fd = -1;
+    c.shut();
     c.busy = true;  // never reused
     idle_.erase(std::remove(idle_.begin(), idle_.end(), index), idle_.end());
     if (++lost_connections_ == connections_.size()) broken_reason_ = reason;

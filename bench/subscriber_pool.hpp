@@ -1,6 +1,7 @@
 #pragma once
 
 #include "latency_histogram.hpp"
+#include "tls_client.hpp"
 #include "websocket_client_frames.hpp"
 
 #include <netinet/in.h>
@@ -25,7 +26,7 @@ struct subscriber_pool_settings {
   int max_handshakes = 256;
 };
 
-enum class subscriber_state : std::uint8_t { waiting, connecting, handshaking, open, closed, failed };
+enum class subscriber_state : std::uint8_t { waiting, connecting, tls_handshaking, handshaking, open, closed, failed };
 
 // N WebSocket subscribers on one epoll set: connects them at a bounded rate,
 // checks every envelope's seq per connection, counts deliveries inside the
@@ -82,6 +83,7 @@ class subscriber_pool {
  private:
   struct subscriber {
     int fd = -1;
+    SSL* ssl = nullptr;  // wss:// only
     subscriber_state state = subscriber_state::waiting;
     bool survivor = false;
     bool in_fragmented_message = false;
@@ -93,7 +95,10 @@ class subscriber_pool {
 
   void start_connection(std::uint32_t index);
   void on_connected(std::uint32_t index);
+  void continue_tls_handshake(std::uint32_t index);
+  void send_upgrade(std::uint32_t index);
   void on_readable(std::uint32_t index, std::int64_t now_ns);
+  void read_once(std::uint32_t index, std::int64_t now_ns);
   void on_handshake_bytes(std::uint32_t index, std::int64_t now_ns);
   // Parses every complete frame in [data, data + size); keeps the tail in `pending`.
   void consume_frames(subscriber& s, char* data, std::size_t size, bool data_is_pending,

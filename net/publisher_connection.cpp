@@ -25,8 +25,7 @@ publisher_connection::publisher_connection(connection_stream&& stream, http_requ
       topic_(std::move(topic)),
       ack_(ack),
       context_(context),
-      peer_(peer_address(ws_.next_layer().tcp().socket())),
-      expiry_timer_(strand_) {}
+      peer_(peer_address(ws_.next_layer().tcp().socket())) {}
 
 publisher_connection::~publisher_connection() {
   if (accepted_) log_info("disconnect publisher topic=" + topic_ + " peer=" + peer_);
@@ -36,7 +35,7 @@ publisher_connection::~publisher_connection() {
 
 void publisher_connection::run(std::int64_t expires_at_ms) {
   context_.connections.add(shared_from_this(), transport_kind::publisher);
-  arm_token_expiry(expiry_timer_, expires_at_ms, shared_from_this(), [](publisher_connection& self) {
+  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(), [](publisher_connection& self) {
     log_info("token expired: closing publisher topic=" + self.topic_ + " peer=" + self.peer_);
     self.close_with(close_code::token_expired, "token expired");
   });

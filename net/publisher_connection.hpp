@@ -51,7 +51,7 @@ class publisher_connection : public tracked_connection,
   server_context& context_;
   publisher_handle publisher_;
   std::string peer_;
-  boost::asio::steady_timer expiry_timer_;
+  std::unique_ptr<boost::asio::steady_timer> expiry_timer_;  // a JWT's exp, if any
   bool accepted_ = false;
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> outgoing_;

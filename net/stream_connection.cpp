@@ -39,8 +39,7 @@ stream_connection::stream_connection(connection_stream&& stream, http_request re
       kind_(kind),
       poll_timeout_(poll_timeout),
       context_(context),
-      timer_(strand_),
-      expiry_timer_(strand_) {
+      timer_(strand_) {
   peer_ = peer_address(stream_.tcp().socket());
 }
 
@@ -58,7 +57,7 @@ void stream_connection::start(const std::string& topic, replay_request replay,
   topic_ = topic;
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
   // The stream ends when the token does; the page fetches a new one and resumes with since.
-  arm_token_expiry(expiry_timer_, expires_at_ms, shared_from_this(), [](stream_connection& self) {
+  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(), [](stream_connection& self) {
     log_info("token expired: ending stream topic=" + self.topic_ + " peer=" + self.peer_);
     self.end_stream();
   });

@@ -74,7 +74,7 @@ class stream_connection : public transport,
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout
-  boost::asio::steady_timer expiry_timer_;  // the token's exp
+  std::unique_ptr<boost::asio::steady_timer> expiry_timer_;  // the token's exp, if any
 
   std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> head_;
   std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>

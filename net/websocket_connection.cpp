@@ -47,14 +47,12 @@ websocket_connection::websocket_connection(connection_stream&& stream, const htt
                                      std::string early_bytes, server_context& context)
     : socket_(stream.is_tls() ? asio::ip::tcp::socket(stream.get_executor())
                               : stream.tcp().release_socket()),
-      tls_(stream.is_tls() ? std::make_unique<connection_stream>(std::move(stream)) : nullptr),
-      tls_read_(tls_ ? std::make_unique<std::array<char, 2048>>() : nullptr),
+      tls_(stream.is_tls() ? std::make_unique<tls_state>(tls_state{std::move(stream), {}, {}}) : nullptr),
       context_(context),
       upgrade_(std::make_unique<upgrade_state>(upgrade_state{
           answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
       reader_(max_client_message_bytes),
-      partial_frame_(std::move(early_bytes)),
-      expiry_timer_(socket_.get_executor()) {
+      partial_frame_(std::move(early_bytes)) {
   peer_ = peer_address(raw_socket());
   error_code ignored;
   if (!tls_) socket_.non_blocking(true, ignored);  // reads drain the socket until it would block
@@ -76,7 +74,7 @@ void websocket_connection::start(const std::string& topic, replay_request replay
          body = std::move(body)]() mutable { self->send_refusal(status, std::move(body)); });
   }
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
-  arm_token_expiry(expiry_timer_, expires_at_ms, shared_from_this(), [](websocket_connection& self) {
+  arm_token_expiry(expiry_timer_, socket_.get_executor(), expires_at_ms, shared_from_this(), [](websocket_connection& self) {
     if (self.state_ != lifecycle::open) return;  // still upgrading, or closing anyway
     log_info("token expired: closing websocket topic=" + self.counters_->name + " peer=" + self.peer_);
     self.begin_close(close_code::token_expired, "token expired");
@@ -154,7 +152,7 @@ void websocket_connection::send_refusal(unsigned http_status, std::string json_b
                     context_.allowed_origin(upgrade_->origin)));
   if (http_status == 426) refusal->set(http::field::sec_websocket_version, "13");
   auto then_finish = [self = shared_from_this(), refusal](error_code, std::size_t) { self->finish(); };
-  if (tls_) http::async_write(*tls_, *refusal, std::move(then_finish));
+  if (tls_) http::async_write(tls_->stream, *refusal, std::move(then_finish));
   else http::async_write(socket_, *refusal, std::move(then_finish));
 }
 
@@ -269,15 +267,16 @@ bool websocket_connection::consume_written(std::size_t bytes) {
 }
 
 void websocket_connection::write_tls(const iovec* pieces, std::size_t count) {
-  tls_out_.clear();
+  std::string& out = tls_->out;
+  out.clear();
   for (std::size_t i = 0; i < count; ++i)
-    tls_out_.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+    out.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
   writing_ = true;
-  asio::async_write(tls_->tls(), asio::buffer(tls_out_),
+  asio::async_write(tls_->stream.tls(), asio::buffer(out),
                     [self = shared_from_this()](error_code ec, std::size_t written) {
                       self->writing_ = false;
                       if (ec || self->state_ == lifecycle::closed) return self->finish();
-                      if (self->tls_out_.capacity() > 256 * 1024) std::string().swap(self->tls_out_);
+                      if (self->tls_->out.capacity() > 256 * 1024) std::string().swap(self->tls_->out);
                       if (!self->consume_written(written)) return;
                       self->write_pending();
                     });
@@ -313,8 +312,8 @@ void websocket_connection::compact_queue() {
 
 void websocket_connection::wait_readable() {
   if (tls_)
-    return tls_->async_read_some(
-        asio::buffer(*tls_read_),
+    return tls_->stream.async_read_some(
+        asio::buffer(tls_->read),
         bind_front_handler(&websocket_connection::on_tls_read, shared_from_this()));
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
                      bind_front_handler(&websocket_connection::on_readable, shared_from_this()));
@@ -341,7 +340,7 @@ void websocket_connection::on_tls_read(error_code ec, std::size_t bytes) {
   if (ec) return finish();
   last_heard_ = clock::now();
   ping_outstanding_ = false;
-  consume(std::string_view(tls_read_->data(), bytes));
+  consume(std::string_view(tls_->read.data(), bytes));
   if (state_ == lifecycle::closed) return;
   wait_readable();
 }

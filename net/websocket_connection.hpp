@@ -85,7 +85,7 @@ class websocket_connection : public transport,
   // TLS: the batch the plain path hands to sendmsg goes out as one SSL write.
   void write_tls(const struct iovec* pieces, std::size_t count);
   void on_tls_read(boost::system::error_code ec, std::size_t bytes);
-  boost::asio::ip::tcp::socket& raw_socket() { return tls_ ? tls_->tcp().socket() : socket_; }
+  boost::asio::ip::tcp::socket& raw_socket() { return tls_ ? tls_->stream.tcp().socket() : socket_; }
   void consume(std::string_view bytes);
   void handle(ws::client_event& event);
   void begin_close(std::uint16_t code, std::string_view reason,
@@ -106,9 +106,12 @@ class websocket_connection : public transport,
   // Plain: the socket itself, written with sendmsg. TLS: an unopened socket
   // on the same executor; the bytes go through tls_.
   boost::asio::ip::tcp::socket socket_;
-  std::unique_ptr<connection_stream> tls_;
-  std::string tls_out_;  // TLS: the batch being written
-  std::unique_ptr<std::array<char, 2048>> tls_read_;  // TLS: what the client sent
+  struct tls_state {
+    connection_stream stream;
+    std::string out;              // the batch being written
+    std::array<char, 2048> read;  // what the client sent
+  };
+  std::unique_ptr<tls_state> tls_;  // null on plain connections: they pay one pointer
   server_context& context_;
   session_handle session_;
   std::string peer_;
@@ -129,7 +132,7 @@ class websocket_connection : public transport,
   std::string partial_frame_;  // an incomplete client frame's bytes so far
   clock::time_point last_heard_;
   clock::time_point close_deadline_;
-  boost::asio::steady_timer expiry_timer_;
+  std::unique_ptr<boost::asio::steady_timer> expiry_timer_;  // the token's exp, if any
 
   lifecycle state_ = lifecycle::upgrading;
   bool upgraded() const {

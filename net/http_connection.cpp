@@ -409,8 +409,10 @@ std::string_view http_connection::presented_token(const http_request& request,
     auto it = request.find(name);
     return it == request.end() ? std::string_view{} : std::string_view(it->value());
   };
+  bool cookie_counts = context_.cookie_origin_trusted(origin_of(request), field(http::field::host));
   return find_presented_token(field(http::field::authorization), target.token,
-                              field(http::field::cookie), context_.access.cookie_name());
+                              cookie_counts ? field(http::field::cookie) : std::string_view{},
+                              context_.access.cookie_name());
 }
 
 std::optional<std::int64_t> http_connection::admit_reader(const http_request& request,

@@ -13,6 +13,14 @@ std::string server_context::allowed_origin(const std::string& origin) const {
   return {};
 }
 
+bool server_context::cookie_origin_trusted(const std::string& origin, std::string_view host) const {
+  if (origin.empty()) return true;
+  auto scheme_end = origin.find("://");
+  if (scheme_end != std::string::npos && origin.substr(scheme_end + 3) == host) return true;
+  const auto& allowed = settings.cors_allowed_origins;
+  return std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+}
+
 bool server_context::origin_allowed(const std::string& origin) const {
   // No Origin header: not a browser making a cross-site request.
   return origin.empty() || !allowed_origin(origin).empty();

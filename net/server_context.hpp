@@ -48,6 +48,10 @@ struct server_context {
   std::string allowed_origin(const std::string& origin) const;
   // Whether a subscription from `origin` may go ahead (WebSocket, SSE, stream).
   bool origin_allowed(const std::string& origin) const;
+  // Whether a token cookie counts for a request from `origin` to `host`: no
+  // Origin, the page's own origin, or one listed by name in cors.allowed_origins
+  // ("*" does not do: any site could open a WebSocket with the user's cookie).
+  bool cookie_origin_trusted(const std::string& origin, std::string_view host) const;
 };
 
 }  // namespace happy

@@ -144,6 +144,20 @@ class TopicAccessTest(ServerTestCase):
         self.assertEqual(status, 200)
         self.assertTrue(body)
 
+    def test_the_cookie_counts_only_for_the_page_s_own_origin(self):
+        # Another site's page could open a WebSocket that carries the user's cookie.
+        token = reader(["sales"])
+        cookie = {"Cookie": f"happy_token={token}"}
+        own = f"http://127.0.0.1:{self.server.port}"
+        status, _ = status_of_upgrade(self.server, "/topics/sales", {**cookie, "Origin": "https://evil.example"})
+        self.assertEqual(status, 401)
+        status, _, _ = self.server.http("/topics/sales?poll=1&timeout=1", headers={
+            **cookie, "Origin": "https://evil.example", "Host": f"127.0.0.1:{self.server.port}"})
+        self.assertEqual(status, 401)
+        env = run_async(first_envelope_over_websocket(
+            self.server.ws_url("/topics/sales"), {**cookie, "Origin": own}), 10)
+        self.assertIn("sales", env)
+
     def test_prefix_wildcards_and_star(self):
         env = run_async(first_envelope_over_websocket(
             self.server.ws_url(f"/topics/sensors-hall?token={reader(['sensors-*'])}")), 10)

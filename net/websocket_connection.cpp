@@ -47,7 +47,7 @@ websocket_connection::websocket_connection(connection_stream&& stream, const htt
                                      std::string early_bytes, server_context& context)
     : socket_(stream.is_tls() ? asio::ip::tcp::socket(stream.get_executor())
                               : stream.tcp().release_socket()),
-      tls_(stream.is_tls() ? std::make_unique<tls_state>(tls_state{std::move(stream), {}, {}}) : nullptr),
+      tls_(stream.is_tls() ? std::make_unique<tls_state>(tls_state{std::move(stream), {}, 0, {}}) : nullptr),
       context_(context),
       upgrade_(std::make_unique<upgrade_state>(upgrade_state{
           answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
@@ -74,11 +74,13 @@ void websocket_connection::start(const std::string& topic, replay_request replay
          body = std::move(body)]() mutable { self->send_refusal(status, std::move(body)); });
   }
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
-  arm_token_expiry(expiry_timer_, socket_.get_executor(), expires_at_ms, shared_from_this(), [](websocket_connection& self) {
-    if (self.state_ != lifecycle::open) return;  // still upgrading, or closing anyway
-    log_info("token expired: closing websocket topic=" + self.counters_->name + " peer=" + self.peer_);
-    self.begin_close(close_code::token_expired, "token expired");
-  });
+  arm_token_expiry(expiry_timer_, socket_.get_executor(), expires_at_ms, shared_from_this(),
+                   [](websocket_connection& self) {
+                     if (self.state_ != lifecycle::open) return;  // still upgrading, or closing anyway
+                     log_info("token expired: closing websocket topic=" + self.counters_->name +
+                              " peer=" + self.peer_);
+                     self.begin_close(close_code::token_expired, "token expired");
+                   });
 }
 
 void websocket_connection::accept(frame_list replay) {
@@ -209,7 +211,7 @@ void websocket_connection::write_pending() {
       add(headers[i].data(), ws::write_header(ws::opcode::text, json.size(), headers[i]));
       add(json.data(), json.size());
     }
-    if (tls_) return write_tls(iov.data(), count);
+    if (tls_) return write_tls(iov.data(), count, frames);
     msghdr message{};
     message.msg_iov = iov.data();
     message.msg_iovlen = count;
@@ -266,7 +268,8 @@ bool websocket_connection::consume_written(std::size_t bytes) {
   return true;
 }
 
-void websocket_connection::write_tls(const iovec* pieces, std::size_t count) {
+void websocket_connection::write_tls(const iovec* pieces, std::size_t count, std::size_t frames) {
+  tls_->out_frames = frames;
   std::string& out = tls_->out;
   out.clear();
   for (std::size_t i = 0; i < count; ++i)
@@ -275,6 +278,7 @@ void websocket_connection::write_tls(const iovec* pieces, std::size_t count) {
   asio::async_write(tls_->stream.tls(), asio::buffer(out),
                     [self = shared_from_this()](error_code ec, std::size_t written) {
                       self->writing_ = false;
+                      self->tls_->out_frames = 0;
                       if (ec || self->state_ == lifecycle::closed) return self->finish();
                       if (self->tls_->out.capacity() > 256 * 1024) std::string().swap(self->tls_->out);
                       if (!self->consume_written(written)) return;
@@ -434,6 +438,8 @@ void websocket_connection::finish() {
 // must get it whole before anything else (such as a close frame).
 void websocket_connection::drop_queue() {
   std::size_t keep = queue_head_ + (offset_ > 0 && control_out_.empty() ? 1 : 0);
+  // TLS: the batch being written is on its way whole; the close frame follows it.
+  if (tls_ && writing_) keep = queue_head_ + tls_->out_frames;
   if (state_ == lifecycle::closed) keep = queue_head_;
   keep = std::min(keep, queue_.size());
   for (std::size_t i = keep; i < queue_.size(); ++i)

@@ -83,7 +83,7 @@ class websocket_connection : public transport,
   void wait_readable();
   void on_readable(boost::system::error_code ec);
   // TLS: the batch the plain path hands to sendmsg goes out as one SSL write.
-  void write_tls(const struct iovec* pieces, std::size_t count);
+  void write_tls(const struct iovec* pieces, std::size_t count, std::size_t frames);
   void on_tls_read(boost::system::error_code ec, std::size_t bytes);
   boost::asio::ip::tcp::socket& raw_socket() { return tls_ ? tls_->stream.tcp().socket() : socket_; }
   void consume(std::string_view bytes);
@@ -109,6 +109,7 @@ class websocket_connection : public transport,
   struct tls_state {
     connection_stream stream;
     std::string out;              // the batch being written
+    std::size_t out_frames = 0;   // queued frames in it: they go out whole, even after a close
     std::array<char, 2048> read;  // what the client sent
   };
   std::unique_ptr<tls_state> tls_;  // null on plain connections: they pay one pointer

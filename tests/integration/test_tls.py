@@ -4,6 +4,7 @@ with the openssl command."""
 
 import asyncio
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -12,8 +13,10 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
+import jwt
 import websockets
 
 from harness import (HOST, ServerTestCase, metric_value, parse_metrics, run_async, run_cli,
@@ -122,6 +125,78 @@ class TlsTest(ServerTestCase):
 
         answers = run_async(publish(), 30)
         self.assertEqual([a["seq"] for a in answers], list(range(1, 101)))
+
+    def test_closing_frames_arrive_over_tls_while_readings_flow(self):
+        # A close (token expiry 4001, shutdown 1001) lands while a batch is being written:
+        # the client must still get the close frame, not a cut connection.
+        secret = "tls-test-secret-0123456789abcdef-0123"
+        cfg = tls_config(self.cert, self.key,
+                         auth={"jwt": {"algorithm": "HS256", "secret": secret}})
+        cfg["topics"]["sales"] = {"access": "token", "generator": {"interval_ms": 5}}
+        server = self.start_server(cfg)
+        token = jwt.encode({"exp": int(time.time()) + 2, "read": ["sales"]}, secret, algorithm="HS256")
+
+        async def until_closed(path):
+            async with websockets.connect(f"wss://localhost:{server.port}{path}",
+                                          ssl=client_context(self.ca)) as ws:
+                try:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                except websockets.ConnectionClosed as closed:
+                    return closed.code, closed.reason
+
+        async def expiry_then_shutdown():
+            expired = await until_closed(f"/topics/sales?token={token}")
+            watcher = asyncio.ensure_future(until_closed("/happiness"))
+            await asyncio.sleep(0.5)
+            server.proc.send_signal(signal.SIGTERM)
+            return expired, await watcher
+
+        expired, shutdown = run_async(expiry_then_shutdown(), 30)
+        self.assertEqual(expired, (4001, "token expired"))
+        self.assertEqual(shutdown, (1001, "going away"))
+
+    def test_token_expiry_while_a_tls_write_is_stuck_still_ends_with_4001(self):
+        # The client stops reading, so the server's SSL write of a batch stays in flight;
+        # the token expires meanwhile. Once the client reads again it must get every
+        # frame that was on its way and then the close frame, not a cut connection.
+        secret = "tls-test-secret-0123456789abcdef-0123"
+        cfg = tls_config(self.cert, self.key, publish={"tokens": ["tls-publish-token"]},
+                         auth={"jwt": {"algorithm": "HS256", "secret": secret}},
+                         limits={"max_queued_bytes_per_client": 256 * 1024 * 1024})
+        cfg["topics"]["sales"] = {"access": "token"}
+        server = self.start_server(cfg)
+        token = jwt.encode({"exp": int(time.time()) + 2, "read": ["sales"]}, secret, algorithm="HS256")
+        value = json.dumps({"pad": "x" * 60000})
+
+        def publish_for(seconds):
+            conn = http.client.HTTPSConnection("localhost", server.port, context=client_context(self.ca), timeout=10)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                conn.request("POST", "/topics/sales", body=value,
+                             headers={"Authorization": "Bearer tls-publish-token"})
+                conn.getresponse().read()
+            conn.close()
+
+        async def scenario():
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect((HOST, server.port))
+            async with websockets.connect(f"wss://localhost:{server.port}/topics/sales?token={token}",
+                                          sock=raw, ssl=client_context(self.ca), server_hostname="localhost",
+                                          max_queue=1, read_limit=4096, max_size=None) as ws:
+                await asyncio.to_thread(publish_for, 3.0)  # meanwhile the socket fills; exp passes
+                received = 0
+                try:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                        received += 1
+                except websockets.ConnectionClosed as closed:
+                    return closed.code, closed.reason, received
+
+        code, reason, received = run_async(scenario(), 60)
+        self.assertGreater(received, 0)
+        self.assertEqual((code, reason), (4001, "token expired"))
 
     def test_old_protocols_and_plain_http_are_refused(self):
         server = self.start_server(tls_config(self.cert, self.key))

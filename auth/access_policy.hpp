@@ -49,7 +49,6 @@ class access_policy {
   void update_topics(const config& settings);
 
   bool is_protected(const std::string& topic) const;
-  bool verifies_tokens() const { return verifier_.has_value(); }
   bool publishing_possible() const { return !publish_tokens_.empty() || verifier_.has_value(); }
   const std::string& cookie_name() const { return cookie_name_; }
 

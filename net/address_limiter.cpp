@@ -26,18 +26,10 @@ bool address_limiter::try_acquire(const std::string& address, address_slot& slot
   if (limit_ == 0) return true;
   std::lock_guard lock(mutex_);
   auto& open = open_[address];
-  if (open >= limit_) {
-    ++refused_;
-    return false;
-  }
+  if (open >= limit_) return false;
   ++open;
   slot = address_slot(this, address);
   return true;
-}
-
-std::size_t address_limiter::refused_total() const {
-  std::lock_guard lock(mutex_);
-  return refused_;
 }
 
 void address_limiter::release(const std::string& address) {

@@ -37,16 +37,14 @@ class address_limiter {
   // Counts one more connection from `address`: a slot, or nothing when the
   // address already has the limit (the connection is refused with 429).
   bool try_acquire(const std::string& address, address_slot& slot);
-  std::size_t refused_total() const;
 
  private:
   friend class address_slot;
   void release(const std::string& address);
 
   std::size_t limit_;  // 0: no limit
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::unordered_map<std::string, std::size_t> open_;
-  std::size_t refused_ = 0;
 };
 
 }  // namespace happy

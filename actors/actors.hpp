@@ -102,6 +102,14 @@ using generator_actor = caf::typed_actor<
     // To itself, on schedule.
     caf::reacts_to<tick_atom, std::uint64_t>, caf::reacts_to<reconfigure_atom, generator_config>>;
 
+// A topic's real source (actors/source.hpp): to itself, on schedule.
+using source_actor = caf::typed_actor<caf::reacts_to<tick_atom>>;
+
+// Does a command or http source's blocking runs, one at a time, on a thread
+// of its own (actors/source_runner.hpp).
+using source_runner_actor =
+    caf::typed_actor<caf::replies_to<run_atom, source_config>::with<source_outcome>>;
+
 // The topic -> hub map (actors/registry.hpp).
 using registry_actor = publish_target_actor::extend<
     // The hub, or an invalid handle and the names known.

@@ -10,12 +10,15 @@
 
 #include "actors/vocabulary.hpp"
 #include "config/config.hpp"
+#include "sources/source_outcome.hpp"
 
 namespace happy {
 
 // generator
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reconfigure_atom = caf::atom_constant<caf::atom("reconfig")>;
+// source runner: do one run of a command or http source
+using run_atom = caf::atom_constant<caf::atom("run")>;
 // hub
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
@@ -51,5 +54,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::replay_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::topic_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<happy::topic_stats>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::generator_config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::source_config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::source_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::history_series)

@@ -11,6 +11,7 @@
 #include "actors/generator.hpp"
 #include "actors/happy_error.hpp"
 #include "actors/hub.hpp"
+#include "actors/source.hpp"
 #include "log/log.hpp"
 
 namespace happy {
@@ -27,9 +28,23 @@ generator_actor start_generator(registry_pointer self, const hub_actor& topic_hu
   return self->spawn<caf::linked>(generator, topic_hub, cfg);
 }
 
+source_actor start_source(registry_pointer self, const std::string& name,
+                          const hub_actor& topic_hub, const source_config& cfg) {
+  return self->spawn<caf::linked>(source, name, topic_hub, cfg, self->state.source_numbers);
+}
+
+// Starts what produces the topic's readings: its generator or its source.
+void start_producer(registry_pointer self, const std::string& name, const hub_actor& topic_hub,
+                    const topic_config& topic) {
+  auto& s = self->state;
+  if (topic.generator) s.generators.emplace(name, start_generator(self, topic_hub, *topic.generator));
+  if (topic.source) s.sources.emplace(name, start_source(self, name, topic_hub, *topic.source));
+}
+
+
 hub_actor start_topic(registry_pointer self, const std::string& name, const topic_config& topic) {
   auto& s = self->state;
-  std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
+  std::int64_t interval = s.cfg.interval_of(name);
   hub_storage storage{s.store, s.storage, 0, {}};
   if (auto stored = s.restored.find(name); stored != s.restored.end()) {
     storage.last_seq = stored->second.last_seq;
@@ -42,8 +57,7 @@ hub_actor start_topic(registry_pointer self, const std::string& name, const topi
   if (s.store) self->send(s.store, watch_atom::value, topic_hub);
   if (s.view.clustered) self->send(topic_hub, view_atom::value, s.view.replica_targets());
   // In a cluster only the topic's owner generates its readings.
-  if (topic.generator && s.view.owns(name))
-    s.generators.emplace(name, start_generator(self, topic_hub, *topic.generator));
+  if (s.view.owns(name)) start_producer(self, name, topic_hub, topic);
   return topic_hub;
 }
 
@@ -54,26 +68,34 @@ void stop_child(registry_pointer self, const Handle& child) {
   self->send_exit(child, caf::exit_reason::user_shutdown);
 }
 
-void stop_generator(registry_pointer self, const std::string& name) {
-  auto it = self->state.generators.find(name);
-  if (it == self->state.generators.end()) return;
-  stop_child(self, it->second);
-  self->state.generators.erase(it);
+template <class Handle>
+void stop_in(registry_pointer self, std::map<std::string, Handle>& running, const std::string& name) {
+  if (auto it = running.find(name); it != running.end()) {
+    stop_child(self, it->second);
+    running.erase(it);
+  }
 }
 
-// Runs the topic's generator exactly when the config has one and this node
-// owns the topic.
-void reconcile_generator(registry_pointer self, const std::string& name) {
+void stop_producer(registry_pointer self, const std::string& name) {
+  stop_in(self, self->state.generators, name);
+  stop_in(self, self->state.sources, name);
+}
+
+// Runs the topic's generator or source exactly when the config has one and
+// this node owns the topic.
+void reconcile_producer(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto topic = s.cfg.topics.find(name);
   auto hub_it = s.hubs.find(name);
-  bool wanted = topic != s.cfg.topics.end() && topic->second.generator && hub_it != s.hubs.end() &&
-                s.view.owns(name);
-  bool running = s.generators.count(name) > 0;
-  if (wanted && !running)
+  bool here = topic != s.cfg.topics.end() && hub_it != s.hubs.end() && s.view.owns(name);
+  bool want_generator = here && topic->second.generator;
+  bool want_source = here && topic->second.source;
+  if (!want_generator) stop_in(self, s.generators, name);
+  if (!want_source) stop_in(self, s.sources, name);
+  if (want_generator && !s.generators.count(name))
     s.generators.emplace(name, start_generator(self, hub_it->second, *topic->second.generator));
-  else if (!wanted && running)
-    stop_generator(self, name);
+  if (want_source && !s.sources.count(name))
+    s.sources.emplace(name, start_source(self, name, hub_it->second, *topic->second.source));
 }
 
 // The hub of `name`, started on first use (publish or another node's
@@ -136,12 +158,12 @@ void apply_view(registry_pointer self, cluster_view next) {
   }
   if (!gained.empty() && !s.view.peers.empty()) take_over(self, gained);
   // After the hold: a generator's first reading waits for the histories too.
-  for (const auto& entry : s.hubs) reconcile_generator(self, entry.first);
+  for (const auto& entry : s.hubs) reconcile_producer(self, entry.first);
 }
 
 // The hub ends normally, so its sessions close with 1000 "topic removed".
 void remove_topic(registry_pointer self, const std::string& name) {
-  stop_generator(self, name);
+  stop_producer(self, name);
   auto it = self->state.hubs.find(name);
   if (it == self->state.hubs.end()) return;
   self->unlink_from(it->second);
@@ -175,9 +197,19 @@ void apply_topics(registry_pointer self, const config& next) {
     auto old = previous.topics.find(name);
     const std::optional<generator_config> none;
     const auto& old_generator = old == previous.topics.end() ? none : old->second.generator;
-    std::int64_t interval = topic.generator ? topic.generator->interval_ms : 0;
     self->send(hub_it->second, reconfigure_atom::value,
-               static_cast<std::uint64_t>(s.cfg.history_of(name)), interval);
+               static_cast<std::uint64_t>(s.cfg.history_of(name)), s.cfg.interval_of(name));
+    const std::optional<source_config> no_source;
+    const auto& old_source = old == previous.topics.end() ? no_source : old->second.source;
+    if (old_source != topic.source) {
+      // A source is replaced, not retuned: a new one starts from a clean
+      // baseline (rates) and never overlaps a run of the old configuration.
+      stop_in(self, s.sources, name);
+      log_info("reload: topic '" + name + "' source " +
+               (!topic.source ? "removed"
+                              : (old_source ? "now " : "added: ") + describe_source(*topic.source) +
+                                    " every " + std::to_string(topic.source->interval_ms) + " ms"));
+    }
     auto running = s.generators.find(name);
     if (topic.generator && old_generator && running != s.generators.end() &&
         *topic.generator != *old_generator) {
@@ -187,9 +219,10 @@ void apply_topics(registry_pointer self, const config& next) {
     } else if (topic.generator && !old_generator) {
       log_info("reload: topic '" + name + "' generator added");
     } else if (!topic.generator && old_generator) {
-      log_info("reload: topic '" + name + "' generator removed (now publish-only)");
+      log_info("reload: topic '" + name + "' generator removed" +
+               (topic.source ? "" : " (now publish-only)"));
     }
-    reconcile_generator(self, name);
+    reconcile_producer(self, name);
   }
 }
 
@@ -209,8 +242,10 @@ std::vector<std::string> registry_state::topic_names() const {
 
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
                                        std::shared_ptr<cluster_counters> counters,
-                                       registry_storage storage) {
+                                       registry_storage storage,
+                                       std::shared_ptr<source_counters> source_numbers) {
   self->state.cfg = std::move(cfg);
+  self->state.source_numbers = std::move(source_numbers);
   self->state.store = storage.store;
   self->state.storage = std::move(storage.status);
   for (auto& topic : storage.topics) self->state.restored.emplace(topic.name, std::move(topic));

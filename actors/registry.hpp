@@ -1,6 +1,6 @@
 #pragma once
 
-// Owns the topic -> hub map and the generators, as the config says. Its
+// Owns the topic -> hub map and the generators and sources, as the config says. Its
 // interface is registry_actor (actors/actors.hpp).
 //
 // Hubs and generators are linked to it: when it stops, they stop, and every
@@ -10,7 +10,7 @@
 // 1000 "topic removed") and retunes generators and history.
 //
 // In a cluster (README "Clustering") the local cluster node sends it views:
-// generators run where this node owns the topic, hubs replicate to the view's
+// generators and sources run where this node owns the topic, hubs replicate to the view's
 // peers, and topics this node now owns hold their publishes until the peers'
 // histories of them are merged, so the new owner continues from the highest
 // seq any node holds.
@@ -32,6 +32,7 @@
 #include "actors/cluster/cluster_view.hpp"
 #include "actors/storage_status.hpp"
 #include "config/config.hpp"
+#include "sources/source_counters.hpp"
 #include "storage/history_db.hpp"
 
 namespace happy {
@@ -49,6 +50,8 @@ struct registry_state {
   config cfg;
   std::map<std::string, hub_actor> hubs;
   std::map<std::string, generator_actor> generators;
+  std::map<std::string, source_actor> sources;  // real sources, where generators would be
+  std::shared_ptr<source_counters> source_numbers;
   cluster_view view;  // default: not clustered, every topic is this node's
   std::shared_ptr<cluster_counters> counters;
   store_actor store;
@@ -65,6 +68,7 @@ using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
                                        std::shared_ptr<cluster_counters> counters,
-                                       registry_storage storage);
+                                       registry_storage storage,
+                                       std::shared_ptr<source_counters> source_numbers);
 
 }  // namespace happy

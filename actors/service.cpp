@@ -62,7 +62,7 @@ service::service(caf::actor_system& system, config cfg, service_storage storage)
     reader_ = system.spawn<caf::detached>(history_reader, storage.reader);
     link = {store_, storage_status_, std::move(storage.topics)};
   }
-  registry_ = system.spawn(registry, std::move(cfg), counters_, std::move(link));
+  registry_ = system.spawn(registry, std::move(cfg), counters_, std::move(link), source_counters_);
 }
 
 void service::history(const std::string& topic, std::int64_t from, std::int64_t to,

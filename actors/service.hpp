@@ -18,6 +18,7 @@
 #include "actors/storage_status.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
+#include "sources/source_counters.hpp"
 #include "storage/history_db.hpp"
 
 namespace caf {
@@ -106,10 +107,13 @@ class service {
   // The history file's state for /readyz and /metrics; null without storage.
   const storage_status* storage_numbers() const { return reader_ ? storage_status_.get() : nullptr; }
 
+  // The sources' counters for GET /metrics (empty without sources).
+  const source_counters& source_numbers() const { return *source_counters_; }
+
   // The cluster's counters for GET /metrics; null without a cluster.
   const cluster_counters* cluster_numbers() const { return cluster_ ? counters_.get() : nullptr; }
 
-  // Stops generators and hubs; every session closes its client with 1001.
+  // Stops generators, sources and hubs; every session closes its client with 1001.
   void shutdown();
 
  private:
@@ -121,6 +125,7 @@ class service {
   std::optional<cluster_config> cluster_settings_;
   std::shared_ptr<cluster_counters> counters_ = std::make_shared<cluster_counters>();
   std::shared_ptr<storage_status> storage_status_ = std::make_shared<storage_status>();
+  std::shared_ptr<source_counters> source_counters_ = std::make_shared<source_counters>();
   store_actor store_;
   history_reader_actor reader_;
   registry_actor registry_;

@@ -34,11 +34,48 @@ struct generator_config {
   friend bool operator!=(const generator_config& a, const generator_config& b) { return !(a == b); }
 };
 
+// A topic's real source (README "Sources"): this host's numbers from /proc,
+// a program's output, or a value read from an HTTP resource.
+enum class system_metric { cpu, memory, load, network, disk };
+
+struct command_source {
+  std::vector<std::string> argv;  // argv[0] is an absolute path; no shell, no PATH search
+  std::map<std::string, std::string> env;  // the whole environment (plus a default PATH)
+  std::string cwd;                         // empty: the service's working directory
+};
+
+// Where in an HTTP body the reading is: the whole body as JSON, the value at
+// a JSON Pointer (RFC 6901), or a Prometheus sample by metric name and labels.
+struct http_source {
+  std::string url;  // http:// or https://
+  std::map<std::string, std::string> headers;
+  std::optional<std::string> json_pointer;
+  std::string prometheus_metric;  // not empty: the body is Prometheus text
+  std::map<std::string, std::string> prometheus_labels;
+};
+
+enum class source_kind { system, command, http };
+
+struct source_config {
+  source_kind kind = source_kind::system;
+  std::int64_t interval_ms = 5000;
+  std::int64_t timeout_ms = 5000;  // command and http: a run that takes longer fails
+  system_metric metric = system_metric::cpu;
+  command_source command;
+  http_source http;
+  // Not a key of its own: limits.max_message_bytes, the most a reading may be.
+  std::size_t max_reading_bytes = 65536;
+
+  friend bool operator==(const source_config& a, const source_config& b);
+  friend bool operator!=(const source_config& a, const source_config& b) { return !(a == b); }
+};
+
 // Who may read a topic: anyone, or only holders of a token that grants it.
 enum class topic_access { open, token };
 
 struct topic_config {
   std::optional<generator_config> generator;  // absent: publish-only topic
+  std::optional<source_config> source;        // never together with a generator
   std::optional<std::size_t> history;         // overrides limits.history
   std::optional<topic_access> access;         // overrides auth.default_access
 };
@@ -134,6 +171,8 @@ struct config {
   std::string web_root;  // from --web-root: serve the page from disk; empty: embedded
 
   std::size_t history_of(const std::string& topic) const;
+  // The topic's generator or source interval; 0: publish-only.
+  std::int64_t interval_of(const std::string& topic) const;
   topic_access access_of(const std::string& topic) const;
 };
 

@@ -14,6 +14,8 @@
 
 #include "config/embedded_text.hpp"
 #include "config/jwt_key.hpp"
+#include "config/rule_violation.hpp"
+#include "config/source_reader.hpp"
 #include "config/schema_violation.hpp"
 #include "config/topic_name.hpp"
 
@@ -40,12 +42,6 @@ std::string line_and_column(std::string_view text, std::size_t offset) {
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
-
-// Raised while converting an already schema-valid document; carries a JSON pointer.
-struct rule_violation {
-  std::string pointer;
-  std::string problem;
-};
 
 const std::vector<std::string>& parameters_of(distribution_kind kind) {
   static const std::vector<std::string> uniform{"min", "max"}, normal{"mean", "stddev"},
@@ -280,6 +276,12 @@ config read_config(const Value& doc, const std::string& source) {
         topic.history = static_cast<std::size_t>(it->value["history"].GetUint64());
       if (it->value.HasMember("generator"))
         topic.generator = read_generator(it->value["generator"], at + "/generator");
+      if (it->value.HasMember("source")) {
+        if (topic.generator)
+          throw rule_violation{at + "/source", "a topic has a generator or a source, not both"};
+        topic.source = read_source(it->value["source"], at + "/source",
+                                   out.limits.max_message_bytes);
+      }
       if (it->value.HasMember("access")) {
         topic.access = read_access(it->value["access"]);
         if (topic.access == topic_access::token) needs_jwt(at + "/access", "\"token\"");
@@ -320,6 +322,14 @@ bool operator==(const generator_config& a, const generator_config& b) {
          a.max == b.max && a.mean == b.mean && a.stddev == b.stddev && a.start == b.start &&
          a.step == b.step && a.period_ms == b.period_ms && a.amplitude == b.amplitude &&
          a.offset == b.offset;
+}
+
+std::int64_t config::interval_of(const std::string& topic) const {
+  auto it = topics.find(topic);
+  if (it == topics.end()) return 0;
+  if (it->second.generator) return it->second.generator->interval_ms;
+  if (it->second.source) return it->second.source->interval_ms;
+  return 0;
 }
 
 std::size_t config::history_of(const std::string& topic) const {
@@ -363,6 +373,9 @@ config_result load_config_file(const std::string& path) {
   // Read here, not in parse_config: parsing stays free of file and environment access.
   if (auto* parsed = std::get_if<config>(&result); parsed && parsed->auth.jwt)
     if (auto problem = load_jwt_key(*parsed->auth.jwt))
+      return config_error{path, problem->pointer, problem->problem};
+  if (auto* parsed = std::get_if<config>(&result))
+    if (auto problem = check_source_programs(*parsed))
       return config_error{path, problem->pointer, problem->problem};
   return result;
 }

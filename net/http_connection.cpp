@@ -184,7 +184,8 @@ void http_connection::handle_request(http_request request) {
                 *shared_request, "text/plain; version=0.0.4; charset=utf-8",
                 self->context_.metrics.render(stats, self->context_.connections,
                                               self->context_.actors.cluster_numbers(),
-                                              self->context_.actors.storage_numbers())));
+                                              self->context_.actors.storage_numbers(),
+                                              &self->context_.actors.source_numbers())));
           }));
       return;
     }

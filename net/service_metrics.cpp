@@ -67,7 +67,8 @@ void service_metrics::count_rejection_status(unsigned http_status, bool tokens_c
 std::string service_metrics::render(const std::vector<topic_stats>& topics,
                                     const connection_tracker& connections,
                                     const cluster_counters* cluster,
-                                    const storage_status* storage) const {
+                                    const storage_status* storage,
+                                    const source_counters* sources) const {
   std::ostringstream out;
   header(out, "happy_connections", "gauge", "Open connections by transport.");
   for (std::size_t i = 0; i < transport_kind_count; ++i) {
@@ -117,6 +118,23 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
   header(out, "happy_tls_handshake_failures_total", "counter",
          "TLS handshakes that failed (plain HTTP on the TLS port, untrusted certificate, scanners).");
   out << "happy_tls_handshake_failures_total " << tls_handshake_failures_ << '\n';
+  if (auto numbers = sources ? sources->snapshot() : std::map<std::string, source_numbers>{};
+      !numbers.empty()) {
+    header(out, "happy_source_readings_total", "counter",
+           "Readings a topic's source (system, command, http) produced.");
+    for (const auto& [name, n] : numbers)
+      out << "happy_source_readings_total{topic=\"" << name << "\"} " << n.readings << '\n';
+    header(out, "happy_source_failures_total", "counter",
+           "Source runs that gave no reading, by topic and reason.");
+    for (const auto& [name, n] : numbers)
+      for (std::size_t i = 1; i < source_failure_count; ++i)
+        out << "happy_source_failures_total{topic=\"" << name << "\",reason=\""
+            << failure_label(static_cast<source_failure>(i)) << "\"} " << n.failures[i] << '\n';
+    header(out, "happy_source_skipped_total", "counter",
+           "Ticks passed over because the source's previous run was still going.");
+    for (const auto& [name, n] : numbers)
+      out << "happy_source_skipped_total{topic=\"" << name << "\"} " << n.skipped << '\n';
+  }
   if (cluster) {
     const struct {
       const char* name;

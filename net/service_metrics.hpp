@@ -17,6 +17,7 @@
 #include "actors/storage_status.hpp"
 #include "actors/messages.hpp"
 #include "net/connection_tracker.hpp"
+#include "sources/source_counters.hpp"
 
 namespace happy {
 
@@ -51,10 +52,11 @@ class service_metrics {
   void count_tls_handshake_failure() { ++tls_handshake_failures_; }
 
   // `cluster` is null when the service runs without a cluster, `storage`
-  // without a history file.
+  // without a history file; `sources` may be.
   std::string render(const std::vector<topic_stats>& topics, const connection_tracker& connections,
                      const cluster_counters* cluster = nullptr,
-                     const storage_status* storage = nullptr) const;
+                     const storage_status* storage = nullptr,
+                     const source_counters* sources = nullptr) const;
 
  private:
   mutable std::mutex mutex_;  // guards the map only

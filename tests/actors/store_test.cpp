@@ -39,7 +39,8 @@ struct stored_service {
                                max_uncommitted_seqs);
     store = t.system.spawn<caf::detached>(happy::store, writer, storage_config{path}, status);
     registry = t.system.spawn(happy::registry, cfg, testing::no_cluster,
-                              registry_storage{store, status, std::move(topics)});
+                              registry_storage{store, status, std::move(topics)},
+                              std::make_shared<source_counters>());
   }
   // Stops both and waits until the store has ended (its last commit made).
   void stop() {

@@ -36,7 +36,8 @@ TEST_CASE("the embedded default is one uniform 0..10 happiness generator every 5
 
 TEST_CASE("every shipped example config is valid") {
   for (auto name : {"config/examples/full.json", "config/examples/all-distributions.json",
-                    "config/examples/fast.json", "docker/config.json", "docker/cluster.json"}) {
+                    "config/examples/fast.json", "config/examples/host.json", "docker/config.json",
+                    "docker/cluster.json"}) {
     auto result = load_config_file(std::string(HAPPY_SOURCE_DIR) + "/" + name);
     INFO(name << ": " << (std::holds_alternative<config_error>(result)
                               ? std::get<config_error>(result).message()
@@ -245,4 +246,105 @@ TEST_CASE("the verifier's key is read from the environment or the key file, and 
   auto garbage = load(R"({"auth": {"jwt": {"algorithm": "ES256", "public_key_file": ")" + not_a_key + R"("}}})");
   REQUIRE(std::holds_alternative<config_error>(garbage));
   CHECK_THAT(std::get<config_error>(garbage).message(), Catch::Contains("expected a PEM public key"));
+}
+
+TEST_CASE("sources are read with their defaults") {
+  auto result = parse_config(R"({"limits":{"max_message_bytes":2048},"topics":{
+      "cpu":{"source":{"system":"cpu"}},
+      "disk":{"source":{"system":"disk","interval_ms":1000}},
+      "cmd":{"source":{"command":["/bin/sh","-c","echo 42"],"timeout_ms":700,
+                       "env":{"A":"1"},"cwd":"/tmp"}},
+      "web":{"source":{"http":"http://127.0.0.1:9/x.json","headers":{"X-Key":"k"},
+                       "json_pointer":"/a/0"}},
+      "prom":{"source":{"http":"https://example.test/metrics",
+                        "prometheus":{"metric":"up","labels":{"job":"node"}}}}}})",
+                             "test.json");
+  REQUIRE(std::holds_alternative<config>(result));
+  const auto& cfg = std::get<config>(result);
+  const auto& cpu = *cfg.topics.at("cpu").source;
+  CHECK(cpu.kind == source_kind::system);
+  CHECK(cpu.metric == system_metric::cpu);
+  CHECK(cpu.interval_ms == 5000);
+  CHECK(cfg.interval_of("cpu") == 5000);
+  CHECK(cfg.topics.at("disk").source->metric == system_metric::disk);
+  CHECK(cfg.interval_of("disk") == 1000);
+  const auto& cmd = *cfg.topics.at("cmd").source;
+  CHECK(cmd.kind == source_kind::command);
+  CHECK(cmd.command.argv == std::vector<std::string>{"/bin/sh", "-c", "echo 42"});
+  CHECK(cmd.command.env.at("A") == "1");
+  CHECK(cmd.command.cwd == "/tmp");
+  CHECK(cmd.timeout_ms == 700);
+  CHECK(cmd.max_reading_bytes == 2048);
+  const auto& web = *cfg.topics.at("web").source;
+  CHECK(web.http.url == "http://127.0.0.1:9/x.json");
+  CHECK(web.http.headers.at("X-Key") == "k");
+  CHECK(web.http.json_pointer == std::optional<std::string>("/a/0"));
+  const auto& prom = *cfg.topics.at("prom").source;
+  CHECK(prom.http.prometheus_metric == "up");
+  CHECK(prom.http.prometheus_labels.at("job") == "node");
+  CHECK(cfg.topics.at("cmd").generator == std::nullopt);
+}
+
+TEST_CASE("source mistakes are located") {
+  auto topic = [](const std::string& source) {
+    return error_of(R"({"topics":{"t":{"source":)" + source + "}}}");
+  };
+  CHECK(topic(R"({"system":"cpu","command":["/bin/true"]})") ==
+        "test.json: /topics/t/source: expected exactly one of system, command or http, got 2");
+  CHECK_THAT(topic(R"({"interval_ms":100})"),
+             Catch::StartsWith("test.json: /topics/t/source: expected exactly one of"));
+  CHECK_THAT(topic(R"({"system":"gpu"})"), Catch::StartsWith("test.json: /topics/t/source/system: "));
+  CHECK_THAT(topic(R"({"system":"cpu","interval_ms":0})"),
+             Catch::StartsWith("test.json: /topics/t/source/interval_ms: "));
+  CHECK(topic(R"({"command":["/bin/true"],"json_pointer":"/a"})") ==
+        "test.json: /topics/t/source/json_pointer: 'json_pointer' is not a setting of a command "
+        "source (its settings: command, interval_ms, timeout_ms, env, cwd)");
+  CHECK_THAT(topic(R"({"command":["sh","-c","echo 1"]})"),
+             Catch::StartsWith("test.json: /topics/t/source/command/0: expected the program's "
+                               "absolute path"));
+  CHECK_THAT(topic(R"({"command":[]})"), Catch::StartsWith("test.json: /topics/t/source/command: "));
+  CHECK_THAT(topic(R"({"command":["/bin/true"],"env":{"A=B":"1"}})"),
+             Catch::StartsWith("test.json: /topics/t/source/env/A=B: "));
+  CHECK_THAT(topic(R"({"command":["/bin/true"],"cwd":"tmp"})"),
+             Catch::StartsWith("test.json: /topics/t/source/cwd: "));
+  CHECK_THAT(topic(R"({"http":"ftp://host/x"})"), Catch::StartsWith("test.json: /topics/t/source/http: "));
+  CHECK_THAT(topic(R"({"http":"http://"})"),
+             Catch::StartsWith("test.json: /topics/t/source/http: expected an http:// or https:// URL"));
+  CHECK_THAT(topic(R"({"http":"http://u:p@host/x"})"),
+             Catch::StartsWith("test.json: /topics/t/source/http: expected no user:password@"));
+  CHECK_THAT(topic(R"({"http":"http://host/x","json_pointer":"a/b"})"),
+             Catch::StartsWith("test.json: /topics/t/source/json_pointer: expected a JSON Pointer"));
+  CHECK_THAT(topic(R"({"http":"http://host/x","json_pointer":"/a~2"})"),
+             Catch::StartsWith("test.json: /topics/t/source/json_pointer: expected a JSON Pointer"));
+  CHECK(topic(R"({"http":"http://host/x","json_pointer":"/a","prometheus":{"metric":"m"}})") ==
+        "test.json: /topics/t/source: expected json_pointer or prometheus, not both");
+  CHECK_THAT(topic(R"({"http":"http://host/x","prometheus":{"metric":"1bad"}})"),
+             Catch::StartsWith("test.json: /topics/t/source/prometheus/metric: "));
+  CHECK_THAT(topic(R"({"http":"http://host/x","headers":{"Bad Header":"v"}})"),
+             Catch::StartsWith("test.json: /topics/t/source/headers/Bad Header: "));
+  CHECK_THAT(topic(R"({"http":"http://host/x","headers":{"X":"a\r\nInjected: 1"}})"),
+             Catch::StartsWith("test.json: /topics/t/source/headers/X: "));
+  CHECK(error_of(R"({"topics":{"t":{"generator":{"interval_ms":5},"source":{"system":"load"}}}})") ==
+        "test.json: /topics/t/source: a topic has a generator or a source, not both");
+}
+
+TEST_CASE("a command source's program and directory are checked when the file is loaded") {
+  auto load = [](const std::string& source) {
+    char path[] = "/tmp/happy-config-test-XXXXXX";
+    int fd = ::mkstemp(path);
+    std::string text = R"({"topics":{"t":{"source":)" + source + "}}}";
+    REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    auto result = load_config_file(path);
+    std::remove(path);
+    if (auto* e = std::get_if<config_error>(&result)) return e->location + ": " + e->problem;
+    return std::string();
+  };
+  CHECK(load(R"({"command":["/bin/sh","-c","echo 1"],"cwd":"/tmp"})").empty());
+  CHECK(load(R"({"command":["/no/such/program"]})") ==
+        "/topics/t/source/command/0: expected an executable file, got '/no/such/program'");
+  CHECK(load(R"({"command":["/etc/passwd"]})") ==
+        "/topics/t/source/command/0: expected an executable file, got '/etc/passwd'");
+  CHECK(load(R"({"command":["/bin/true"],"cwd":"/no/such/dir"})") ==
+        "/topics/t/source/cwd: expected an existing directory, got '/no/such/dir'");
 }

@@ -17,6 +17,7 @@
 #include "config/command_line.hpp"
 #include "config/config_loader.hpp"
 #include "config/overrides.hpp"
+#include "config/source_reader.hpp"
 #include "log/log.hpp"
 #include "net/server.hpp"
 
@@ -59,6 +60,9 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
     topics += (topics.empty() ? "" : ", ") + name;
     if (topic.generator)
       topics += " (every " + std::to_string(topic.generator->interval_ms) + " ms)";
+    else if (topic.source)
+      topics += " (" + happy::describe_source(*topic.source) + " every " +
+                std::to_string(topic.source->interval_ms) + " ms)";
   }
   std::string cluster;
   if (cfg.cluster) {

@@ -12,6 +12,7 @@
 #include "actors/happy_error.hpp"
 #include "actors/hub.hpp"
 #include "actors/source.hpp"
+#include "config/source_reader.hpp"
 #include "log/log.hpp"
 
 namespace happy {

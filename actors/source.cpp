@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "actors/source_runner.hpp"
+#include "config/source_reader.hpp"
 #include "log/log.hpp"
 
 namespace happy {
@@ -80,18 +81,6 @@ void start_run(source_pointer self) {
 }
 
 }  // namespace
-
-std::string describe_source(const source_config& cfg) {
-  switch (cfg.kind) {
-    case source_kind::system: {
-      static const char* names[] = {"cpu", "memory", "load", "network", "disk"};
-      return std::string("system ") + names[static_cast<int>(cfg.metric)];
-    }
-    case source_kind::command: return "command " + cfg.command.argv.front();
-    case source_kind::http: return "http " + cfg.http.url;
-  }
-  return "source";
-}
 
 source_actor::behavior_type source(source_pointer self, std::string topic, hub_actor hub,
                                    source_config cfg, std::shared_ptr<source_counters> counters) {

@@ -49,7 +49,4 @@ using source_pointer = source_actor::stateful_pointer<source_state>;
 source_actor::behavior_type source(source_pointer self, std::string topic, hub_actor hub,
                                    source_config cfg, std::shared_ptr<source_counters> counters);
 
-// "system cpu", "command /usr/bin/x", "http http://host/path": for log lines.
-std::string describe_source(const source_config& cfg);
-
 }  // namespace happy

@@ -172,6 +172,18 @@ std::optional<rule_violation> check_source_programs(const config& cfg) {
   return std::nullopt;
 }
 
+std::string describe_source(const source_config& cfg) {
+  switch (cfg.kind) {
+    case source_kind::system: {
+      static const char* names[] = {"cpu", "memory", "load", "network", "disk"};
+      return std::string("system ") + names[static_cast<int>(cfg.metric)];
+    }
+    case source_kind::command: return "command " + cfg.command.argv.front();
+    case source_kind::http: return "http " + cfg.http.url;
+  }
+  return "source";
+}
+
 bool operator==(const source_config& a, const source_config& b) {
   auto tie_http = [](const http_source& h) {
     return std::tie(h.url, h.headers, h.json_pointer, h.prometheus_metric, h.prometheus_labels);

@@ -22,4 +22,7 @@ source_config read_source(const rapidjson::Value& source, const std::string& at,
 // working directory (file access, so not part of parsing).
 std::optional<rule_violation> check_source_programs(const config& cfg);
 
+// "system cpu", "command /usr/bin/x", "http http://host/path": for log lines.
+std::string describe_source(const source_config& cfg);
+
 }  // namespace happy

@@ -252,10 +252,11 @@ class Follower:
 class ClusterTestCase(ClusterNodesTestCase):
 
     def start_cluster(self, count=3, interval_ms=200, peers_include_self=True, history=5000,
-                      limits=None, storage_dir=None):
+                      limits=None, storage_dir=None, extra_topics=None):
         """Starts `count` nodes ("a", "b", ...) that all know each other, then waits
         until GET /cluster on every node shows every node up. `limits` adds to each
-        node's limits section; with `storage_dir` each node keeps its own history file there."""
+        node's limits section; with `storage_dir` each node keeps its own history file there;
+        `extra_topics(name)` gives topics to add to node `name`'s config."""
         ports = distinct_free_ports(2 * count)
         http_ports, listen_ports = ports[:count], ports[count:]
         listens = [f"{HOST}:{p}" for p in listen_ports]
@@ -265,6 +266,8 @@ class ClusterTestCase(ClusterNodesTestCase):
             peers = listens if peers_include_self else listens[:i] + listens[i + 1:]
             config = node_config(name, listens[i], peers, interval_ms, history)
             config["limits"].update(limits or {})
+            if extra_topics:
+                config["topics"].update(extra_topics(name))
             if storage_dir:
                 config["storage"] = {"path": os.path.join(storage_dir, f"{name}.db")}
             node = Node(name, http_ports[i], listen_ports[i], config)
@@ -443,6 +446,68 @@ class ClusterTest(ClusterTestCase):
             # Still one owner everywhere.
             for node in nodes:
                 self.assertEqual(owner_of(node.cluster(), TICKS), owner, f"view of {node.name}")
+
+    def test_command_source_runs_once_on_its_owner_and_moves_with_it(self):
+        """A command source in a 3-node cluster runs only on its topic's owner (each node's
+        program notes its runs in a file of its own), once per interval; when the owner is
+        killed, a survivor takes the topic over and runs the source from then on."""
+        interval_ms = 200
+        runs_dir = tempfile.mkdtemp(prefix="happy-cluster-source-")
+        self.addCleanup(shutil.rmtree, runs_dir, True)
+
+        def probe(name):
+            # The same command on every node; only the file it notes runs in differs.
+            script = f'echo run >> "{runs_dir}/$NODE"; date +%s%N | cut -c1-13'
+            return {"probe": {"source": {"command": ["/bin/sh", "-c", script],
+                                         "env": {"NODE": name}, "interval_ms": interval_ms}}}
+
+        def runs():
+            out = {}
+            for name in ("a", "b", "c"):
+                try:
+                    with open(os.path.join(runs_dir, name)) as f:
+                        out[name] = len(f.read().split())
+                except FileNotFoundError:
+                    out[name] = 0
+            return out
+
+        with self.logs_on_failure():
+            nodes = self.start_cluster(3, interval_ms=1000, peers_include_self=False,
+                                       extra_topics=probe)
+            owner = owner_of(self.views["a"], "probe")
+            time.sleep(0.5)  # the source settles on its owner after the last view change
+            before, t0 = runs(), time.monotonic()
+            time.sleep(2.0 * SLOW)
+            after, elapsed = runs(), time.monotonic() - t0
+            expected = elapsed * 1000 / interval_ms
+            grown = {name: after[name] - before[name] for name in after}
+            print(f"\nprobe owned by {owner}: runs per node in {elapsed:.2f} s: {grown} "
+                  f"(one source: ~{expected:.0f})", file=sys.stderr)
+            self.assertEqual([n for n, g in grown.items() if g > 0], [owner],
+                             f"only the owner runs the source: {grown}")
+            self.assertGreater(grown[owner], 0.5 * expected)
+            self.assertLess(grown[owner], 1.3 * expected + 1)
+            # Every node holds the owner's readings.
+            seqs = [n.topic_seq("probe") for n in nodes]
+            self.assertTrue(all(s > 0 for s in seqs), f"probe seq per node: {seqs}")
+
+            victim = next(n for n in nodes if n.name == owner)
+            survivors = [n for n in nodes if n is not victim]
+            victim.kill()
+            new_owner, deadline = None, time.monotonic() + FAILOVER_WITHIN_S
+            while new_owner is None and time.monotonic() < deadline:
+                with contextlib.suppress(AssertionError, OSError):
+                    seen = owner_of(survivors[0].cluster(timeout=1.0), "probe")
+                    new_owner = seen if seen != owner else None
+                time.sleep(0.1)
+            self.assertIsNotNone(new_owner, f"no survivor took probe over from {owner}")
+            time.sleep(1.0 * SLOW)
+            before = runs()
+            time.sleep(1.5 * SLOW)
+            after = runs()
+            grown = {name: after[name] - before[name] for name in after}
+            self.assertEqual([n for n, g in grown.items() if g > 0], [new_owner],
+                             f"after the failover only {new_owner} runs it: {grown}")
 
     def test_owner_killed_while_publishing_fails_over(self):
         """SIGKILL the owner of a topic while 100 publishes/s go through the other two

@@ -12,7 +12,7 @@
 #include "net/cluster_status_json.hpp"
 #include "net/history_json.hpp"
 #include "net/on_strand.hpp"
-#include "net/publish_request.hpp"
+#include "wire/publish_body.hpp"
 #include "net/route.hpp"
 #include "net/publisher_connection.hpp"
 #include "net/stream_connection.hpp"

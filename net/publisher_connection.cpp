@@ -3,7 +3,7 @@
 #include "log/log.hpp"
 #include "net/on_strand.hpp"
 #include "net/peer_address.hpp"
-#include "net/publish_request.hpp"
+#include "wire/publish_body.hpp"
 #include "net/token_expiry.hpp"
 
 namespace happy {

@@ -1,6 +1,6 @@
 #include "net/websocket_frames.hpp"
 
-#include "net/utf8.hpp"
+#include "wire/utf8.hpp"
 
 namespace happy::ws {
 

@@ -8,39 +8,34 @@
 
 #include <cctype>
 
+#include "wire/publish_body.hpp"
+
 namespace happy {
 
 namespace {
 
-constexpr unsigned strict_utf8 = rapidjson::kParseValidateEncodingFlag;
+// Iterative: a body of a few MiB of '[' must not recurse once per bracket.
+constexpr unsigned body_parse_flags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
-source_outcome compact(const rapidjson::Value& value, std::size_t max_reading_bytes) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  if (buffer.GetSize() > max_reading_bytes)
-    return source_outcome::failed(source_failure::too_large,
-                                  "the reading is " + std::to_string(buffer.GetSize()) +
-                                      " bytes, more than limits.max_message_bytes = " +
-                                      std::to_string(max_reading_bytes));
-  return source_outcome::value(std::string(buffer.GetString(), buffer.GetSize()));
-}
-
-std::string parse_error_text(const rapidjson::Document& doc) {
-  std::string text = rapidjson::GetParseError_En(doc.GetParseError());
+std::string lower_case(std::string text) {
   if (!text.empty() && text.back() == '.') text.pop_back();
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
 
-source_outcome parse(std::string_view text, rapidjson::Document& doc) {
-  doc.Parse<strict_utf8>(text.data(), text.size());
-  if (doc.HasParseError())
-    return source_outcome::failed(
-        source_failure::bad_output,
-        "expected one JSON value, got '" + excerpt(text) + "' (" + parse_error_text(doc) +
-            " at byte " + std::to_string(doc.GetErrorOffset()) + ")");
-  return source_outcome::value({});
+// True when `value` nests deeper than `limit`; looks no deeper than that.
+bool deeper_than(const rapidjson::Value& value, std::size_t limit) {
+  if (!value.IsArray() && !value.IsObject()) return false;
+  if (limit == 0) return true;
+  if (value.IsArray()) {
+    for (const auto& item : value.GetArray())
+      if (deeper_than(item, limit - 1)) return true;
+  } else {
+    for (const auto& member : value.GetObject())
+      if (deeper_than(member.value, limit - 1)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -57,21 +52,46 @@ std::string excerpt(std::string_view text, std::size_t max_chars) {
 }
 
 source_outcome reading_from_text(std::string_view text, std::size_t max_reading_bytes) {
-  rapidjson::Document doc;
-  if (auto parsed = parse(text, doc); !parsed.ok()) return parsed;
-  return compact(doc, max_reading_bytes);
+  // The gate every published value passes: one JSON value, at most 64 levels
+  // deep, valid Unicode, numbers JSON can hold.
+  auto checked = check_publish_body(text);
+  if (checked.status != 0)
+    return source_outcome::failed(source_failure::bad_output,
+                                  "expected one JSON value, got '" + excerpt(text) + "' (" +
+                                      lower_case(checked.error) + ")");
+  if (checked.value_json.size() > max_reading_bytes)
+    return source_outcome::failed(source_failure::too_large,
+                                  "the reading is " + std::to_string(checked.value_json.size()) +
+                                      " bytes, more than limits.max_message_bytes = " +
+                                      std::to_string(max_reading_bytes));
+  return source_outcome::value(std::move(checked.value_json));
 }
 
 source_outcome reading_at_pointer(std::string_view text, const std::string& pointer,
                                   std::size_t max_reading_bytes) {
   rapidjson::Document doc;
-  if (auto parsed = parse(text, doc); !parsed.ok()) return parsed;
+  doc.Parse<body_parse_flags>(text.data(), text.size());
+  if (doc.HasParseError())
+    return source_outcome::failed(
+        source_failure::bad_output,
+        "expected a JSON body, got '" + excerpt(text) + "' (" +
+            lower_case(rapidjson::GetParseError_En(doc.GetParseError())) + " at byte " +
+            std::to_string(doc.GetErrorOffset()) + ")");
   rapidjson::Pointer at(pointer.data(), pointer.size());
   const rapidjson::Value* value = at.IsValid() ? at.Get(doc) : nullptr;
   if (!value)
     return source_outcome::failed(source_failure::bad_output,
                                   "the body has no value at JSON Pointer '" + pointer + "'");
-  return compact(*value, max_reading_bytes);
+  // Writing the value out recurses once per level.
+  if (deeper_than(*value, max_publish_nesting))
+    return source_outcome::failed(source_failure::bad_output,
+                                  "the value at '" + pointer + "' is nested deeper than " +
+                                      std::to_string(max_publish_nesting) + " levels");
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value->Accept(writer);
+  return reading_from_text(std::string_view(buffer.GetString(), buffer.GetSize()),
+                           max_reading_bytes);
 }
 
 const char* failure_label(source_failure failure) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "auth/constant_time.hpp"
-#include "net/publish_request.hpp"
+#include "wire/publish_body.hpp"
 
 namespace {
 

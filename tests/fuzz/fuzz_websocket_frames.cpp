@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "net/utf8.hpp"
+#include "wire/utf8.hpp"
 #include "net/websocket_frames.hpp"
 
 namespace {

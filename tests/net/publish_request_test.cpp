@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "net/publish_request.hpp"
+#include "wire/publish_body.hpp"
 
 using namespace happy;
 

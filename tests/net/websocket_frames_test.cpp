@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "net/utf8.hpp"
+#include "wire/utf8.hpp"
 #include "net/websocket_frames.hpp"
 
 using namespace happy::ws;

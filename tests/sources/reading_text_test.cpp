@@ -41,3 +41,20 @@ TEST_CASE("log excerpts are short and printable") {
   CHECK(excerpt(std::string(100, 'x'), 10) == "xxxxxxxxxx...");
   CHECK(excerpt("bell\x07") == "bell?");
 }
+
+TEST_CASE("readings pass the publish gate: bounded depth, numbers JSON can hold") {
+  auto nested = [](int levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  CHECK(reading_from_text(nested(64), 1000).ok());
+  auto deep = reading_from_text(nested(65), 1000);
+  CHECK(deep.failure == source_failure::bad_output);
+  CHECK_THAT(deep.problem, Catch::Contains("nested deeper than 64 levels"));
+  CHECK(reading_from_text("1e999", 100).failure == source_failure::bad_output);
+  CHECK(reading_from_text("\"\\udc00\"", 100).failure == source_failure::bad_output);
+
+  // A body far deeper than the stack could recurse: parsed without recursion, refused.
+  std::string body = "{\"a\":" + nested(1000000) + ",\"b\":" + nested(3) + "}";
+  CHECK(reading_at_pointer(body, "/b", 1000).reading == "[[[]]]");
+  auto too_deep = reading_at_pointer(body, "/a", 1000);
+  CHECK(too_deep.failure == source_failure::bad_output);
+  CHECK(too_deep.problem == "the value at '/a' is nested deeper than 64 levels");
+}

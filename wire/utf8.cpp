@@ -1,4 +1,4 @@
-#include "net/utf8.hpp"
+#include "wire/utf8.hpp"
 
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-#include "net/publish_request.hpp"
+#include "wire/publish_body.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "net/utf8.hpp"
+#include "wire/utf8.hpp"
 
 namespace happy {
 

@@ -1,7 +1,8 @@
 #pragma once
 
-// Decides whether a publish body may go ahead, before any actor is involved:
-// one JSON value, bounded depth. (Tokens: auth/access_policy.)
+// Decides whether a value may go to subscribers, before any actor is involved:
+// one JSON value, bounded depth, valid Unicode. Published bodies pass it, and
+// so do source readings (sources/reading_text). (Tokens: auth/access_policy.)
 
 #include <string>
 #include <string_view>

@@ -91,6 +91,47 @@ class TlsTest(ServerTestCase):
         seqs = [e["seq"] for e in events]
         self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
 
+    def test_an_https_source_trusts_only_certificates_its_cas_vouch_for(self):
+        """A topic's http source on https:// reads this TLS server's /metrics when the CA is
+        trusted (SSL_CERT_FILE); with the system's CAs alone the handshake fails: no
+        reading, a connection failure in the log and in /metrics."""
+        tls_server = self.start_server(tls_config(self.cert, self.key))
+        wait_for_stderr(tls_server, r"listening on .*\(TLS")
+        source = {"http": f"https://localhost:{tls_server.port}/metrics", "interval_ms": 100,
+                  "timeout_ms": 2000, "prometheus": {"metric": "happy_connections",
+                                                     "labels": {"transport": "http"}}}
+        config = {"topics": {"remote": {"source": source}}}
+
+        trusting = self.start_server(config, env={"SSL_CERT_FILE": self.ca})
+        deadline = time.monotonic() + 10
+        while trusting.topic("remote")["seq"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertGreaterEqual(trusting.topic("remote")["seq"], 3, trusting.stderr())
+        trusting.kill()
+
+        def handshake_failures():
+            conn = http.client.HTTPSConnection("localhost", tls_server.port, timeout=5,
+                                               context=client_context(self.ca))
+            try:
+                conn.request("GET", "/metrics")
+                body = conn.getresponse().read()
+            finally:
+                conn.close()
+            return metric_value(parse_metrics(body.decode()), "happy_tls_handshake_failures_total") or 0
+
+        failures_before = handshake_failures()
+        doubting = self.start_server(config)
+        wait_for_stderr(doubting, r"source of topic 'remote' \(http https://localhost:\d+/metrics\) "
+                                  r"gave no reading: connection: TLS handshake failed: "
+                                  r"certificate verify failed", timeout=10)
+        time.sleep(0.5)
+        self.assertEqual(doubting.topic("remote")["seq"], 0)
+        samples = parse_metrics(doubting.http("/metrics")[2].decode())
+        self.assertGreaterEqual(metric_value(samples, "happy_source_failures_total",
+                                             topic="remote", reason="connection"), 2)
+        # The TLS server saw the refused handshakes too.
+        self.assertGreater(handshake_failures(), failures_before)
+
     def test_wss_subscribers_get_every_reading_in_order(self):
         server = self.start_server(tls_config(self.cert, self.key))
 

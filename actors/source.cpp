@@ -30,7 +30,9 @@ void note_failure(source_pointer self, const source_outcome& outcome) {
   auto& log = s.log;
   ++log.in_a_row;
   auto now = clock_type::now();
-  if (outcome.problem == log.last_problem && now - log.last_logged < repeat_log_every) {
+  // Keyed on the kind, not the text: a program that prints a time or a
+  // counter to stderr must not turn every run into a log line.
+  if (outcome.failure == log.last_failure && now - log.last_logged < repeat_log_every) {
     ++log.unlogged;
     return;
   }
@@ -39,13 +41,14 @@ void note_failure(source_pointer self, const source_outcome& outcome) {
                        : "";
   log_warning("source of topic '" + s.topic + "' (" + describe_source(s.cfg) + ") gave no reading: " +
               failure_label(outcome.failure) + ": " + outcome.problem + repeats);
-  log.last_problem = outcome.problem;
+  log.last_failure = outcome.failure;
   log.last_logged = now;
   log.unlogged = 0;
 }
 
 void take(source_pointer self, const source_outcome& outcome) {
   auto& s = self->state;
+  if (outcome.failure == source_failure::stopped) return;  // only while ending
   if (!outcome.ok()) return note_failure(self, outcome);
   if (s.log.in_a_row > 0)
     log_info("source of topic '" + s.topic + "' works again after " +
@@ -63,7 +66,7 @@ void start_run(source_pointer self) {
     return;
   }
   // Linked: it ends with its source (once a run in flight is over).
-  if (!s.runner) s.runner = self->spawn<caf::detached + caf::linked>(source_runner, s.topic);
+  if (!s.runner) s.runner = self->spawn<caf::detached + caf::linked>(source_runner, s.stop);
   s.running = true;
   // The runner bounds every run by timeout_ms itself; no second deadline here.
   self->request(s.runner, caf::infinite, run_atom::value, s.cfg)
@@ -92,6 +95,11 @@ source_actor::behavior_type source(source_pointer self, std::string topic, hub_a
   if (s.cfg.kind == source_kind::system) {
     s.sampler.emplace(s.cfg.metric);
     s.sampler->sample(clock_type::now());  // rates need a baseline one interval before the first reading
+  } else {
+    s.stop = std::make_shared<stop_signal>();
+    // Runs at the end whatever ends the source (the state may be gone then,
+    // so the functor holds its own reference).
+    self->attach_functor([stop = s.stop] { stop->raise(); });
   }
   // A runner that ended (it should not) must not take the source, and with
   // it the registry, down: the next tick makes a new one. Any other exit

@@ -12,18 +12,21 @@ namespace {
 
 source_outcome run_once(source_runner_pointer self, const source_config& cfg) {
   auto timeout = std::chrono::milliseconds(cfg.timeout_ms);
+  const auto& stop = *self->state.stop;
   if (cfg.kind == source_kind::command)
-    return run_command(cfg.command, timeout, cfg.max_reading_bytes);
+    return run_command(cfg.command, timeout, cfg.max_reading_bytes, stop);
   auto& fetcher = self->state.fetcher;
   if (!fetcher) fetcher = std::make_unique<http_fetcher>();
-  auto got = fetcher->get(cfg.http, timeout);
+  auto got = fetcher->get(cfg.http, timeout, stop);
   if (auto* failure = std::get_if<source_outcome>(&got)) return std::move(*failure);
   return reading_from_body(cfg.http, std::get<std::string>(got), cfg.max_reading_bytes);
 }
 
 }  // namespace
 
-source_runner_actor::behavior_type source_runner(source_runner_pointer self, std::string) {
+source_runner_actor::behavior_type source_runner(source_runner_pointer self,
+                                                 std::shared_ptr<const stop_signal> stop) {
+  self->state.stop = std::move(stop);
   return {
       [self](run_atom, const source_config& cfg) -> source_outcome {
         // An exception would end the runner; the run fails instead, like any other.

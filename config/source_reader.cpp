@@ -81,6 +81,14 @@ http_source read_http(const Value& s, const std::string& at) {
   if (!url || url->host().empty())
     throw rule_violation{at + "/http", "expected an http:// or https:// URL with a host, got '" +
                                            out.url + "'"};
+  if (url->has_port()) {
+    std::string port(url->port());
+    bool digits = !port.empty() && port.size() <= 5 &&
+                  port.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoul(port) < 1 || std::stoul(port) > 65535)
+      throw rule_violation{at + "/http", "expected a port from 1 to 65535 after the host, got '" +
+                                             out.url + "'"};
+  }
   if (url->has_userinfo())
     throw rule_violation{at + "/http", "expected no user:password@ in the URL (use headers, "
                                        "e.g. Authorization)"};

@@ -74,12 +74,13 @@ int milliseconds_until(clock_type::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
-// Waits for the program up to the deadline; true with its status, false if it is still running.
-bool wait_until(pid_t pid, clock_type::time_point deadline, int& status) {
+// Waits for the program up to the deadline or a stop; true with its status,
+// false if it is still running.
+bool wait_until(pid_t pid, clock_type::time_point deadline, const stop_signal& stop, int& status) {
   while (true) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid || (done < 0 && errno != EINTR)) return true;
-    if (clock_type::now() >= deadline) return false;
+    if (clock_type::now() >= deadline || stop.raised()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
@@ -87,7 +88,8 @@ bool wait_until(pid_t pid, clock_type::time_point deadline, int& status) {
 }  // namespace
 
 source_outcome run_command(const command_source& command, std::chrono::milliseconds timeout,
-                           std::size_t max_output_bytes) {
+                           std::size_t max_output_bytes, const stop_signal& stop) {
+  if (stop.raised()) return source_outcome::failed(source_failure::stopped, "the source stopped");
   pipe_pair out, err;
   if (!out.ok() || !err.ok())
     return source_outcome::failed(source_failure::start,
@@ -134,16 +136,18 @@ source_outcome run_command(const command_source& command, std::chrono::milliseco
 
   std::string output, errors;
   bool too_large = false, timed_out = false;
-  pollfd fds[2] = {{out.read_end(), POLLIN, 0}, {err.read_end(), POLLIN, 0}};
+  // The third descriptor wakes the wait when the source goes away.
+  pollfd fds[3] = {
+      {out.read_end(), POLLIN, 0}, {err.read_end(), POLLIN, 0}, {stop.fd(), POLLIN, 0}};
   int open_pipes = 2;
   char buffer[16384];
-  while (open_pipes > 0 && !too_large) {
+  while (open_pipes > 0 && !too_large && !stop.raised()) {
     int wait_ms = milliseconds_until(deadline);
     if (wait_ms == 0) {
       timed_out = true;
       break;
     }
-    int ready = ::poll(fds, 2, wait_ms);
+    int ready = ::poll(fds, 3, wait_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) break;
     for (int i = 0; i < 2; ++i) {
@@ -163,10 +167,14 @@ source_outcome run_command(const command_source& command, std::chrono::milliseco
     }
   }
   int status = 0;
-  bool exited = !timed_out && !too_large && wait_until(pid, deadline, status);
+  bool exited =
+      !timed_out && !too_large && !stop.raised() && wait_until(pid, deadline, stop, status);
   if (!exited) {
     ::kill(-pid, SIGKILL);
     ::waitpid(pid, &status, 0);
+    if (stop.raised() && !timed_out && !too_large)
+      return source_outcome::failed(source_failure::stopped,
+                                    argv[0] + " was stopped with its source (killed)");
     if (too_large)
       return source_outcome::failed(source_failure::too_large,
                                     argv[0] + " printed more than " +

@@ -1,8 +1,10 @@
 #include "sources/http_fetcher.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -11,6 +13,7 @@
 #include <boost/beast/version.hpp>
 #include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
+#include <unistd.h>
 
 #include <optional>
 
@@ -56,8 +59,11 @@ std::optional<target> target_of(const std::string& url_text) {
 // socket is closed, which ends whatever was still pending.
 class exchange {
  public:
-  exchange(asio::ssl::context& tls, const target& where, const http_source& source)
-      : where_(where), resolver_(io_), plain_(io_), secure_(io_, tls) {
+  exchange(asio::ssl::context& tls, const target& where, const http_source& source,
+           const stop_signal& stop)
+      : where_(where), resolver_(io_), plain_(io_), secure_(io_, tls), stop_(io_) {
+    // A copy of the descriptor: the stream_descriptor closes what it holds.
+    if (stop.fd() >= 0) stop_.assign(::dup(stop.fd()));
     request_.method(http::verb::get);
     request_.target(where.path_and_query);
     request_.version(11);
@@ -73,18 +79,25 @@ class exchange {
   }
 
   std::variant<std::string, source_outcome> run(std::chrono::milliseconds timeout) {
+    if (stop_.is_open())
+      stop_.async_wait(asio::posix::descriptor_base::wait_read, [this](error_code ec) {
+        if (!ec) fail(source_failure::stopped, "the source stopped", {});
+      });
     resolver_.async_resolve(where_.host, where_.port,
                             [this](error_code ec, const tcp::resolver::results_type& found) {
                               if (ec) return fail(source_failure::connection, "cannot resolve", ec);
                               connect(found);
                             });
     io_.run_for(timeout);
-    if (!done_) {
+    bool stopped = failure_ && failure_->failure == source_failure::stopped;
+    if (!done_ || stopped) {
       resolver_.cancel();
       beast::get_lowest_layer(secure_).close();
       plain_.close();
+      stop_.close();
       io_.restart();
       io_.run();
+      if (stopped) return *failure_;
       return source_outcome::failed(source_failure::timeout,
                                     "no answer within " + std::to_string(timeout.count()) + " ms");
     }
@@ -103,8 +116,11 @@ class exchange {
     socket.async_connect(found, [this](error_code ec, const tcp::endpoint&) {
       if (ec) return fail(source_failure::connection, "cannot connect", ec);
       if (!where_.tls) return exchange_over(plain_);
-      // SNI and the name the certificate must carry.
-      SSL_set_tlsext_host_name(secure_.native_handle(), where_.host.c_str());
+      // SNI (for names only: RFC 6066 has no IP literals there) and the name
+      // or address the certificate must carry.
+      error_code not_an_address;
+      asio::ip::make_address(where_.host, not_an_address);
+      if (not_an_address) SSL_set_tlsext_host_name(secure_.native_handle(), where_.host.c_str());
       secure_.set_verify_callback(asio::ssl::host_name_verification(where_.host));
       secure_.async_handshake(asio::ssl::stream_base::client, [this](error_code ec) {
         if (ec) return fail(source_failure::connection, "TLS handshake failed", ec);
@@ -123,6 +139,7 @@ class exchange {
                       "the body is over " + std::to_string(max_http_source_body_bytes) + " bytes",
                       {});
         if (ec) return fail(source_failure::connection, "cannot read the answer", ec);
+        if (done_) return;
         done_ = true;
         io_.stop();
       });
@@ -130,6 +147,7 @@ class exchange {
   }
 
   void fail(source_failure why, const std::string& what, error_code ec) {
+    if (done_) return;  // the stop and an answer both ready in one run
     failure_ = source_outcome::failed(why, ec ? what + ": " + ec.message() : what);
     done_ = true;
     io_.stop();
@@ -140,6 +158,7 @@ class exchange {
   tcp::resolver resolver_;
   beast::tcp_stream plain_;
   beast::ssl_stream<beast::tcp_stream> secure_;
+  asio::posix::stream_descriptor stop_;
   http::request<http::empty_body> request_;
   beast::flat_buffer buffer_;
   http::response_parser<http::string_body> parser_;
@@ -158,10 +177,12 @@ http_fetcher::http_fetcher() : tls_(asio::ssl::context::tls_client) {
 }
 
 std::variant<std::string, source_outcome> http_fetcher::get(const http_source& source,
-                                                            std::chrono::milliseconds timeout) {
+                                                            std::chrono::milliseconds timeout,
+                                                            const stop_signal& stop) {
+  if (stop.raised()) return source_outcome::failed(source_failure::stopped, "the source stopped");
   auto where = target_of(source.url);
   if (!where) return source_outcome::failed(source_failure::start, "cannot parse the URL");
-  exchange one(tls_, *where, source);
+  exchange one(tls_, *where, source, stop);
   return one.run(timeout);
 }
 

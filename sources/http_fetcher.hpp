@@ -4,7 +4,8 @@
 // the whole exchange (resolve, connect, TLS, request, answer) bounded by
 // `timeout`, the body bounded too. https verifies the server's certificate
 // and name against the system's CAs (OpenSSL's default paths, so
-// SSL_CERT_FILE names another bundle). Blocks the calling thread.
+// SSL_CERT_FILE names another bundle). Blocks the calling thread until the
+// answer, the timeout or `stop`.
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -14,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "sources/source_outcome.hpp"
+#include "sources/stop_signal.hpp"
 
 namespace happy {
 
@@ -27,7 +29,8 @@ class http_fetcher {
 
   // The body of a 200 answer, or why there is none.
   std::variant<std::string, source_outcome> get(const http_source& source,
-                                                std::chrono::milliseconds timeout);
+                                                std::chrono::milliseconds timeout,
+                                                const stop_signal& stop);
 
  private:
   boost::asio::ssl::context tls_;

@@ -104,6 +104,7 @@ const char* failure_label(source_failure failure) {
     case source_failure::http_status: return "http_status";
     case source_failure::connection: return "connection";
     case source_failure::start: return "start";
+    case source_failure::stopped: return "stopped";
   }
   return "none";
 }

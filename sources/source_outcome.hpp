@@ -16,7 +16,9 @@ enum class source_failure {
   http_status,  // a status other than 200
   connection,   // the host could not be resolved, refused, reset the connection
   start,        // the program could not be started, /proc could not be read
+  stopped,      // the source went away during the run (never counted: no one is left to)
 };
+// The failures /metrics counts: all but `stopped`.
 inline constexpr std::size_t source_failure_count = 8;
 
 // The label /metrics shows for a failure ("timeout", "exit_status", ...).

@@ -310,6 +310,12 @@ TEST_CASE("source mistakes are located") {
   CHECK_THAT(topic(R"({"http":"ftp://host/x"})"), Catch::StartsWith("test.json: /topics/t/source/http: "));
   CHECK_THAT(topic(R"({"http":"http://"})"),
              Catch::StartsWith("test.json: /topics/t/source/http: expected an http:// or https:// URL"));
+  CHECK(topic(R"({"http":"http://host:65536/x"})") ==
+        "test.json: /topics/t/source/http: expected a port from 1 to 65535 after the host, got "
+        "'http://host:65536/x'");
+  CHECK_THAT(topic(R"({"http":"http://host:0/x"})"), Catch::Contains("port from 1 to 65535"));
+  CHECK_THAT(topic(R"({"http":"http://host:/x"})"), Catch::Contains("port from 1 to 65535"));
+  CHECK(topic(R"({"http":"https://[::1]:8443/x"})").empty());
   CHECK_THAT(topic(R"({"http":"http://u:p@host/x"})"),
              Catch::StartsWith("test.json: /topics/t/source/http: expected no user:password@"));
   CHECK_THAT(topic(R"({"http":"http://host/x","json_pointer":"a/b"})"),

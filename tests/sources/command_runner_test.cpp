@@ -3,6 +3,8 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <unistd.h>
 
@@ -13,11 +15,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
+const stop_signal never_stopped;
+
 source_outcome sh(const std::string& script, std::chrono::milliseconds timeout = 2000ms,
                   std::size_t max_output = 1000) {
   command_source command;
   command.argv = {"/bin/sh", "-c", script};
-  return run_command(command, timeout, max_output);
+  return run_command(command, timeout, max_output, never_stopped);
 }
 
 }  // namespace
@@ -36,7 +40,7 @@ TEST_CASE("the environment and the directory are the config's, nothing else") {
                   "\"$PWD\" \"$X\" \"$HAPPY_SERVICE_SECRET\" \"$PATH\""};
   command.env = {{"X", "from config"}};
   command.cwd = "/tmp";
-  auto outcome = run_command(command, 2000ms, 1000);
+  auto outcome = run_command(command, 2000ms, 1000, never_stopped);
   ::unsetenv("HAPPY_SERVICE_SECRET");
   REQUIRE(outcome.ok());
   rapidjson::Document doc;
@@ -76,7 +80,49 @@ TEST_CASE("failures: exit status, signal, garbage, too large, timeout, not start
 
   command_source missing;
   missing.argv = {"/no/such/program"};
-  auto not_started = run_command(missing, 1000ms, 100);
+  auto not_started = run_command(missing, 1000ms, 100, never_stopped);
   CHECK(not_started.failure == source_failure::start);
   CHECK_THAT(not_started.problem, Catch::StartsWith("cannot start /no/such/program: "));
+}
+
+TEST_CASE("a stop ends the run at once and kills what the program started") {
+  stop_signal stop;
+  char pid_file[] = "/tmp/happy-stop-XXXXXX";
+  int fd = ::mkstemp(pid_file);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  command_source command;
+  // The grandchild records its pid: it must be gone too, not left to its 30 s.
+  command.argv = {"/bin/sh", "-c", std::string("sleep 30 & echo $! > ") + pid_file + "; wait"};
+  std::thread stopper([&stop] {
+    std::this_thread::sleep_for(300ms);
+    stop.raise();
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto outcome = run_command(command, 20000ms, 100, stop);
+  auto took = std::chrono::steady_clock::now() - started;
+  stopper.join();
+  CHECK(outcome.failure == source_failure::stopped);
+  CHECK(took < 2s);
+  pid_t grandchild = 0;
+  if (FILE* f = std::fopen(pid_file, "r")) {
+    CHECK(std::fscanf(f, "%d", &grandchild) == 1);
+    std::fclose(f);
+  }
+  ::unlink(pid_file);
+  REQUIRE(grandchild > 0);
+  // Killed, then reaped by init (or left a zombie for a moment): not sleeping on.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    char state = 'X';
+    if (FILE* f = std::fopen(("/proc/" + std::to_string(grandchild) + "/stat").c_str(), "r")) {
+      CHECK(std::fscanf(f, "%*d (%*[^)]) %c", &state) == 1);
+      std::fclose(f);
+    }
+    gone = state == 'Z' || state == 'X';
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(gone);
+  // A raised signal stays raised: the next run does not start at all.
+  CHECK(run_command(command, 20000ms, 100, stop).failure == source_failure::stopped);
 }

@@ -35,10 +35,12 @@ publisher_connection::~publisher_connection() {
 
 void publisher_connection::run(std::int64_t expires_at_ms) {
   context_.connections.add(shared_from_this(), transport_kind::publisher);
-  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(), [](publisher_connection& self) {
-    log_info("token expired: closing publisher topic=" + self.topic_ + " peer=" + self.peer_);
-    self.close_with(close_code::token_expired, "token expired");
-  });
+  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(),
+                   [](publisher_connection& self) {
+                     log_info("token expired: closing publisher topic=" + self.topic_ +
+                              " peer=" + self.peer_);
+                     self.close_with(close_code::token_expired, "token expired");
+                   });
   publisher_ = context_.actors.open_publisher(topic_);
   ws_.next_layer().tcp().expires_never();
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));

@@ -60,6 +60,11 @@ route parse_route(std::string_view target) {
   std::string_view path = decoded_path;
 
   route r;
+  // Wherever access is checked the token may come as ?token=: browsers cannot
+  // set headers on a WebSocket or an EventSource. Other routes ignore it.
+  for_each_parameter(url, [&](std::string_view key, std::string_view value) {
+    if (key == "token") r.token = std::string(value);
+  });
   if (path == "/" || path == "/index.html") {
     r.what = route::kind::index;
     return r;
@@ -95,10 +100,7 @@ route parse_route(std::string_view target) {
     return r;
   }
   if (path == "/topics" || path == "/topics/") {
-    r.what = route::kind::topic_list;
-    for_each_parameter(url, [&](std::string_view key, std::string_view value) {
-      if (key == "token") r.token = std::string(value);  // lists the protected topics it reads
-    });
+    r.what = route::kind::topic_list;  // with a token, the protected topics it reads too
     return r;
   }
   std::string_view name;
@@ -112,7 +114,6 @@ route parse_route(std::string_view target) {
     std::string problem;
     for_each_parameter(url, [&](std::string_view key, std::string_view value) {
       if (!problem.empty()) return;
-      if (key == "token") r.token = std::string(value);
       if (key != "from" && key != "to" && key != "points") return;
       std::uint64_t number = 0;
       if (key == "points") {
@@ -143,7 +144,6 @@ route parse_route(std::string_view target) {
     r.what = route::kind::publisher;
     r.topic = std::string(name);
     for_each_parameter(url, [&](std::string_view key, std::string_view value) {
-      if (key == "token") r.token = std::string(value);
       if (key == "ack") r.ack = value == "1" || value == "true";
     });
     return r;
@@ -160,7 +160,6 @@ route parse_route(std::string_view target) {
   std::string problem;
   for_each_parameter(url, [&](std::string_view key, std::string_view value) {
     if (!problem.empty()) return;
-    if (key == "token") r.token = std::string(value);
     if (key == "poll") {
       if (value != "1" && value != "0" && value != "true" && value != "false")
         problem = "invalid query parameter 'poll': expected 1 or 0, got " + quoted(value);

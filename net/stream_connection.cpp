@@ -4,9 +4,9 @@
 #include <string_view>
 
 #include "log/log.hpp"
-#include "net/token_expiry.hpp"
 #include "net/peer_address.hpp"
 #include "net/refusal_answer.hpp"
+#include "net/token_expiry.hpp"
 
 namespace happy {
 
@@ -57,10 +57,12 @@ void stream_connection::start(const std::string& topic, replay_request replay,
   topic_ = topic;
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
   // The stream ends when the token does; the page fetches a new one and resumes with since.
-  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(), [](stream_connection& self) {
-    log_info("token expired: ending stream topic=" + self.topic_ + " peer=" + self.peer_);
-    self.end_stream();
-  });
+  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(),
+                   [](stream_connection& self) {
+                     log_info("token expired: ending stream topic=" + self.topic_ +
+                              " peer=" + self.peer_);
+                     self.end_stream();
+                   });
 }
 
 std::string stream_connection::allow_origin() const {

@@ -76,7 +76,8 @@ void websocket_connection::start(const std::string& topic, replay_request replay
   session_ = context_.actors.open_session(topic, replay, shared_from_this());
   arm_token_expiry(expiry_timer_, socket_.get_executor(), expires_at_ms, shared_from_this(),
                    [](websocket_connection& self) {
-                     if (self.state_ != lifecycle::open) return;  // still upgrading, or closing anyway
+                     // Still upgrading, or closing anyway.
+                     if (self.state_ != lifecycle::open) return;
                      log_info("token expired: closing websocket topic=" + self.counters_->name +
                               " peer=" + self.peer_);
                      self.begin_close(close_code::token_expired, "token expired");

@@ -13,6 +13,7 @@
 #include <boost/beast/version.hpp>
 #include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <optional>
@@ -63,7 +64,11 @@ class exchange {
            const stop_signal& stop)
       : where_(where), resolver_(io_), plain_(io_), secure_(io_, tls), stop_(io_) {
     // A copy of the descriptor: the stream_descriptor closes what it holds.
-    if (stop.fd() >= 0) stop_.assign(::dup(stop.fd()));
+    // Without one (no descriptor left) the run still ends at its timeout.
+    int copy = stop.fd() >= 0 ? ::fcntl(stop.fd(), F_DUPFD_CLOEXEC, 0) : -1;
+    error_code not_assigned;
+    if (copy >= 0) stop_.assign(copy, not_assigned);
+    if (not_assigned) ::close(copy);
     request_.method(http::verb::get);
     request_.target(where.path_and_query);
     request_.version(11);

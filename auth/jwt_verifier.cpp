@@ -4,9 +4,9 @@
 #include <rapidjson/document.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <memory>
 
+#include "auth/token_segments.hpp"
 #include "auth/topic_pattern.hpp"
 
 namespace happy {
@@ -15,9 +15,6 @@ namespace {
 
 struct jwt_free_deleter {
   void operator()(jwt_t* token) const { jwt_free(token); }
-};
-struct c_string_free {
-  void operator()(char* text) const { std::free(text); }
 };
 
 jwt_alg_t libjwt_algorithm(jwt_algorithm algorithm) {
@@ -95,6 +92,9 @@ jwt_verifier::jwt_verifier(jwt_config settings) : settings_(std::move(settings))
 token_verdict jwt_verifier::verify(std::string_view token, std::int64_t now_ms) const {
   if (token.size() > max_token_bytes) return refused("token longer than 8 KiB");
   if (!has_jwt_shape(token)) return refused("not a JWT (three base64url parts)");
+  // Judged before libjwt: it takes `alg` in any case and ignores `crit`.
+  if (auto problem = check_token_header(token, algorithm_name(settings_.algorithm)); !problem.empty())
+    return refused(problem);
   std::string text(token);
   jwt_t* raw = nullptr;
   const auto* key = reinterpret_cast<const unsigned char*>(settings_.key.data());
@@ -104,10 +104,10 @@ token_verdict jwt_verifier::verify(std::string_view token, std::int64_t now_ms) 
   // libjwt verified with the algorithm the token names; only ours is trusted.
   if (jwt_get_alg(decoded.get()) != libjwt_algorithm(settings_.algorithm))
     return refused(std::string("token not signed with ") + algorithm_name(settings_.algorithm));
-  std::unique_ptr<char, c_string_free> claims_json(jwt_get_grants_json(decoded.get(), nullptr));
+  // The signed bytes themselves, not libjwt's re-serialization (which keeps
+  // only the last of two equal keys).
   rapidjson::Document claims;
-  if (!claims_json || claims.Parse(claims_json.get()).HasParseError() || !claims.IsObject())
-    return refused("claims are not a JSON object");
+  if (std::string problem; !read_token_claims(token, claims, problem)) return refused(problem);
 
   std::int64_t leeway_ms = settings_.leeway_s * 1000;
   token_verdict verdict;

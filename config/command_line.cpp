@@ -26,7 +26,8 @@ const char* const usage_text =
     "  --help               this text\n"
     "\n"
     "Environment: PORT (listen port, overrides server.port), HAPPY_PUBLISH_TOKENS (comma-\n"
-    "separated publish tokens, added to publish.tokens), HAPPY_LOG_LEVEL,\n"
+    "separated publish tokens, added to publish.tokens), HAPPY_METRICS_TOKENS (comma-separated,\n"
+    "added to metrics.tokens), HAPPY_LOG_LEVEL,\n"
     "HAPPY_NODE (cluster node name, overrides cluster.node), HAPPY_STORAGE_PATH (history\n"
     "file, overrides storage.path).\n";
 

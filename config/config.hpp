@@ -161,6 +161,8 @@ struct config {
   server_config server;
   std::vector<std::string> cors_allowed_origins{"*"};
   std::vector<std::string> publish_tokens;
+  // GET /metrics needs "Authorization: Bearer <one of these>"; empty: open.
+  std::vector<std::string> metrics_tokens;
   limits_config limits;
   std::string log_level = "info";
   std::string log_format = "text";

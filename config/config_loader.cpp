@@ -237,6 +237,8 @@ config read_config(const Value& doc, const std::string& source) {
     out.cors_allowed_origins = read_strings(doc["cors"]["allowed_origins"]);
   if (doc.HasMember("publish") && doc["publish"].HasMember("tokens"))
     out.publish_tokens = read_strings(doc["publish"]["tokens"]);
+  if (doc.HasMember("metrics") && doc["metrics"].HasMember("tokens"))
+    out.metrics_tokens = read_strings(doc["metrics"]["tokens"]);
   if (doc.HasMember("limits")) {
     const auto& l = doc["limits"];
     auto size = [&](const char* key, std::size_t& field) {

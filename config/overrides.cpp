@@ -25,6 +25,16 @@ bool valid_node_name(const std::string& name) {
   });
 }
 
+// A list from the environment, e.g. HAPPY_PUBLISH_TOKENS=a,b: empty items are skipped.
+void append_comma_separated(std::string_view rest, std::vector<std::string>& out) {
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    if (!item.empty()) out.emplace_back(item);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+}
+
 }  // namespace
 
 std::string apply_overrides(config& cfg, const command_line& args) {
@@ -35,15 +45,10 @@ std::string apply_overrides(config& cfg, const command_line& args) {
   }
   if (args.port) cfg.server.port = *args.port;
   if (args.web_root) cfg.web_root = *args.web_root;
-  if (const char* env_tokens = std::getenv("HAPPY_PUBLISH_TOKENS")) {
-    std::string_view rest = env_tokens;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto token = rest.substr(0, comma);
-      if (!token.empty()) cfg.publish_tokens.emplace_back(token);
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-  }
+  if (const char* env_tokens = std::getenv("HAPPY_PUBLISH_TOKENS"))
+    append_comma_separated(env_tokens, cfg.publish_tokens);
+  if (const char* env_tokens = std::getenv("HAPPY_METRICS_TOKENS"))
+    append_comma_separated(env_tokens, cfg.metrics_tokens);
   if (const char* env_storage = std::getenv("HAPPY_STORAGE_PATH"); env_storage && *env_storage)
     cfg.storage.path = env_storage;
   if (args.storage_path) cfg.storage.path = *args.storage_path;
@@ -77,6 +82,7 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
         "server.tls");
   check(a.cors_allowed_origins != b.cors_allowed_origins, "cors.allowed_origins");
   check(a.publish_tokens != b.publish_tokens, "publish.tokens");
+  check(a.metrics_tokens != b.metrics_tokens, "metrics.tokens");
   check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
   check(a.limits.max_message_bytes != b.limits.max_message_bytes, "limits.max_message_bytes");
   check(a.limits.max_queued_bytes_per_client != b.limits.max_queued_bytes_per_client,

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "actors/envelope.hpp"
+#include "auth/constant_time.hpp"
 #include "log/log.hpp"
 #include "net/auth_info_json.hpp"
 #include "net/cluster_status_json.hpp"
@@ -95,10 +96,46 @@ void http_connection::do_read() {
 }
 
 void http_connection::on_head(beast::error_code ec, std::size_t bytes) {
+  if (!ec) {
+    if (auto refusal = refuse_framing(parser_->get()); refusal) return send(std::move(*refusal));
+  }
   if (ec || parser_->is_done()) return on_read(ec, bytes);
   stream_.tcp().expires_after(body_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+}
+
+// RFC 9112 §6.1 and §6.3: a body is framed by Content-Length or by chunked as
+// the final transfer coding. Beast reads any other Transfer-Encoding as "no
+// body", so the body would be taken for the next request (smuggling behind a
+// proxy that framed it differently): refuse it and close. Likewise a second
+// Origin, Host or Authorization, where one reader could take the first and
+// another the last.
+std::optional<http_response> http_connection::refuse_framing(const http_request& head) {
+  auto refusal = [&](http::status status, std::string why) {
+    http_request closing;
+    closing.version(head.version());
+    closing.keep_alive(false);
+    return json_response(closing, status, error_body(std::move(why)), "");
+  };
+  for (auto field : {http::field::origin, http::field::host, http::field::authorization})
+    if (head.count(field) > 1)
+      return refusal(http::status::bad_request,
+                     "bad request: more than one " + std::string(http::to_string(field)) + " header");
+  auto codings = head.find(http::field::transfer_encoding);
+  if (codings == head.end()) return std::nullopt;
+  if (head.count(http::field::transfer_encoding) > 1)
+    return refusal(http::status::bad_request, "bad request: more than one Transfer-Encoding header");
+  std::vector<std::string_view> names;
+  for (auto name : http::token_list{codings->value()}) names.push_back(name);
+  bool chunked_last = !names.empty() && beast::iequals(names.back(), "chunked");
+  if (!chunked_last)
+    return refusal(http::status::bad_request,
+                   "bad request: Transfer-Encoding must end with chunked (RFC 9112 section 6.3)");
+  if (names.size() > 1)
+    return refusal(http::status::not_implemented,
+                   "transfer codings other than chunked are not supported");
+  return std::nullopt;
 }
 
 // A request arrived (or the peer left, or it was malformed).
@@ -176,6 +213,14 @@ void http_connection::handle_request(http_request request) {
                       R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full or I/O error); publishes are refused"})");
       return answer(http::status::ok, R"({"status":"ready"})");
     case route::kind::metrics: {
+      if (!metrics_reader_admitted(request)) {
+        http_response res = json_response(
+            request, http::status::unauthorized,
+            error_body("/metrics needs 'Authorization: Bearer <token>' with one of metrics.tokens"),
+            allow_origin);
+        res.set(http::field::www_authenticate, "Bearer");
+        return send(std::move(res));
+      }
       auto self = shared_from_this();
       auto shared_request = std::make_shared<http_request>(std::move(request));
       context_.actors.collect_stats(
@@ -364,13 +409,14 @@ void http_connection::open_stream(http_request request, route target, std::int64
   if (kind == stream_connection::format::sse && target.replay.kind == replay_request::mode::none &&
       last_event_id != request.end() && parse_u64(last_event_id->value(), last_seen))
     target.replay = replay_request::since(last_seen);
+  std::string reader_token(presented_token(request, target));
   upgraded_ = true;
   context_.connections.remove(this);
   auto stream = std::make_shared<stream_connection>(std::move(stream_), std::move(request), kind,
                                                  std::chrono::seconds(target.poll_timeout_s),
                                                  context_);
   stream->hold_address_slot(take_address_slot());
-  stream->start(target.topic, target.replay, expires_at_ms);
+  stream->start(target.topic, target.replay, expires_at_ms, std::move(reader_token));
 }
 
 void http_connection::upgrade_to_websocket(http_request request, const route& target,
@@ -384,14 +430,17 @@ void http_connection::upgrade_to_websocket(http_request request, const route& ta
   auto ws = std::make_shared<websocket_connection>(std::move(stream_), request,
                                                 std::move(early_bytes), context_);
   ws->hold_address_slot(take_address_slot());
-  ws->start(target.topic, target.replay, expires_at_ms);
+  ws->start(target.topic, target.replay, expires_at_ms,
+            std::string(presented_token(request, target)));
 }
 
 // Origin and max_connections, checked before any upgrade or stream; answers
 // the refusal itself and returns false.
 bool http_connection::admit_connection(const http_request& request) {
   std::string origin = origin_of(request);
-  if (!context_.origin_allowed(origin)) {
+  auto host = request.find(http::field::host);
+  if (!context_.origin_allowed(origin, host == request.end() ? std::string_view{}
+                                                             : std::string_view(host->value()))) {
     send(json_response(request, http::status::forbidden,
                        error_body("origin '" + origin + "' is not allowed"), ""));
     return false;
@@ -402,6 +451,19 @@ bool http_connection::admit_connection(const http_request& request) {
     return false;
   }
   return true;
+}
+
+// metrics.tokens set: the scraper must present one (Prometheus: `authorization`).
+bool http_connection::metrics_reader_admitted(const http_request& request) const {
+  const auto& tokens = context_.settings.metrics_tokens;
+  if (tokens.empty()) return true;
+  auto authorization = request.find(http::field::authorization);
+  auto token = find_presented_token(
+      authorization == request.end() ? std::string_view{} : std::string_view(authorization->value()),
+      {}, {}, {});
+  bool match = false;
+  for (const auto& candidate : tokens) match |= !token.empty() && equal_in_constant_time(token, candidate);
+  return match;
 }
 
 std::string_view http_connection::presented_token(const http_request& request,

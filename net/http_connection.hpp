@@ -31,6 +31,7 @@ class http_connection : public tracked_connection,
   void do_read();
   void on_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  static std::optional<http_response> refuse_framing(const http_request& head);
   void handle_request(http_request request);
   void upgrade_to_websocket(http_request request, const struct route& target, std::int64_t expires_at_ms);
   void answer_history(http_request request, const struct route& target);
@@ -40,6 +41,7 @@ class http_connection : public tracked_connection,
   void serve_asset(const http_request& request, const std::string& name);
   void publish(http_request request, const struct route& target);
   bool admit_connection(const http_request& request);
+  bool metrics_reader_admitted(const http_request& request) const;
   std::string_view presented_token(const http_request& request, const struct route& target) const;
   // Reading a topic (any transport, history): answers 401/403 itself and
   // returns nullopt; otherwise when the admitting token expires (0: never).

@@ -7,7 +7,8 @@ namespace happy {
 
 namespace {
 
-std::string unknown_topic_body(const std::string& topic, const std::vector<std::string>& known) {
+std::string unknown_topic_body(const std::string& topic, const std::vector<std::string>& known,
+                               const std::function<bool(const std::string&)>& may_read) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
@@ -15,7 +16,8 @@ std::string unknown_topic_body(const std::string& topic, const std::vector<std::
   w.String(("unknown topic '" + topic + "'").c_str());
   w.Key("topics");
   w.StartArray();
-  for (const auto& name : known) w.String(name.c_str());
+  for (const auto& name : known)
+    if (may_read(name)) w.String(name.c_str());
   w.EndArray();
   w.EndObject();
   return buffer.GetString();
@@ -23,10 +25,11 @@ std::string unknown_topic_body(const std::string& topic, const std::vector<std::
 
 }  // namespace
 
-refusal_answer answer_for(const subscribe_refusal& why) {
+refusal_answer answer_for(const subscribe_refusal& why,
+                          const std::function<bool(const std::string&)>& may_read) {
   switch (why.why) {
     case subscribe_refusal::reason::unknown_topic:
-      return {404, unknown_topic_body(why.topic, why.known_topics)};
+      return {404, unknown_topic_body(why.topic, why.known_topics, may_read)};
     case subscribe_refusal::reason::shutting_down:
       break;
   }

@@ -56,6 +56,13 @@ route parse_route(std::string_view target) {
     return bad_request("invalid request target " + quoted(target) + ": " +
                        parsed.error().message());
   const auto& url = *parsed;
+  // Segments are decoded one by one, so an encoded '/' would join two of
+  // them ("/topics%2Fsecret" read as "/topics/secret") behind a proxy that
+  // filters on the raw path. No name here contains '/': refuse it.
+  for (auto raw : url.encoded_segments())
+    if (raw.find("%2F") != std::string_view::npos || raw.find("%2f") != std::string_view::npos)
+      return bad_request("an encoded '/' (%2F) inside a path segment is not allowed: " +
+                         quoted(target));
   const std::string decoded_path = url.path();
   std::string_view path = decoded_path;
 

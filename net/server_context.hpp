@@ -46,8 +46,9 @@ struct server_context {
 
   // The value for Access-Control-Allow-Origin, or empty when `origin` is not allowed.
   std::string allowed_origin(const std::string& origin) const;
-  // Whether a subscription from `origin` may go ahead (WebSocket, SSE, stream).
-  bool origin_allowed(const std::string& origin) const;
+  // Whether a subscription from `origin` to `host` may go ahead (WebSocket,
+  // SSE, stream, publisher): no Origin, the page's own, or an allowed one.
+  bool origin_allowed(const std::string& origin, std::string_view host) const;
   // Whether a token cookie counts for a request from `origin` to `host`: no
   // Origin, the page's own origin, or one listed by name in cors.allowed_origins
   // ("*" does not do: any site could open a WebSocket with the user's cookie).

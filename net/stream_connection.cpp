@@ -5,6 +5,7 @@
 
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
+#include "actors/envelope.hpp"
 #include "net/refusal_answer.hpp"
 #include "net/token_expiry.hpp"
 
@@ -48,7 +49,8 @@ stream_connection::~stream_connection() {
 }
 
 void stream_connection::start(const std::string& topic, replay_request replay,
-                              std::int64_t expires_at_ms) {
+                              std::int64_t expires_at_ms, std::string reader_token) {
+  reader_token_ = std::move(reader_token);
   transport_kind kind = kind_ == format::sse    ? transport_kind::sse
                         : kind_ == format::poll ? transport_kind::poll
                                                 : transport_kind::stream;
@@ -77,7 +79,11 @@ void stream_connection::accept(frame_list replay) {
 }
 
 void stream_connection::refuse(subscribe_refusal why) {
-  asio::post(strand_, [self = shared_from_this(), answer = answer_for(why)]() mutable {
+  asio::post(strand_, [self = shared_from_this(), why = std::move(why)] {
+    auto caller = self->context_.access.identify(self->reader_token_, unix_millis_now());
+    auto answer = answer_for(why, [&](const std::string& topic) {
+      return self->context_.access.may_read(caller, topic);
+    });
     self->ending_ = true;
     auto res = json_response(self->request_, static_cast<http::status>(answer.status),
                              std::move(answer.json_body), self->allow_origin());

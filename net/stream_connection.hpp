@@ -36,7 +36,9 @@ class stream_connection : public transport,
   ~stream_connection() override;
 
   // `expires_at_ms`: the admitting token's exp (0: none); the stream ends then.
-  void start(const std::string& topic, replay_request replay, std::int64_t expires_at_ms = 0);
+  // `reader_token`: what admitted the reader, so a refusal lists only the topics it reads.
+  void start(const std::string& topic, replay_request replay, std::int64_t expires_at_ms = 0,
+             std::string reader_token = {});
 
   void accept(frame_list replay) override;
   void refuse(subscribe_refusal why) override;
@@ -71,6 +73,7 @@ class stream_connection : public transport,
   server_context& context_;
   session_handle session_;
   std::string topic_;
+  std::string reader_token_;
   std::string peer_;
   std::shared_ptr<topic_counters> counters_;
   boost::asio::steady_timer timer_;  // SSE heartbeat or long-poll timeout

@@ -14,6 +14,7 @@
 
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
+#include "actors/envelope.hpp"
 #include "net/refusal_answer.hpp"
 #include "net/token_expiry.hpp"
 
@@ -63,8 +64,9 @@ websocket_connection::~websocket_connection() {
 }
 
 void websocket_connection::start(const std::string& topic, replay_request replay,
-                                 std::int64_t expires_at_ms) {
+                                 std::int64_t expires_at_ms, std::string reader_token) {
   context_.connections.add(shared_from_this(), transport_kind::websocket);
+  upgrade_->reader_token = std::move(reader_token);
   counters_ = context_.metrics.topic(topic);
   if (!upgrade_->handshake.ok) {
     std::string body = error_body(upgrade_->handshake.error);
@@ -92,7 +94,11 @@ void websocket_connection::accept(frame_list replay) {
 }
 
 void websocket_connection::refuse(subscribe_refusal why) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), answer = answer_for(why)]() mutable {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), why = std::move(why)] {
+    auto caller = self->context_.access.identify(self->upgrade_->reader_token, unix_millis_now());
+    auto answer = answer_for(why, [&](const std::string& topic) {
+      return self->context_.access.may_read(caller, topic);
+    });
     self->send_refusal(answer.status, std::move(answer.json_body));
   });
 }

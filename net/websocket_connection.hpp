@@ -46,7 +46,8 @@ class websocket_connection : public transport,
   // malformed upgrade request is refused here without one.
   // `expires_at_ms`: the admitting token's exp (0: none); the connection is
   // closed with 4001 "token expired" then.
-  void start(const std::string& topic, replay_request replay, std::int64_t expires_at_ms = 0);
+  void start(const std::string& topic, replay_request replay, std::int64_t expires_at_ms = 0,
+             std::string reader_token = {});
 
   // transport
   void accept(frame_list replay) override;
@@ -100,6 +101,7 @@ class websocket_connection : public transport,
     websocket_handshake handshake;
     std::string origin;  // for the CORS header of a refusal
     std::shared_ptr<http_response> refusal;
+    std::string reader_token = {};  // a refusal lists only the topics it reads
   };
   using clock = std::chrono::steady_clock;
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "auth/jwt_verifier.hpp"
+#include "auth/token_segments.hpp"
 #include "token_mint.hpp"
 
 using namespace happy;
@@ -90,6 +91,53 @@ TEST_CASE("hostile tokens are refused") {
     CHECK_FALSE(verifier.verify(hs256(claims(60, R"("read":["Sales!"])")), now_ms()).valid);
     CHECK_FALSE(verifier.verify(hs256(claims(60, R"("publish":[1])")), now_ms()).valid);
   }
+}
+
+TEST_CASE("header and claims are read strictly, from the signed bytes") {
+  jwt_verifier verifier(hs256_config());
+  const std::string header = R"({"alg":"HS256","typ":"JWT"})";
+  SECTION("the hand-signed control token is valid") {
+    CHECK(verifier.verify(hs256_raw(header, claims(60, R"("read":["a"])")), now_ms()).valid);
+  }
+  SECTION("alg in another case") {
+    auto verdict = verifier.verify(hs256_raw(R"({"alg":"hs256","typ":"JWT"})", claims(60)), now_ms());
+    CHECK_FALSE(verdict.valid);
+    CHECK(verdict.reason == "header 'alg' is not HS256");
+  }
+  SECTION("a crit header names an extension nobody here understands") {
+    for (const char* crit : {R"(["exp"])", R"(["x-unknown"])", "[]"}) {
+      auto token = hs256_raw(std::string(R"({"alg":"HS256","crit":)") + crit + R"(,"x-unknown":1})",
+                             claims(60));
+      CHECK(verifier.verify(token, now_ms()).reason ==
+            "header has 'crit': no extension is understood here");
+    }
+  }
+  SECTION("a key twice in the claims, or in the header") {
+    auto twice = hs256_raw(header, claims(60, R"("read":["a"],"read":["secret"])"));
+    CHECK(verifier.verify(twice, now_ms()).reason == "claims: a key appears twice");
+    auto nested = hs256_raw(header, claims(60, R"("x":{"k":1,"k":2})"));
+    CHECK(verifier.verify(nested, now_ms()).reason == "claims: a key appears twice");
+    auto header_twice = hs256_raw(R"({"alg":"none","alg":"HS256"})", claims(60));
+    CHECK(verifier.verify(header_twice, now_ms()).reason == "header: a key appears twice");
+  }
+  SECTION("claims that are not an object") {
+    CHECK(verifier.verify(hs256_raw(header, "[1]"), now_ms()).reason == "claims: not a JSON object");
+  }
+}
+
+TEST_CASE("base64url segments decode exactly") {
+  std::string out;
+  CHECK(decode_base64url("", out));
+  CHECK(out.empty());
+  CHECK(decode_base64url("YQ", out));
+  CHECK(out == "a");
+  CHECK(decode_base64url("YWI", out));
+  CHECK(out == "ab");
+  CHECK(decode_base64url("-_8", out));
+  CHECK(out == "\xfb\xff");
+  CHECK_FALSE(decode_base64url("YQ==", out));  // padding is not base64url
+  CHECK_FALSE(decode_base64url("Y", out));
+  CHECK_FALSE(decode_base64url("a+b/", out));
 }
 
 TEST_CASE("RS256 and ES256 verify with the public key; HS256 signed with that key is refused") {

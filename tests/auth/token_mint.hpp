@@ -6,6 +6,7 @@
 
 #include <jwt.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
@@ -41,6 +42,30 @@ inline std::string mint(jwt_alg_t alg, const std::string& key, const std::string
 
 inline std::string hs256(const std::string& claims_json, const std::string& secret = test_secret) {
   return mint(JWT_ALG_HS256, secret, claims_json);
+}
+
+inline std::string base64url(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+// HS256 over header and claims exactly as written: libjwt would normalize
+// both (case of `alg`, duplicate keys), and these tests need the odd shapes.
+inline std::string hs256_raw(const std::string& header_json, const std::string& claims_json,
+                             const std::string& secret = test_secret) {
+  std::string signing_input = base64url(header_json) + "." + base64url(claims_json);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
+       &mac_size);
+  return signing_input + "." + base64url(std::string(reinterpret_cast<char*>(mac), mac_size));
 }
 
 struct pem_pair {

@@ -7,14 +7,24 @@
 
 using namespace happy;
 
+namespace {
+bool anyone(const std::string&) { return true; }
+}  // namespace
+
 TEST_CASE("an unknown topic is a 404 that lists the topics there are") {
-  auto answer = answer_for({subscribe_refusal::reason::unknown_topic, "nope", {"bench", "sales"}});
+  auto answer = answer_for({subscribe_refusal::reason::unknown_topic, "nope", {"bench", "sales"}}, anyone);
   CHECK(answer.status == 404);
   CHECK(answer.json_body == R"({"error":"unknown topic 'nope'","topics":["bench","sales"]})");
 }
 
+TEST_CASE("the 404 names no topic the caller may not read") {
+  auto answer = answer_for({subscribe_refusal::reason::unknown_topic, "nope", {"bench", "secret"}},
+                           [](const std::string& topic) { return topic != "secret"; });
+  CHECK(answer.json_body == R"({"error":"unknown topic 'nope'","topics":["bench"]})");
+}
+
 TEST_CASE("a subscription refused while shutting down is a 503") {
-  auto answer = answer_for({subscribe_refusal::reason::shutting_down, "bench", {}});
+  auto answer = answer_for({subscribe_refusal::reason::shutting_down, "bench", {}}, anyone);
   CHECK(answer.status == 503);
   CHECK(answer.json_body == R"({"error":"service is shutting down"})");
 }

@@ -48,9 +48,19 @@ TEST_CASE("targets are percent-decoded, path and query") {
   CHECK(since.replay.value == 42);
   CHECK(parse_route("/topics/t?token=a%2Bb%2Fc").token == "a+b/c");
   CHECK(parse_route("/topics/t?token=a+b").token == "a+b");  // a plus is a plus, not a space
-  // A decoded slash is still no topic name.
-  CHECK(parse_route("/topics/a%2Fb").what == route::kind::not_found);
   CHECK(parse_route("/happiness?since=%2D1").what == route::kind::bad_request);
+  // In the query an encoded slash is data.
+  CHECK(parse_route("/topics/t?token=a%2Fb").what == route::kind::topic);
+}
+
+TEST_CASE("an encoded slash inside a path segment is refused, not routed") {
+  // "/topics%2Fsecret" must not reach /topics/secret past a proxy that filters on the raw path.
+  for (auto target : {"/topics%2Fsecret", "/topics%2fsecret", "/topics/a%2Fb", "/%2F",
+                      "/topics/x%2F/history", "/topics/t%2Fpublish", "/metrics%2F"}) {
+    auto r = parse_route(target);
+    CHECK(r.what == route::kind::bad_request);
+    CHECK_THAT(r.error, Catch::Contains("%2F"));
+  }
 }
 
 TEST_CASE("a target that is not a valid origin-form is a bad request") {

@@ -27,6 +27,11 @@ def post(server, topic, body, token=TOKEN, query=""):
     return status, json.loads(raw) if raw else None
 
 
+def wait_for_subscribers(server, topic, count):
+    server.wait_for(lambda ts: any(t["name"] == topic and t["subscribers"] >= count for t in ts),
+                    what=f"{count} subscriber(s) of {topic}")
+
+
 class PublishTest(ServerTestCase):
     def test_published_values_reach_subscribers_in_order(self):
         server = self.start_server(publish_config())
@@ -34,7 +39,9 @@ class PublishTest(ServerTestCase):
 
         async def scenario():
             async with websockets.connect(server.ws_url("/topics/orders")) as ws:
-                await asyncio.sleep(0.2)  # subscribed before the first publish
+                # The hub must count the subscriber before the first publish, or seq 1 is
+                # published to nobody.
+                await asyncio.to_thread(wait_for_subscribers, server, "orders", 1)
                 for i, value in enumerate(values):
                     status, answer = await asyncio.to_thread(post, server, "orders",
                                                              json.dumps(value))

@@ -36,6 +36,11 @@ async def closed_by_server(ws, timeout=5.0):
     return ws.close_code, ws.close_reason, before
 
 
+def wait_for_subscribers(server, topic, count):
+    server.wait_for(lambda ts: any(t["name"] == topic and t["subscribers"] >= count for t in ts),
+                    what=f"{count} subscriber(s) of {topic}")
+
+
 class PublisherSocketTest(ServerTestCase):
     def setUp(self):
         self.server = self.start_server(publisher_config())
@@ -49,7 +54,9 @@ class PublisherSocketTest(ServerTestCase):
         async def main():
             async with websockets.connect(self.server.ws_url("/topics/orders"),
                                           open_timeout=5) as sub:
-                await asyncio.sleep(0.2)
+                # The hub must count the subscriber before the first publish, or seq 1 is
+                # published to nobody.
+                await asyncio.to_thread(wait_for_subscribers, self.server, "orders", 1)
                 async with websockets.connect(self.url(), open_timeout=5) as pub:
                     for v in values:  # pipelined: all frames first, then the acks
                         await pub.send(json.dumps(v))

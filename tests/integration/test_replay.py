@@ -145,12 +145,16 @@ class ReplayTest(unittest.TestCase):
             async with open_ws(server.ws_url("/happiness")) as ws:
                 first = await read_n(ws, 3)
             last_seen = first[-1]["seq"]
-            await asyncio.sleep(0.8)  # ~8 readings happen while disconnected
+            # Readings must happen while disconnected, or there is nothing to replay.
+            missed_up_to = await asyncio.to_thread(server.wait_for_seq, last_seen + 5)
             async with open_ws(server.ws_url(f"/happiness?since={last_seen}")) as ws:
-                second = await read_until_seq(ws, last_seen + 12)
-            return first, second
+                second = await read_until_seq(ws, missed_up_to + 3)
+            return first, last_seen, missed_up_to, second
 
-        first, second = run_async(main(), timeout=20)
+        first, last_seen, missed_up_to, second = run_async(main(), timeout=20)
+        missed = list(range(last_seen + 1, missed_up_to + 1))
+        self.assertEqual([e["seq"] for e in second][:len(missed)], missed,
+                         "the readings made while disconnected were not replayed first")
         self.assert_consecutive(first + second, "reconnect with since=<last seen>")
 
     def test_invalid_query_values_are_rejected_with_400(self):

@@ -437,10 +437,19 @@ class SourceFailureTest(ServerTestCase):
         # The script existed at load; now it is gone.
         os.unlink(gone_script)
 
-        time.sleep(1.2)
+        # `recover` fails a few times (counted and logged once), then works again.
+        wait_for_metric(server, "happy_source_failures_total", lambda n: n is not None and n >= 3,
+                        timeout=10, topic="recover", reason="exit_status")
         os.unlink(marker)
         recovered = wait_for_values(server, "recover", 2, timeout=3)
+        # Measured, not a sync point: repeats of each failure within this window must not
+        # log again, and the children of timed-out runs get old enough to be checked.
         time.sleep(1.3)
+        for name, (reason, _) in cases.items():  # each failed twice: a repeat was possible
+            wait_for_metric(server, "happy_source_failures_total",
+                            lambda n: n is not None and n >= 2, timeout=10, topic=name,
+                            reason=reason)
+        server.wait_for_seq(3, topic="slow")  # three runs of `slow` ended
         samples = get_metrics(server)
         topic_list = {t["name"]: t for t in server.topics()}
 
@@ -879,10 +888,12 @@ class SourceConfigErrorTest(unittest.TestCase):
                 self.assertIn(f"{path}: {pointer}: ", stderr)
 
     def test_valid_sources_pass_check_config(self):
+        workdir = tempfile.mkdtemp(prefix="happy-src-cwd-")
+        self.addCleanup(shutil.rmtree, workdir, True)
         path = write_temp(json.dumps({"topics": {
             "cpu": {"source": {"system": "cpu"}},
             "echo": {"source": {"command": ["/bin/sh", "-c", "echo 42"], "interval_ms": 300,
-                                "timeout_ms": 2000, "env": {"X": "1"}, "cwd": "/tmp"}},
+                                "timeout_ms": 2000, "env": {"X": "1"}, "cwd": workdir}},
             "web": {"source": {"http": "http://127.0.0.1:9/data.json", "headers": {"X-K": "k"},
                                "json_pointer": "/a/b~1c/1"}},
             "prom": {"source": {"http": "https://example.org/metrics",

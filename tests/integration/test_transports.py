@@ -59,14 +59,18 @@ class SseTest(ServerTestCase):
             async with await HttpStream.open(server.port, "/happiness", SSE) as s:
                 first = [await s.read_event() for _ in range(5)]
             last_id = first[-1]["id"]
-            await asyncio.sleep(0.6)  # ~6 readings happen while disconnected
+            # Readings must happen while disconnected, or there is nothing to resume.
+            missed_up_to = await asyncio.to_thread(server.wait_for_seq, int(last_id) + 5)
             async with await HttpStream.open(server.port, "/happiness",
                                              dict(SSE, **{"Last-Event-ID": last_id})) as s:
                 self.assertEqual(s.status, 200)
-                second = [await s.read_event() for _ in range(12)]
-            return first, second
+                second = [await s.read_event() for _ in range(missed_up_to - int(last_id) + 3)]
+            return first, missed_up_to, second
 
-        first, second = run_async(main(), 30)
+        first, missed_up_to, second = run_async(main(), 30)
+        missed = list(range(int(first[-1]["id"]) + 1, missed_up_to + 1))
+        self.assertEqual([int(e["id"]) for e in second][:len(missed)], missed,
+                         "the readings made while disconnected were not resumed first")
         ids = [int(e["id"]) for e in first + second]
         assert_consecutive(self, ids, "SSE before + after reconnect")
         for e in first + second:

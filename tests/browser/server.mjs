@@ -4,7 +4,9 @@
 // config written to a temporary file, listens on 127.0.0.1 only, on a port found by binding port
 // 0, and counts as started once GET /healthz answers 200. stop() sends SIGTERM and waits for the
 // exit; start() again brings a new process up on the SAME port (a server restart as a browser sees
-// it). Every process still running when the test process exits is killed, so a failing test never
+// it). dispose(), in each test file's after(), ends the server with SIGTERM and fails unless it
+// exits 0 and its output holds no sanitizer report (so LeakSanitizer runs in a sanitizer build).
+// Every process still running when the test process exits is killed, so a failing test never
 // leaves a server behind. $HAPPY_WEB_ROOT, when set, is passed as --web-root (to test a page in
 // web/ that is not yet built into the binary).
 
@@ -56,6 +58,48 @@ export function fastConfig({ intervalMs = 100, history = 600, topics = {}, ...to
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** An AddressSanitizer build: by its path (build-asan/...) or libasan among its needed libraries. */
+export function isSanitizerBuild(p = binaryPath()) {
+  if (p.toLowerCase().includes('asan')) return true;
+  try {
+    const fd = fs.openSync(p, 'r');
+    try {
+      const buf = Buffer.alloc(8 * 1024 * 1024);  // the dynamic string table sits near the start
+      return buf.subarray(0, fs.readSync(fd, buf)).includes('libasan.so');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+// A sanitizer's report: the ERROR/WARNING header of AddressSanitizer, LeakSanitizer (any
+// *Sanitizer), their deadly-signal and fatal-error lines, UBSan's "<file>:<line>:<col>: runtime error:".
+export const SANITIZER_REPORT =
+  /(?:ERROR|WARNING): [A-Za-z]*Sanitizer|[A-Za-z]+Sanitizer(?::DEADLYSIGNAL| has encountered)|: runtime error: /;
+
+/** What a failure message shows of a server's output: 60 lines from the first sanitizer report on, else the last 60. */
+export function outputExcerpt(text, n = 60) {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const first = lines.findIndex((l) => SANITIZER_REPORT.test(l));
+  const shown = first >= 0 ? lines.slice(first, first + n) : lines.slice(-n);
+  const where = first >= 0 ? `lines ${first + 1}-${first + shown.length}` : `last ${shown.length} lines`;
+  return [`--- output, ${where} of ${lines.length}:`, ...shown].join('\n');
+}
+
+/** Resolves to what `promise` resolves to, or to 'timeout' after ms. */
+async function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const running = new Set();
 process.on('exit', () => {
   for (const child of running) {
@@ -77,8 +121,10 @@ export class Server {
     this.args = [...args];
     if (process.env.HAPPY_WEB_ROOT) this.args.push('--web-root', process.env.HAPPY_WEB_ROOT);
     this.env = env;
+    this.graceMs = cfg.server.shutdown_grace_ms ?? 10000;
     this.port = null;
     this.child = null;
+    this.stoppedByTest = false; // this process ended by stop() or kill(): the test checks its exit
     this.logs = []; // stderr+stdout of every process, in order, for failure messages
     this.exitCode = null;
   }
@@ -129,8 +175,10 @@ export class Server {
       this.logs.push(`--- exited code=${code} signal=${signal}\n`);
       return { code, signal };
     });
+    this.outputClosed = once(child, 'close'); // the last output (a leak report) read
     running.add(child);
     this.child = child;
+    this.stoppedByTest = false;
   }
 
   async _waitHealthy(deadline) {
@@ -153,11 +201,9 @@ export class Server {
   /** SIGTERM, then wait for the exit; SIGKILL and throw after timeoutMs. Returns the exit code. */
   async stop({ timeoutMs = 10000 } = {}) {
     if (!this.child) return null;
+    this.stoppedByTest = true;
     if (this.running) this.child.kill('SIGTERM');
-    let timer;
-    const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
-    const result = await Promise.race([this.exited, timeout]);
-    clearTimeout(timer);
+    const result = await within(this.exited, timeoutMs);
     if (result === 'timeout') {
       this.kill();
       throw new Error(`happy-dashboard did not exit within ${timeoutMs} ms of SIGTERM; output:\n${this.log()}`);
@@ -165,21 +211,44 @@ export class Server {
     return result.code;
   }
 
-  /** Unconditional cleanup (SIGKILL if still running). Safe to call repeatedly. */
+  /** SIGKILL if still running (its exit is the caller's to check). Safe to call repeatedly. */
   kill() {
+    if (this.child) this.stoppedByTest = true;
     if (this.running) {
       try { this.child.kill('SIGKILL'); } catch { /* already gone */ }
     }
   }
 
-  /** kill(), wait for the exit (bounded) and remove the temp dir. */
+  /**
+   * The end of every test's server (in after()): a process the test did not stop itself (stop(),
+   * kill()) gets SIGTERM and must exit 0 within the shutdown grace plus a margin (generous under a
+   * sanitizer: slower, and LeakSanitizer scans the heap at exit); the output of every process this
+   * Server ran must hold no sanitizer report. Throws naming the problems, with an excerpt of the
+   * output. Always leaves no process behind and removes the temp dir.
+   */
   async dispose() {
-    this.kill();
-    if (this.exited) {
-      let timer;
-      await Promise.race([this.exited, new Promise((r) => { timer = setTimeout(r, 5000); })]);
-      clearTimeout(timer);
+    const problems = [];
+    try {
+      if (this.child && !this.stoppedByTest) {
+        const wasRunning = this.running;
+        if (wasRunning) this.child.kill('SIGTERM');
+        const boundMs = this.graceMs + (isSanitizerBuild() ? 30000 : 10000);
+        const result = await within(this.exited, boundMs);
+        if (result === 'timeout') {
+          problems.push(`did not exit within ${boundMs / 1000} s of SIGTERM (killed)`);
+        } else if (result.code !== 0) {
+          const when = wasRunning ? 'after SIGTERM' : 'before the cleanup';
+          problems.push(`exited with ${result.signal ?? result.code} ${when}, not 0`);
+        }
+      }
+    } finally {
+      this.kill();
+      if (this.child) await within(Promise.all([this.exited, this.outputClosed]), 5000);
+      fs.rmSync(this.dir, { recursive: true, force: true });
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (SANITIZER_REPORT.test(this.log())) problems.push('sanitizer report in its output');
+    if (problems.length) {
+      throw new Error(`happy-dashboard on port ${this.port}: ${problems.join('; ')}\n${outputExcerpt(this.log())}`);
+    }
   }
 }

@@ -5,6 +5,8 @@ membership to settle, publishing with retries, and a subscriber that keeps what 
 A "node" here is whatever the test file runs a cluster member as; the helpers only need
 its `name`, `cluster(timeout=...)` (GET /cluster, parsed) and `http()` with the signature
 and answer of harness.Server.http, so that post() serves nodes and plain Servers alike.
+ClusterNodesTestCase also needs its `servers`: the processes started for it, each what
+harness.close_servers() takes (a harness.Server, or alike).
 """
 
 import asyncio
@@ -14,7 +16,7 @@ import sys
 import time
 import unittest
 
-from harness import HOST, LeanWebSocket, is_sanitizer_build
+from harness import HOST, LeanWebSocket, close_servers, is_sanitizer_build
 
 TOKEN = "T0KEN-cluster-test"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -210,10 +212,15 @@ async def wait_until(predicate, timeout, interval=0.05):
 
 class ClusterNodesTestCase(unittest.TestCase):
     """A TestCase whose nodes (self.nodes, each with log_tail()) print the tail of their
-    logs when a test fails inside `with self.logs_on_failure():`."""
+    logs when a test fails inside `with self.logs_on_failure():`. After the test every
+    node gets SIGTERM and must exit 0 with no sanitizer report in its log."""
 
     def setUp(self):
         self.nodes = []
+
+    def tearDown(self):
+        # Before the cleanups, which SIGKILL whatever is left (and LeakSanitizer never runs).
+        close_servers([s for node in self.nodes for s in node.servers])
 
     @contextlib.contextmanager
     def logs_on_failure(self):

@@ -2,7 +2,14 @@
 
 Starts the real binary (HAPPY_BINARY, default ../../build/happy-dashboard) on
 a free loopback port, with a config written to a temporary file (or the
-embedded default), and stops it again -- always, even when a test fails.
+embedded default), and stops it again -- always, even when a test fails. A
+test's server ends with SIGTERM and must exit 0 with no sanitizer report in
+its stderr (Server.close()), so that LeakSanitizer runs and a sanitizer build
+fails the test that made the server print a report.
+
+Run a test module with `python3 -m harness -v test_x` (as tests/CMakeLists.txt
+does): like `python3 -m unittest`, but a run with skipped tests and no failures
+exits 77, which CTest shows as skipped rather than passed.
 
 Only the standard library and Debian's python3-websockets (10.4) are used, so
 run these tests with /usr/bin/python3.
@@ -10,6 +17,8 @@ run these tests with /usr/bin/python3.
 
 import asyncio
 import base64
+import contextlib
+import functools
 import http.client
 import json
 import os
@@ -18,6 +27,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -101,6 +111,104 @@ def run_cli(*args, timeout=10, env=None):
                           timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
 
 
+# A sanitizer's report: the ERROR/WARNING header of AddressSanitizer, LeakSanitizer (and
+# any other *Sanitizer), their deadly-signal and fatal-error lines, and UBSan's
+# "<file>:<line>:<col>: runtime error: ...".
+SANITIZER_REPORT = re.compile(
+    r"(?:ERROR|WARNING): [A-Za-z]*Sanitizer|[A-Za-z]+Sanitizer(?::DEADLYSIGNAL| has encountered)"
+    r"|: runtime error: ")
+REPORT_LINES = 60  # of a server's stderr in a failure message
+
+
+def signal_name(returncode):
+    """An exit status as a reader wants it: "0", "1", "SIGABRT"."""
+    if returncode is not None and returncode < 0:
+        with contextlib.suppress(ValueError):
+            return signal.Signals(-returncode).name
+    return str(returncode)
+
+
+def stderr_excerpt(text, lines=REPORT_LINES):
+    """The part of a server's stderr a failure message shows: `lines` lines from the first
+    sanitizer report on (its stack is what matters), else the last `lines` lines."""
+    all_lines = text.splitlines()
+    first = next((i for i, line in enumerate(all_lines) if SANITIZER_REPORT.search(line)), None)
+    if first is not None:
+        shown = all_lines[first:first + lines]
+        where = f"lines {first + 1}-{first + len(shown)}"
+    else:
+        shown = all_lines[-lines:]
+        where = f"last {len(shown)} lines"
+    return "\n".join([f"--- stderr, {where} of {len(all_lines)}:"] + shown)
+
+
+def sigterm_bound_s(grace_ms, binary=None):
+    """How long a server may take to exit after SIGTERM: its shutdown grace (a client that
+    never answers the close frame holds the drain that long), plus a margin that is generous
+    under a sanitizer (slower, and LeakSanitizer scans the heap at exit)."""
+    return grace_ms / 1000 + (30.0 if is_sanitizer_build(binary) else 10.0)
+
+
+class Process(subprocess.Popen):
+    """Popen that remembers a SIGKILL sent to it (proc.kill(), proc.send_signal(SIGKILL)):
+    a test that kills its server on purpose checks that exit status itself."""
+
+    sigkilled = False
+
+    def send_signal(self, sig):
+        if sig == signal.SIGKILL:
+            self.sigkilled = True
+        super().send_signal(sig)
+
+
+def close_servers(servers):
+    """The default end of test servers (Server.close(), the cluster tests' tearDown).
+
+    Each server the test did not stop itself (stopped_by_test) gets SIGTERM and must exit 0
+    within its shutdown_bound_s(); all are signalled first, then awaited, so a cluster stops
+    together. Every server's stderr, the stopped ones' too, must hold no sanitizer report.
+    Leaves no process behind (kill()). Raises AssertionError naming each problem with an
+    excerpt of that server's stderr. A server is closed once; later calls skip it.
+
+    A server here has: proc (a Popen), stopped_by_test, closed, label, shutdown_bound_s(),
+    stderr() and kill()."""
+    servers = [s for s in servers if not s.closed]
+    checked = []  # (server, still running when the cleanup began, deadline)
+    for s in servers:
+        s.closed = True
+        if s.stopped_by_test:
+            continue
+        running = s.proc.poll() is None
+        if running:
+            with contextlib.suppress(OSError):
+                s.proc.send_signal(signal.SIGCONT)  # one the test left stopped could not exit
+                s.proc.send_signal(signal.SIGTERM)
+        checked.append((s, running, time.monotonic() + s.shutdown_bound_s()))
+    problems = {s: [] for s in servers}
+    try:
+        for s, running, deadline in checked:
+            try:
+                s.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                problems[s].append(f"did not exit within {s.shutdown_bound_s():.0f} s of "
+                                   f"SIGTERM (killed)")
+                continue
+            if s.proc.returncode != 0:
+                when = "after SIGTERM" if running else "before the cleanup"
+                problems[s].append(f"exited with {signal_name(s.proc.returncode)} {when}, "
+                                   f"not 0")
+    finally:
+        for s in servers:
+            s.kill()
+    for s in servers:
+        if SANITIZER_REPORT.search(s.stderr()):
+            problems[s].append("sanitizer report in stderr")
+    failed = [f"{s.label}: {'; '.join(p)}\n{stderr_excerpt(s.stderr())}"
+              for s, p in problems.items() if p]
+    if failed:
+        raise AssertionError("\n".join(failed))
+
+
 class Server:
     """One running happy-dashboard process."""
 
@@ -127,8 +235,10 @@ class Server:
         full_env.update(env or {})
         self._stderr = tempfile.TemporaryFile(mode="w+b")
         self._stdout = tempfile.TemporaryFile(mode="w+b")
-        self.proc = subprocess.Popen(argv, stdout=self._stdout, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, env=full_env, preexec_fn=preexec)
+        self._stopped = False  # by the test: stop() or kill()
+        self.closed = False    # by close_servers()
+        self.proc = Process(argv, stdout=self._stdout, stderr=self._stderr,
+                            stdin=subprocess.DEVNULL, env=full_env, preexec_fn=preexec)
         try:
             self._wait_ready(start_timeout)
         except BaseException:
@@ -154,8 +264,31 @@ class Server:
         raise RuntimeError(f"happy-dashboard did not accept connections on port {self.port} "
                            f"within {timeout} s; stderr:\n{self.stderr()}")
 
+    @property
+    def label(self):
+        return f"happy-dashboard (pid {self.proc.pid}, port {self.port})"
+
+    @property
+    def stopped_by_test(self):
+        """The test ended this process itself (stop(), kill(), a SIGKILL through proc): its
+        exit status was the test's to check, close() only reads its stderr."""
+        return self._stopped or self.proc.sigkilled
+
+    def shutdown_bound_s(self):
+        grace_ms = 10000  # README: server.shutdown_grace_ms
+        if self.config_path:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+                with open(self.config_path) as f:
+                    grace_ms = json.load(f)["server"]["shutdown_grace_ms"]
+        return sigterm_bound_s(grace_ms, self.binary)
+
+    def close(self):
+        """The default end (ServerTestCase's cleanup): see close_servers()."""
+        close_servers([self])
+
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         """Sends sig and waits for the exit; kills it (and fails) after timeout."""
+        self._stopped = True
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -167,7 +300,9 @@ class Server:
         return self.proc.returncode
 
     def kill(self):
-        """Unconditional cleanup: SIGKILL if still running, reap, close files."""
+        """Unconditional cleanup: SIGKILL if still running, reap, close files. close()
+        afterwards still reads stderr for sanitizer reports."""
+        self._stopped = True
         if self.proc.poll() is None:
             try:
                 self.proc.kill()
@@ -260,11 +395,12 @@ class Server:
 
 
 class ServerTestCase(unittest.TestCase):
-    """TestCase with start_server(): the server is always killed after the test."""
+    """TestCase with start_server(): after the test, the server gets SIGTERM and must exit 0
+    with no sanitizer report in its stderr (Server.close()); it is always gone then."""
 
     def start_server(self, config=None, **kwargs):
         server = Server(config, **kwargs)
-        self.addCleanup(server.kill)
+        self.addCleanup(server.close)
         return server
 
 
@@ -630,6 +766,7 @@ def wait_for_stderr(server, pattern, timeout=5.0, interval=0.05, flags=0):
 
 # -- load tests: sanitizer builds, RSS sampling, a lean asyncio WebSocket client --
 
+@functools.lru_cache(maxsize=None)  # read once per binary, not once per server
 def is_sanitizer_build(path=None):
     """True when the binary is an AddressSanitizer build (2-3x slower, several times
     the memory): load tests scale their sizes down and their memory bounds up.
@@ -873,3 +1010,29 @@ class LeanWebSocket(asyncio.Protocol):
             except OSError:
                 pass
         self.transport.abort()
+
+
+# -- running a test module ------------------------------------------------------
+
+SKIP_RETURN_CODE = 77  # SKIP_RETURN_CODE of the integration tests in tests/CMakeLists.txt
+
+
+def main(argv):
+    """`python3 -m unittest` with one difference: a run in which something was skipped and
+    nothing failed exits SKIP_RETURN_CODE, so that CTest does not count it as passed."""
+    program = unittest.main(module=None, argv=["python3 -m harness", *argv], exit=False)
+    result = program.result
+    if not result.wasSuccessful():
+        return 1
+    if result.skipped:
+        print(f"{len(result.skipped)} skipped, nothing failed: exit {SKIP_RETURN_CODE}",
+              file=sys.stderr)
+        return SKIP_RETURN_CODE
+    return 0
+
+
+if __name__ == "__main__":
+    # Run by the module imported as `harness`, the one the tests import, not by this copy
+    # loaded as __main__ (its globals would be a second, unused set).
+    import harness
+    sys.exit(harness.main(sys.argv[1:]))

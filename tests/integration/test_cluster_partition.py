@@ -31,7 +31,7 @@ from cluster_harness import (AUTH, ORDERS, REQUEST_TIMEOUT_S, SLOW, ClusterNodes
                              LeanSubscriber, member_named, node_config, owner_of, post,
                              post_until_accepted, strictly_increasing_problems, wait_all_up,
                              wait_member_state, wait_until)
-from harness import binary_path, port_accepts, run_async, write_temp
+from harness import binary_path, port_accepts, run_async, sigterm_bound_s, write_temp
 
 NAMES = ("a", "b", "c")
 HTTP_PORT = 8080      # inside each namespace (each has its own port space)
@@ -127,13 +127,17 @@ class Network:
 
 
 class NsNode:
-    """One node running inside its network namespace, reached over the bridge."""
+    """One node running inside its network namespace, reached over the bridge. Ended by
+    ClusterNodesTestCase like a harness.Server (harness.close_servers)."""
 
     def __init__(self, name, netns, address, config):
         self.name, self.netns, self.address = name, netns, address
         self.config_path = write_temp(json.dumps(config, indent=1))
+        self.grace_ms = config["server"]["shutdown_grace_ms"]
         self.proc = None
         self.log = tempfile.TemporaryFile(mode="w+b")
+        self.stopped_by_test = False  # kill(): its exit status is not checked
+        self.closed = False
 
     def start(self):
         env = dict(os.environ)
@@ -147,15 +151,34 @@ class NsNode:
         deadline = time.monotonic() + 10 * SLOW
         while not port_accepts(HTTP_PORT, host=self.address):
             if self.proc.poll() is not None:
+                self.stopped_by_test = True  # failed here: not again in the cleanup
                 raise RuntimeError(f"node {self.name} exited with {self.proc.returncode}; "
                                    f"log:\n{self.log_text()}")
             if time.monotonic() >= deadline:
+                self.kill()
                 raise RuntimeError(f"node {self.name} not listening on {self.address}:"
                                    f"{HTTP_PORT} within {10 * SLOW} s; log:\n{self.log_text()}")
             time.sleep(0.05)
         return self
 
+    # -- what harness.close_servers() needs -------------------------------------------
+
+    @property
+    def servers(self):
+        return [self] if self.proc is not None else []
+
+    @property
+    def label(self):
+        return f"node {self.name} (pid {self.proc.pid}, netns {self.netns})"
+
+    def shutdown_bound_s(self):
+        return sigterm_bound_s(self.grace_ms)
+
+    def stderr(self):
+        return self.log_text()
+
     def kill(self):
+        self.stopped_by_test = True
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(OSError):
                 self.proc.kill()

@@ -1,13 +1,14 @@
 // Black-box tests of happy-dashboard with the Node `ws` client (the library most Node
 // consumers use). Run: npm ci && HAPPY_BINARY=/path/to/happy-dashboard node --test
 //
-// Starts the real binary on a free loopback port with a 100 ms generator config and always
-// kills it afterwards. Every wait is bounded.
+// Starts the real binary on a free loopback port with a 100 ms generator config. Afterwards it
+// gets SIGTERM and must exit 0 with no sanitizer report in its stderr (so LeakSanitizer runs in
+// a sanitizer build); it is always gone then. Every wait is bounded.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,6 +43,38 @@ function portAccepts(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// An AddressSanitizer build: by its path (build-asan/...) or libasan among its needed libraries
+// (the dynamic string table sits near the start of the file).
+function isSanitizerBuild() {
+  if (BINARY.toLowerCase().includes('asan')) return true;
+  try {
+    const fd = openSync(BINARY, 'r');
+    try {
+      const buf = Buffer.alloc(8 * 1024 * 1024);
+      return buf.subarray(0, readSync(fd, buf)).includes('libasan.so');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+// A sanitizer's report: the ERROR/WARNING header of AddressSanitizer, LeakSanitizer (any
+// *Sanitizer), their deadly-signal and fatal-error lines, UBSan's "<file>:<line>:<col>: runtime error:".
+const SANITIZER_REPORT =
+  /(?:ERROR|WARNING): [A-Za-z]*Sanitizer|[A-Za-z]+Sanitizer(?::DEADLYSIGNAL| has encountered)|: runtime error: /;
+
+// What a failure message shows of stderr: 60 lines from the first sanitizer report on, else the last 60.
+function stderrExcerpt(text, n = 60) {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const first = lines.findIndex((l) => SANITIZER_REPORT.test(l));
+  const shown = first >= 0 ? lines.slice(first, first + n) : lines.slice(-n);
+  const where = first >= 0 ? `lines ${first + 1}-${first + shown.length}` : `last ${shown.length} lines`;
+  return [`--- stderr, ${where} of ${lines.length}:`, ...shown].join('\n');
+}
+
 function withTimeout(promise, ms, what) {
   let timer;
   return Promise.race([
@@ -73,23 +106,61 @@ async function startServer() {
   let exited = false;
   proc.once('exit', () => { exited = true; });
   proc.once('error', (e) => { exited = true; stderr += String(e); });
-  const stop = async () => {
-    if (!exited) {
-      proc.kill('SIGKILL');
-      await withTimeout(new Promise((r) => (exited ? r() : proc.once('exit', r))), 5000,
-        'server exit').catch(() => {});
-    }
+  // 'close': the process is gone and its stderr read to the end (a leak report comes last).
+  const closed = new Promise((r) => proc.once('close', (code, signal) => r({ code, signal })));
+  const kill = async () => {
+    if (!exited) proc.kill('SIGKILL');
+    await withTimeout(closed, 5000, 'server exit').catch(() => {});
     rmSync(dir, { recursive: true, force: true });
+  };
+  // SIGTERM; it must exit 0 within the default shutdown grace (10 s) plus a margin, generous
+  // under a sanitizer (slower, and LeakSanitizer scans the heap at exit), and print no report.
+  const stop = async () => {
+    const problems = [];
+    try {
+      const wasRunning = !exited;
+      if (wasRunning) proc.kill('SIGTERM');
+      const boundMs = 10000 + (isSanitizerBuild() ? 30000 : 10000);
+      const result = await withTimeout(closed, boundMs, 'exit').catch(() => null);
+      if (result === null) {
+        problems.push(`did not exit within ${boundMs / 1000} s of SIGTERM (killed)`);
+      } else if (result.code !== 0) {
+        const when = wasRunning ? 'after SIGTERM' : 'before the cleanup';
+        problems.push(`exited with ${result.signal ?? result.code} ${when}, not 0`);
+      }
+    } finally {
+      await kill();
+    }
+    if (SANITIZER_REPORT.test(stderr)) problems.push('sanitizer report in stderr');
+    if (problems.length) {
+      throw new Error(`happy-dashboard on port ${port}: ${problems.join('; ')}\n${stderrExcerpt(stderr)}`);
+    }
   };
   const deadline = Date.now() + 10000;
   while (!(await portAccepts(port))) {
     if (exited || Date.now() > deadline) {
-      await stop();
+      await kill();
       throw new Error(`happy-dashboard (${BINARY}) did not start on ${port}:\n${stderr}`);
     }
     await sleep(50);
   }
   return { port, stop, stderr: () => stderr };
+}
+
+// Polls GET /topics until `topic` has at least n subscribers (bounded).
+async function waitForSubscribers(port, topic, n, ms = 5000) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    const res = await fetch(`http://${HOST}:${port}/topics`, { signal: AbortSignal.timeout(2000) });
+    last = (await res.json()).find((t) => t.name === topic);
+    if (last && last.subscribers >= n) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${n} subscribers on ${topic}; `
+        + `last: ${JSON.stringify(last)}`);
+    }
+    await sleep(20);
+  }
 }
 
 // Opens a ws connection and buffers every text message from the start, so none is missed
@@ -173,7 +244,7 @@ describe('happy-dashboard with the ws client', () => {
     const pub = connect(`ws://${HOST}:${server.port}/topics/x/publish?token=${TOKEN}&ack=1`);
     try {
       await Promise.all([sub.opened, pub.opened]);
-      await sleep(200); // the subscriber is registered with the hub before the first value
+      await waitForSubscribers(server.port, 'x', 1); // registered before the first value
       const values = Array.from({ length: n }, (_, i) => (i % 2 ? { i, s: `v${i}` } : i / 4));
       const started = process.hrtime.bigint();
       for (const v of values) pub.ws.send(JSON.stringify(v));

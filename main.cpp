@@ -65,6 +65,11 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
                 std::to_string(topic.source->interval_ms) + " ms)";
   }
   std::string cluster;
+  if (cfg.nats) {
+    cluster = " jetstream node '" + cfg.nats->node + "', replicas " + std::to_string(cfg.nats->replicas) +
+              ", servers:";
+    for (const auto& url : cfg.nats->servers) cluster += " " + url;
+  }
   if (cfg.cluster) {
     cluster =
         " cluster node '" + cfg.cluster->node + "' on " + cfg.cluster->listen.text() + ", peers:";
@@ -138,7 +143,7 @@ int main(int argc, char** argv) {
   log_level level = log_level::info;
   if (parse_log_level(cfg.log_level, level)) set_log_level(level);
   set_log_json(cfg.log_format == "json");
-  if (!cfg.cluster && args.node)
+  if (!cfg.cluster && !cfg.nats && args.node)
     log_warning("--node is ignored: the config has no cluster section (README \"Clustering\")");
 
   // A file size limit (ulimit -f) is a write error for the store, not the end.
@@ -153,6 +158,20 @@ int main(int argc, char** argv) {
     storage = std::get<service_storage>(std::move(opened));
   }
 
+  // JetStream: refused credentials or unusable TLS settings stop the start;
+  // servers that do not answer yet are waited for in the background.
+  std::shared_ptr<nats_connection> nats;
+  if (cfg.nats) {
+    std::string problem;
+    nats = nats_connection::open(*cfg.nats, nullptr, problem);
+    if (!nats) {
+      std::cerr << "happy-dashboard: " << problem << "\n";
+      return exit_usage;
+    }
+    if (!nats->connected())
+      log_warning("nats: no server answers yet; trying in the background (/readyz is 503 until then)");
+  }
+
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.max-threads", static_cast<std::size_t>(cfg.server.actor_threads));
   // Workers sleep on a condition variable instead of polling the queues
@@ -164,7 +183,7 @@ int main(int argc, char** argv) {
   caf::actor_system system{actor_config};
   int exit_code = 0;
   {
-    service actors(system, cfg, std::move(storage));
+    service actors(system, cfg, std::move(storage), nats);
     if (auto problem = actors.start_cluster(); !problem.empty()) {
       log_error(problem);
       actors.shutdown();
@@ -192,6 +211,12 @@ int main(int argc, char** argv) {
       exit_code = exit_cannot_listen;
     }
   }  // ~service stops the actors that are still running
+  // Every actor that used the connection has ended with the actor system's
+  // work; close it, then let the client's own threads end.
+  if (nats && nats.use_count() == 1) {
+    nats.reset();
+    nats_Close();
+  }
   log_info("stopped");
   return exit_code;
 }

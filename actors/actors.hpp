@@ -78,7 +78,26 @@ using hub_actor = caf::typed_actor<
     caf::reacts_to<handover_atom, bool>,
     // From the store: its readings up to this seq are committed (true) or
     // could not be written (false); their publishes get their answers.
-    caf::reacts_to<stored_atom, std::uint64_t, bool>>;
+    caf::reacts_to<stored_atom, std::uint64_t, bool>,
+    // A publish with an idempotency key (with JetStream: the message id).
+    caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>,
+    // JetStream: what the stream answered to publish N; the stream's next
+    // reading (from the follower); to itself: send publish N again, or
+    // (0) try to set the stream up again.
+    caf::reacts_to<appended_atom, std::uint64_t, publish_outcome>,
+    caf::reacts_to<reading_atom, stream_reading>, caf::reacts_to<retry_atom, std::uint64_t>>;
+
+// Makes the JetStream calls that block (stream set-up and reports, starting
+// and ending followers) on a thread of its own (actors/nats_admin.hpp).
+using nats_admin_actor = caf::typed_actor<
+    caf::replies_to<ensure_atom, std::string, stream_limits>::with<stream_report>,
+    // (topic, first seq, hub): a follower that sends the hub (reading …) per reading.
+    caf::replies_to<follow_atom, std::string, std::uint64_t,
+                    hub_actor>::with<std::shared_ptr<stream_follower>>,
+    // The topics whose streams exist; the reports of these topics' streams.
+    caf::replies_to<streams_atom>::with<std::vector<std::string>>,
+    caf::replies_to<streams_atom, std::vector<std::string>>::with<std::vector<stream_report>>,
+    caf::reacts_to<dispose_atom, std::shared_ptr<stream_follower>>>;
 
 // The history file's writer (actors/store.hpp), on its own thread.
 using store_actor = caf::typed_actor<
@@ -110,8 +129,25 @@ using source_actor = caf::typed_actor<caf::reacts_to<tick_atom>>;
 using source_runner_actor =
     caf::typed_actor<caf::replies_to<run_atom, source_config>::with<source_outcome>>;
 
+// Holds the leases of the topics whose generator or source should run here
+// (actors/lease_keeper.hpp), on a thread of its own.
+using lease_keeper_actor = caf::typed_actor<
+    // From the registry: the topics that have a generator or source.
+    caf::reacts_to<leases_atom, std::vector<std::string>>,
+    // Who holds each of these topics' leases ("" for nobody).
+    caf::replies_to<holders_atom, std::vector<std::string>>::with<std::vector<std::string>>,
+    // To itself: renew, or try to take, every wanted lease.
+    caf::reacts_to<tick_atom>>;
+
 // The topic -> hub map (actors/registry.hpp).
 using registry_actor = publish_target_actor::extend<
+    // A publish with an idempotency key: (topic, value, key).
+    caf::replies_to<publish_atom, std::string, std::string, std::string>::with<std::uint64_t>,
+    // JetStream: the topics whose lease this node holds (their generators and
+    // sources run here); to itself: look for streams other nodes created.
+    caf::reacts_to<leases_atom, std::vector<std::string>>, caf::reacts_to<discover_atom>,
+    // JetStream: who holds each of these topics' leases ("" for nobody).
+    caf::replies_to<holders_atom, std::vector<std::string>>::with<std::vector<std::string>>,
     // The hub, or an invalid handle and the names known.
     caf::replies_to<lookup_atom, std::string>::with<hub_actor, std::vector<std::string>>,
     caf::replies_to<stats_atom>::with<std::vector<topic_stats>>,

@@ -19,6 +19,10 @@ std::string to_string(happy_errc code) {
       return "join_without_sender";
     case happy_errc::storage_unavailable:
       return "storage_unavailable";
+    case happy_errc::log_unavailable:
+      return "log_unavailable";
+    case happy_errc::fenced:
+      return "fenced";
   }
   return "unknown";
 }

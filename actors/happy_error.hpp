@@ -29,6 +29,10 @@ enum class happy_errc : std::uint8_t {
   join_without_sender,
   // The history file cannot be written (disk full, I/O error): not accepted.
   storage_unavailable,
+  // JetStream: no quorum stored the reading within nats.publish_timeout_ms.
+  log_unavailable,
+  // JetStream: a generator's reading fenced off because another node published since.
+  fenced,
 };
 
 std::string to_string(happy_errc code);

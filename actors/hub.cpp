@@ -37,6 +37,14 @@ void hub_state::accept_publish(const std::string& value_json,
 }
 
 void hub_state::release_held() {
+  if (stream) {
+    while (!held.empty() && stream->ready()) {
+      auto next = std::move(held.front());
+      held.pop_front();
+      stream->append(*this, std::move(next.value_json), next.key, std::move(next.promise), next.producer);
+    }
+    return;
+  }
   while (!held.empty() && !must_hold()) {
     auto next = std::move(held.front());
     held.pop_front();
@@ -130,9 +138,28 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
   subscribers.pop_back();
 }
 
+namespace {
+
+// With JetStream every publish goes to the stream. An anonymous one (no
+// request: this node's generator or source) is a producer's, and fenced.
+caf::result<std::uint64_t> publish_to_stream(hub_actor::stateful_pointer<hub_state> self,
+                                             std::string& value_json, std::string key) {
+  auto& s = self->state;
+  bool producer = !self->current_message_id().is_request();
+  auto promise = self->make_response_promise<std::uint64_t>();
+  if (!s.stream->ready())
+    s.held.push_back({std::move(value_json), promise, std::move(key), producer});
+  else
+    s.stream->append(s, std::move(value_json), key, promise, producer);
+  return promise;
+}
+
+}  // namespace
+
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             std::shared_ptr<cluster_counters> counters, hub_storage storage) {
+                             std::shared_ptr<cluster_counters> counters, hub_storage storage,
+                             hub_stream_link stream_link) {
   self->state.self = self;
   self->state.store = std::move(storage.store);
   self->state.storage = std::move(storage.status);
@@ -143,17 +170,23 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
   self->state.history.set_capacity(history_capacity);
   for (auto& f : storage.recent) self->state.history.push(std::move(f));
   self->state.generator_interval_ms = generator_interval_ms;
+  if (stream_link.link) {
+    self->state.stream = std::make_unique<hub_stream>(std::move(stream_link));
+    self->state.stream->start(self->state);
+  }
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove_subscriber(msg.source); });
   // Ending (the registry stopped, or the topic was removed): what was
   // accepted still reaches the sessions, ahead of their down message.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (!msg.reason) return;  // a linked actor ended normally: not our end
+    if (self->state.stream) self->state.stream->stop();
     self->state.flush();
     self->quit(msg.reason);
   });
   return {
       [self](publish_atom, std::string& value_json) -> caf::result<std::uint64_t> {
         auto& s = self->state;
+        if (s.stream) return publish_to_stream(self, value_json, {});
         // Without storage and not held, the seq is the answer: no promise needed.
         if (!s.store && !s.must_hold()) return s.accept_reading(value_json);
         if (s.store && !s.storage->writable) return make_error(happy_errc::storage_unavailable);
@@ -192,6 +225,7 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
                            s.history.size()};
       },
       [self](remove_atom) {
+        if (self->state.stream) self->state.stream->stop();
         self->state.flush();
         self->quit();
       },
@@ -225,8 +259,24 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         self->state.acknowledge(up_to, committed);
         self->state.release_held();
       },
+      [self](publish_atom, std::string& value_json, std::string& key) -> caf::result<std::uint64_t> {
+        // The key names one reading for JetStream's deduplication; the
+        // embedded log has no such window and takes it as a plain publish.
+        if (self->state.stream) return publish_to_stream(self, value_json, std::move(key));
+        return self->delegate(caf::actor_cast<hub_actor>(self), publish_atom::value, std::move(value_json));
+      },
+      [self](appended_atom, std::uint64_t id, publish_outcome& outcome) {
+        if (self->state.stream) self->state.stream->on_appended(self->state, id, std::move(outcome));
+      },
+      [self](reading_atom, stream_reading& reading) {
+        if (self->state.stream) self->state.stream->on_reading(self->state, std::move(reading));
+      },
+      [self](retry_atom, std::uint64_t id) {
+        if (self->state.stream) self->state.stream->on_retry(self->state, id);
+      },
       [self](reconfigure_atom, std::uint64_t history_capacity, std::int64_t interval_ms) {
         self->state.history.set_capacity(history_capacity);
+        if (self->state.stream) self->state.stream->resize(self->state, history_capacity);
         self->state.generator_interval_ms = interval_ms;
       },
   };

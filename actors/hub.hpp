@@ -19,6 +19,11 @@
 // With storage (README "Storage") every flush also sends the batch to the
 // store actor, and a publish is answered only when the store reports its
 // reading committed. A restarted hub starts from the stored seq and history.
+//
+// With JetStream (README "Clustering") the topic's stream is its log: a
+// publish goes to the stream and is answered with the seq of JetStream's
+// quorum ack, and the hub fans out what the stream's follower hands back, in
+// stream order, on every node alike (actors/hub_stream.hpp).
 
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
@@ -31,6 +36,7 @@
 #include "actors/actors.hpp"
 #include "actors/cluster/cluster_counters.hpp"
 #include "actors/storage_status.hpp"
+#include "actors/hub_stream.hpp"
 #include "actors/topic_history.hpp"
 
 namespace happy {
@@ -67,6 +73,8 @@ struct hub_state {
   struct held_publish {
     std::string value_json;
     caf::typed_response_promise<std::uint64_t> promise;
+    std::string key = {};   // JetStream: the idempotency key, if any
+    bool producer = false;  // JetStream: from this node's generator or source
   };
   std::deque<held_publish> held;
 
@@ -81,6 +89,9 @@ struct hub_state {
     caf::typed_response_promise<std::uint64_t> promise;
   };
   std::deque<unacknowledged> unacknowledged_publishes;
+
+  // JetStream: the stream is the log (absent: memory ring and store).
+  std::unique_ptr<hub_stream> stream;
 
   // Assigns the next seq, keeps the envelope in history and queues it live.
   std::uint64_t accept_reading(const std::string& value_json);
@@ -108,6 +119,7 @@ struct hub_state {
 
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             std::shared_ptr<cluster_counters> counters, hub_storage storage);
+                             std::shared_ptr<cluster_counters> counters, hub_storage storage,
+                             hub_stream_link stream_link = {});
 
 }  // namespace happy

@@ -11,6 +11,7 @@
 #include "actors/vocabulary.hpp"
 #include "config/config.hpp"
 #include "sources/source_outcome.hpp"
+#include "storage/topic_stream.hpp"
 
 namespace happy {
 
@@ -44,6 +45,17 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;    // from the regist
 using forget_atom = caf::atom_constant<caf::atom("forget")>;  // from the registry: topic removed
 using stop_atom = caf::atom_constant<caf::atom("stop")>;      // from the registry: it has ended
 using history_atom = caf::atom_constant<caf::atom("history")>;
+// JetStream (README "Clustering"): the topic logs on NATS
+using appended_atom = caf::atom_constant<caf::atom("appended")>;  // to a hub: JetStream's ack
+using reading_atom = caf::atom_constant<caf::atom("reading")>;    // to a hub: the stream's next
+using ensure_atom = caf::atom_constant<caf::atom("ensure")>;      // to the admin: make the stream
+using follow_atom = caf::atom_constant<caf::atom("follow")>;      // to the admin: follow a stream
+using streams_atom = caf::atom_constant<caf::atom("streams")>;    // to the admin: list / describe
+using dispose_atom = caf::atom_constant<caf::atom("dispose")>;    // to the admin: end a follower
+using leases_atom = caf::atom_constant<caf::atom("leases")>;      // leases wanted / held
+using discover_atom = caf::atom_constant<caf::atom("discover")>;  // to the registry: look for new streams
+using linked_atom = caf::atom_constant<caf::atom("linked")>;      // the NATS connection is up / down
+using holders_atom = caf::atom_constant<caf::atom("holders")>;    // to the lease keeper: who holds what
 
 }  // namespace happy
 
@@ -58,3 +70,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::source_config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::source_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::history_series)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::publish_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::stream_reading)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::stream_limits)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(happy::stream_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<happy::stream_report>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<happy::stream_follower>)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 // One WebSocket publisher connection: its values go to the publish target
 // (the registry, or the cluster node) one after another from this single
 // actor, so they keep the order they arrived in. Its interface is
@@ -21,11 +23,13 @@ struct publisher_state {
   static inline const char* name = "publisher";
   publish_target_actor target;
   std::string topic;
+  std::chrono::milliseconds wait{10000};  // how long one publish may take
 };
 
 using publisher_pointer = publisher_actor::stateful_pointer<publisher_state>;
 
 publisher_actor::behavior_type publisher(publisher_pointer self, publish_target_actor target,
-                                         std::string topic);
+                                         std::string topic,
+                                         std::chrono::milliseconds wait = std::chrono::seconds(10));
 
 }  // namespace happy

@@ -11,8 +11,10 @@
 #include "actors/generator.hpp"
 #include "actors/happy_error.hpp"
 #include "actors/hub.hpp"
+#include "actors/lease_keeper.hpp"
 #include "actors/source.hpp"
 #include "config/source_reader.hpp"
+#include "config/topic_name.hpp"
 #include "log/log.hpp"
 
 namespace happy {
@@ -20,6 +22,8 @@ namespace happy {
 namespace {
 
 constexpr std::chrono::milliseconds hub_answer_timeout{5000};
+// JetStream: how soon a topic another node created is served here too.
+constexpr std::chrono::milliseconds stream_discovery_interval{2000};
 // A peer that has not sent its history of a topic this node took over by
 // then is not waited for: publishes must not hold longer.
 constexpr std::chrono::milliseconds handover_wait{1000};
@@ -43,6 +47,31 @@ void start_producer(registry_pointer self, const std::string& name, const hub_ac
 }
 
 
+// Whether the topic's generator or source runs on this node: with JetStream
+// where its lease is held, in a peer cluster where the topic is owned.
+bool produces_here(const registry_state& s, const std::string& name) {
+  return s.jetstream.link ? s.leased.count(name) > 0 : s.view.owns(name);
+}
+
+// The stream's limits follow the topic's history and the retention settings.
+hub_stream_link stream_link_of(const registry_state& s, const std::string& name) {
+  if (!s.jetstream.link) return {};
+  stream_limits limits;
+  limits.replicas = s.cfg.nats->replicas;
+  limits.max_readings = s.cfg.history_of(name);
+  return {s.jetstream.link, s.jetstream.admin, limits};
+}
+
+// The lease keeper tries for the topics that have a generator or source.
+void want_leases(registry_pointer self) {
+  auto& s = self->state;
+  if (!s.leases) return;
+  std::vector<std::string> wanted;
+  for (const auto& [name, topic] : s.cfg.topics)
+    if (topic.generator || topic.source) wanted.push_back(name);
+  self->send(s.leases, leases_atom::value, std::move(wanted));
+}
+
 hub_actor start_topic(registry_pointer self, const std::string& name, const topic_config& topic) {
   auto& s = self->state;
   std::int64_t interval = s.cfg.interval_of(name);
@@ -53,12 +82,12 @@ hub_actor start_topic(registry_pointer self, const std::string& name, const topi
     s.restored.erase(stored);
   }
   auto topic_hub = self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval,
-                                            s.counters, std::move(storage));
+                                            s.counters, std::move(storage), stream_link_of(s, name));
   // The store ends after every hub: their last readings reach the file.
   if (s.store) self->send(s.store, watch_atom::value, topic_hub);
   if (s.view.clustered) self->send(topic_hub, view_atom::value, s.view.replica_targets());
   // In a cluster only the topic's owner generates its readings.
-  if (s.view.owns(name)) start_producer(self, name, topic_hub, topic);
+  if (produces_here(s, name)) start_producer(self, name, topic_hub, topic);
   return topic_hub;
 }
 
@@ -88,7 +117,7 @@ void reconcile_producer(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto topic = s.cfg.topics.find(name);
   auto hub_it = s.hubs.find(name);
-  bool here = topic != s.cfg.topics.end() && hub_it != s.hubs.end() && s.view.owns(name);
+  bool here = topic != s.cfg.topics.end() && hub_it != s.hubs.end() && produces_here(s, name);
   bool want_generator = here && topic->second.generator;
   bool want_source = here && topic->second.source;
   if (!want_generator) stop_in(self, s.generators, name);
@@ -225,6 +254,24 @@ void apply_topics(registry_pointer self, const config& next) {
     }
     reconcile_producer(self, name);
   }
+  want_leases(self);
+}
+
+// JetStream: hubs for the streams other nodes created (by publishing), so
+// every node serves every topic; then again after a pause.
+void discover_streams(registry_pointer self) {
+  auto& s = self->state;
+  self->request(s.jetstream.admin, caf::infinite, streams_atom::value)
+      .then(
+          [self](const std::vector<std::string>& topics) {
+            for (const auto& name : topics)
+              if (is_valid_topic_name(name) && !hub_of(self, name))
+                log_warning("jetstream: topic '" + name + "' is not served here: limits.max_topics reached");
+            self->delayed_send(self, stream_discovery_interval, discover_atom::value);
+          },
+          [self](const caf::error&) {
+            self->delayed_send(self, stream_discovery_interval, discover_atom::value);
+          });
 }
 
 std::vector<hub_actor> all_hubs(const registry_state& s) {
@@ -244,9 +291,11 @@ std::vector<std::string> registry_state::topic_names() const {
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
                                        std::shared_ptr<cluster_counters> counters,
                                        registry_storage storage,
-                                       std::shared_ptr<source_counters> source_numbers) {
+                                       std::shared_ptr<source_counters> source_numbers,
+                                       registry_jetstream jetstream) {
   self->state.cfg = std::move(cfg);
   self->state.source_numbers = std::move(source_numbers);
+  self->state.jetstream = std::move(jetstream);
   self->state.store = storage.store;
   self->state.storage = std::move(storage.status);
   for (auto& topic : storage.topics) self->state.restored.emplace(topic.name, std::move(topic));
@@ -276,6 +325,13 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
   for (const auto& name : stored_only)
     if (!hub_of(self, name))
       log_warning("storage: topic '" + name + "' is not started: limits.max_topics reached");
+  if (self->state.jetstream.link) {
+    // Detached: the bucket's calls wait for JetStream. Linked: it ends with the registry.
+    self->state.leases = self->spawn<caf::detached + caf::linked>(
+        lease_keeper, self->state.jetstream.link, caf::actor_cast<registry_actor>(self));
+    want_leases(self);
+    self->send(self, discover_atom::value);
+  }
   return {
       [self](publish_atom, const std::string& topic,
              const std::string& value_json) -> caf::result<std::uint64_t> {
@@ -305,6 +361,22 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
       },
       [self](topics_atom) { return self->state.topic_names(); },
       [self](reload_atom, const config& next) { apply_topics(self, next); },
+      [self](publish_atom, const std::string& topic, std::string& value_json,
+             std::string& key) -> caf::result<std::uint64_t> {
+        auto topic_hub = hub_of(self, topic);
+        if (!topic_hub) return make_error(happy_errc::topic_limit);
+        return self->delegate(topic_hub, publish_atom::value, std::move(value_json), std::move(key));
+      },
+      [self](leases_atom, const std::vector<std::string>& held) {
+        auto& s = self->state;
+        s.leased = std::set<std::string>(held.begin(), held.end());
+        for (const auto& entry : s.hubs) reconcile_producer(self, entry.first);
+      },
+      [self](discover_atom) { discover_streams(self); },
+      [self](holders_atom, const std::vector<std::string>& topics) -> caf::result<std::vector<std::string>> {
+        if (!self->state.leases) return std::vector<std::string>(topics.size());
+        return self->delegate(self->state.leases, holders_atom::value, topics);
+      },
       [self](view_atom, cluster_view& next) { apply_view(self, std::move(next)); },
       [self](replica_atom, const std::string& topic, std::uint64_t seq, std::string& envelope) {
         if (auto topic_hub = hub_of(self, topic))

@@ -15,6 +15,11 @@
 // histories of them are merged, so the new owner continues from the highest
 // seq any node holds.
 //
+// With JetStream (README "Clustering") every hub's log is its topic's stream,
+// every node runs a hub for every stream (it looks for streams other nodes
+// created every few seconds), and a generator or source runs on the node
+// that holds the topic's lease (actors/lease_keeper.hpp).
+//
 // With storage, topics found in the history file are started at once (also
 // those that only publishing had created) and continue from their stored seq
 // and history; every hub reports to the store actor, and a removed topic is
@@ -24,6 +29,7 @@
 #include <caf/stateful_actor.hpp>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +42,12 @@
 #include "storage/history_db.hpp"
 
 namespace happy {
+
+// The registry's link to JetStream; a null `link`: the embedded log.
+struct registry_jetstream {
+  std::shared_ptr<nats_connection> link;
+  nats_admin_actor admin;
+};
 
 // The registry's link to the history file; without a store, none.
 struct registry_storage {
@@ -60,6 +72,9 @@ struct registry_state {
   std::map<std::string, stored_topic> restored;
   // Hubs of removed topics, until they end (then the store forgets the topic).
   std::map<caf::actor_addr, std::string> removed_hubs;
+  registry_jetstream jetstream;
+  lease_keeper_actor leases;     // JetStream: holds this node's leases
+  std::set<std::string> leased;  // JetStream: topics whose producers run here
 
   std::vector<std::string> topic_names() const;
 };
@@ -69,6 +84,7 @@ using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
                                        std::shared_ptr<cluster_counters> counters,
                                        registry_storage storage,
-                                       std::shared_ptr<source_counters> source_numbers);
+                                       std::shared_ptr<source_counters> source_numbers,
+                                       registry_jetstream jetstream = {});
 
 }  // namespace happy

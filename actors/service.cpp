@@ -12,6 +12,7 @@
 
 #include "actors/cluster/cluster_node.hpp"
 #include "actors/history_reader.hpp"
+#include "actors/nats_admin.hpp"
 #include "actors/store.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
@@ -26,14 +27,21 @@ namespace {
 // CAF 0.17 dereferences a null tuple for argument-less function actors, which
 // UBSan rejects.)
 template <class Handle, class OnAnswer, class OnFailure, class... Request>
+void ask_within(caf::actor_system& system, std::chrono::milliseconds wait, const Handle& target,
+                OnAnswer on_answer, OnFailure on_failure, Request... request) {
+  system.spawn(
+      [](caf::event_based_actor* self, std::chrono::milliseconds patience, const Handle& whom,
+         const OnAnswer& answer, const OnFailure& failure, const Request&... message) {
+        self->request(whom, patience, message...).then(answer, failure);
+      },
+      wait, target, std::move(on_answer), std::move(on_failure), std::move(request)...);
+}
+
+template <class Handle, class OnAnswer, class OnFailure, class... Request>
 void ask(caf::actor_system& system, const Handle& target, OnAnswer on_answer,
          OnFailure on_failure, Request... request) {
-  system.spawn(
-      [](caf::event_based_actor* self, const Handle& whom, const OnAnswer& answer,
-         const OnFailure& failure, const Request&... message) {
-        self->request(whom, std::chrono::seconds(5), message...).then(answer, failure);
-      },
-      target, std::move(on_answer), std::move(on_failure), std::move(request)...);
+  ask_within(system, std::chrono::seconds(5), target, std::move(on_answer), std::move(on_failure),
+             std::move(request)...);
 }
 
 }  // namespace
@@ -53,8 +61,17 @@ void publisher_handle::close() const {
   if (publisher_) caf::anon_send_exit(publisher_, caf::exit_reason::user_shutdown);
 }
 
-service::service(caf::actor_system& system, config cfg, service_storage storage)
-    : system_(system), cluster_settings_(cfg.cluster) {
+service::service(caf::actor_system& system, config cfg, service_storage storage,
+                 std::shared_ptr<nats_connection> nats)
+    : system_(system), cluster_settings_(cfg.cluster), nats_(std::move(nats)) {
+  registry_jetstream jetstream;
+  if (nats_) {
+    // Detached: its calls wait for JetStream round trips.
+    nats_admin_ = system.spawn<caf::detached>(nats_admin, nats_);
+    jetstream = {nats_, nats_admin_};
+    // The hub answers within nats.publish_timeout_ms; the asker waits a little longer.
+    publish_wait_ = std::chrono::milliseconds(cfg.nats->publish_timeout_ms + 2000);
+  }
   registry_storage link;
   if (storage.writer && storage.reader) {
     // Detached: SQLite blocks its thread on the disk, never a scheduler worker.
@@ -62,7 +79,8 @@ service::service(caf::actor_system& system, config cfg, service_storage storage)
     reader_ = system.spawn<caf::detached>(history_reader, storage.reader);
     link = {store_, storage_status_, std::move(storage.topics)};
   }
-  registry_ = system.spawn(registry, std::move(cfg), counters_, std::move(link), source_counters_);
+  registry_ = system.spawn(registry, std::move(cfg), counters_, std::move(link), source_counters_,
+                           std::move(jetstream));
 }
 
 void service::history(const std::string& topic, std::int64_t from, std::int64_t to,
@@ -127,7 +145,7 @@ session_handle service::open_session(const std::string& topic, replay_request re
 }
 
 publisher_handle service::open_publisher(const std::string& topic) {
-  return publisher_handle{system_.spawn(publisher, publish_target(), topic)};
+  return publisher_handle{system_.spawn(publisher, publish_target(), topic, publish_wait_)};
 }
 
 publish_target_actor service::publish_target() const {
@@ -146,11 +164,48 @@ void service::reload(config next) {
 }
 
 void service::publish(const std::string& topic, std::string value_json,
-                      std::function<void(publish_result)> done) {
-  ask(
-      system_, publish_target(), [done](std::uint64_t seq) { done(publish_result_of(seq)); },
-      [done](const caf::error& error) { done(publish_result_of(error)); },
-      publish_atom::value, topic, std::move(value_json));
+                      std::function<void(publish_result)> done, std::string key) {
+  auto accepted = [done](std::uint64_t seq) { done(publish_result_of(seq)); };
+  auto refused = [done](const caf::error& error) { done(publish_result_of(error)); };
+  if (!key.empty() && !cluster_)
+    return ask_within(system_, publish_wait_, registry_, accepted, refused, publish_atom::value,
+                      topic, std::move(value_json), std::move(key));
+  ask_within(system_, publish_wait_, publish_target(), accepted, refused, publish_atom::value, topic,
+             std::move(value_json));
+}
+
+void service::describe_jetstream(std::function<void(std::optional<jetstream_status>)> done) {
+  if (!nats_) return done(std::nullopt);
+  jetstream_status status;
+  status.node = nats_->settings().node;
+  status.connected = nats_->connected();
+  status.url = nats_->connected_url();
+  // Topics, then their streams, then their leases: each from the actor that knows.
+  system_.spawn(
+      [](caf::event_based_actor* self, const registry_actor& registry, const nats_admin_actor& admin,
+         const jetstream_status& start, const std::function<void(std::optional<jetstream_status>)>& answer) {
+        auto failed = [answer](const caf::error&) { answer(std::nullopt); };
+        self->request(registry, std::chrono::seconds(5), topics_atom::value)
+            .then(
+                [=](std::vector<std::string>& topics) {
+                  self->request(admin, std::chrono::seconds(10), streams_atom::value, topics)
+                      .then(
+                          [=](std::vector<stream_report>& reports) {
+                            self->request(registry, std::chrono::seconds(10), holders_atom::value, topics)
+                                .then(
+                                    [=](std::vector<std::string>& holders) mutable {
+                                      jetstream_status out = start;
+                                      out.streams = std::move(reports);
+                                      out.lease_holders = std::move(holders);
+                                      answer(std::move(out));
+                                    },
+                                    failed);
+                          },
+                          failed);
+                },
+                failed);
+      },
+      registry_, nats_admin_, std::move(status), std::move(done));
 }
 
 void service::shutdown() {
@@ -163,6 +218,8 @@ void service::shutdown() {
   store_ = nullptr;
   if (reader_) caf::anon_send_exit(reader_, caf::exit_reason::user_shutdown);
   reader_ = nullptr;
+  if (nats_admin_) caf::anon_send_exit(nats_admin_, caf::exit_reason::user_shutdown);
+  nats_admin_ = nullptr;
 }
 
 }  // namespace happy

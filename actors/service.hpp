@@ -5,6 +5,7 @@
 // a message to an actor; no call blocks. Answers are facts (actors/
 // vocabulary.hpp, cluster_status); net/ turns them into HTTP.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,8 @@
 #include "config/config.hpp"
 #include "sources/source_counters.hpp"
 #include "storage/history_db.hpp"
+#include "storage/nats_connection.hpp"
+#include "storage/topic_stream.hpp"
 
 namespace caf {
 class actor_system;
@@ -62,9 +65,20 @@ struct service_storage {
   std::vector<stored_topic> topics;    // what the file held at start
 };
 
+// GET /cluster with JetStream: the connection, and each topic's stream.
+struct jetstream_status {
+  std::string node;
+  bool connected = false;
+  std::string url;
+  std::vector<stream_report> streams;  // by topic
+  std::vector<std::string> lease_holders;  // per stream: "" when nobody holds it
+};
+
 class service {
  public:
-  service(caf::actor_system& system, config cfg, service_storage storage = {});
+  // `nats`: the JetStream connection main opened (README "Clustering"); null: one machine.
+  service(caf::actor_system& system, config cfg, service_storage storage = {},
+          std::shared_ptr<nats_connection> nats = nullptr);
   ~service();
   service(const service&) = delete;
   service& operator=(const service&) = delete;
@@ -85,8 +99,16 @@ class service {
 
   // Publishes `value_json` (valid, compact JSON) to `topic`, creating the
   // topic if needed; calls `done` from an actor thread.
+  // `key` (Idempotency-Key): with JetStream, retries with the same key are
+  // stored once and answered with the first seq.
   void publish(const std::string& topic, std::string value_json,
-               std::function<void(publish_result)> done);
+               std::function<void(publish_result)> done, std::string key = {});
+
+  // JetStream (null: none): its connection state and counters.
+  const nats_connection* jetstream() const { return nats_.get(); }
+  // Calls `done` (from an actor thread) with the connection and every
+  // topic's stream; nullopt when JetStream did not answer in time.
+  void describe_jetstream(std::function<void(std::optional<jetstream_status>)> done);
 
   // With cluster settings: publishes this node's cluster actor on
   // cluster.listen and starts meeting the peers. Returns an error message,
@@ -123,6 +145,10 @@ class service {
 
   caf::actor_system& system_;
   std::optional<cluster_config> cluster_settings_;
+  std::shared_ptr<nats_connection> nats_;
+  nats_admin_actor nats_admin_;
+  // How long a publish may take: with JetStream up to nats.publish_timeout_ms.
+  std::chrono::milliseconds publish_wait_{5000};
   std::shared_ptr<cluster_counters> counters_ = std::make_shared<cluster_counters>();
   std::shared_ptr<storage_status> storage_status_ = std::make_shared<storage_status>();
   std::shared_ptr<source_counters> source_counters_ = std::make_shared<source_counters>();

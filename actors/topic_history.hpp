@@ -26,6 +26,7 @@ class topic_history {
   frame_list replay(const replay_request& request, std::uint64_t current_seq) const;
 
   void set_capacity(std::size_t capacity);
+  std::size_t capacity() const { return capacity_; }
   std::size_t size() const { return frames_.size(); }
   std::uint64_t oldest_seq() const { return frames_.empty() ? 0 : frames_.front().seq; }
   std::uint64_t newest_seq() const { return frames_.empty() ? 0 : frames_.back().seq; }

@@ -57,7 +57,14 @@ struct subscribe_refusal {
 // How a publish ended. storage_unavailable: the history file cannot be
 // written (disk full, I/O error), so nothing is acknowledged.
 struct publish_result {
-  enum class outcome : std::uint8_t { accepted, topic_limit, unavailable, storage_unavailable };
+  // quorum_unavailable: JetStream did not store it within nats.publish_timeout_ms.
+  enum class outcome : std::uint8_t {
+    accepted,
+    topic_limit,
+    unavailable,
+    storage_unavailable,
+    quorum_unavailable
+  };
   outcome status = outcome::unavailable;
   std::uint64_t seq = 0;  // when accepted
 };

@@ -120,6 +120,19 @@ struct cluster_config {
   std::vector<host_port> peers;
 };
 
+// Present: the topics' logs are JetStream streams on these NATS servers, and
+// any number of nodes serve them (README "Clustering").
+struct nats_config {
+  std::vector<std::string> servers;  // nats:// or tls:// URLs
+  int replicas = 3;                  // each topic stream's replicas
+  std::string user, password;        // password from the file or password_env
+  std::string token;                 // or token_env
+  std::string credentials_file;      // a NATS .creds file
+  std::string tls_ca_file;           // TLS to the servers, verified with this CA
+  std::int64_t publish_timeout_ms = 10000;  // a publish waits this long for a quorum
+  std::string node;  // this node's name: --node, HAPPY_NODE or the host name
+};
+
 // Durable history (README "Storage"). Without a path, history lives only in
 // memory, as `limits.history` readings per topic.
 struct storage_config {
@@ -168,6 +181,7 @@ struct config {
   std::string log_format = "text";
   std::map<std::string, topic_config> topics;
   std::optional<cluster_config> cluster;
+  std::optional<nats_config> nats;
   storage_config storage;
   auth_config auth;
   std::string web_root;  // from --web-root: serve the page from disk; empty: embedded

@@ -7,7 +7,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -147,6 +150,50 @@ cluster_config read_cluster(const Value& c) {
   return out;
 }
 
+// A secret given inline or by the name of an environment variable, not both.
+std::string read_secret(const Value& c, const char* key, const std::string& at) {
+  std::string env_key = std::string(key) + "_env";
+  bool inline_value = c.HasMember(key), from_env = c.HasMember(env_key.c_str());
+  if (inline_value && from_env)
+    throw rule_violation{at, "give \"" + std::string(key) + "\" or \"" + env_key + "\", not both"};
+  if (inline_value) return c[key].GetString();
+  if (!from_env) return {};
+  std::string name = c[env_key.c_str()].GetString();
+  const char* value = std::getenv(name.c_str());
+  if (!value || !*value)
+    throw rule_violation{at + "/" + env_key,
+                         "expected the environment variable " + name + " to hold the " + key};
+  return value;
+}
+
+nats_config read_nats(const Value& c) {
+  nats_config out;
+  for (const auto& url : c["servers"].GetArray()) out.servers.emplace_back(url.GetString());
+  if (c.HasMember("replicas")) out.replicas = c["replicas"].GetInt();
+  if (c.HasMember("user")) out.user = c["user"].GetString();
+  out.password = read_secret(c, "password", "/nats");
+  out.token = read_secret(c, "token", "/nats");
+  if (out.user.empty() != out.password.empty())
+    throw rule_violation{"/nats", "\"user\" and a password (\"password\" or \"password_env\") go together"};
+  if (c.HasMember("credentials_file")) {
+    out.credentials_file = c["credentials_file"].GetString();
+    if (access(out.credentials_file.c_str(), R_OK) != 0)
+      throw rule_violation{"/nats/credentials_file", "expected a readable NATS .creds file, got '" +
+                                                         out.credentials_file + "'"};
+  }
+  int ways = !out.user.empty() + !out.token.empty() + !out.credentials_file.empty();
+  if (ways > 1)
+    throw rule_violation{"/nats", "authenticate one way: user and password, a token, or a credentials_file"};
+  if (c.HasMember("tls")) {
+    out.tls_ca_file = c["tls"]["ca_file"].GetString();
+    if (access(out.tls_ca_file.c_str(), R_OK) != 0)
+      throw rule_violation{"/nats/tls/ca_file", "expected a readable PEM file of CA certificates, got '" +
+                                                   out.tls_ca_file + "'"};
+  }
+  if (c.HasMember("publish_timeout_ms")) out.publish_timeout_ms = c["publish_timeout_ms"].GetInt64();
+  return out;
+}
+
 // The schema checked the shape "<n><unit>".
 std::int64_t read_duration_ms(const Value& v) {
   std::string text(v.GetString(), v.GetStringLength());
@@ -256,6 +303,12 @@ config read_config(const Value& doc, const std::string& source) {
     if (doc["log"].HasMember("format")) out.log_format = doc["log"]["format"].GetString();
   }
   if (doc.HasMember("cluster")) out.cluster = read_cluster(doc["cluster"]);
+  if (doc.HasMember("nats")) {
+    if (out.cluster)
+      throw rule_violation{"/cluster", "a node runs either the peer cluster (\"cluster\") or JetStream "
+                                       "(\"nats\"), not both: drop \"cluster\""};
+    out.nats = read_nats(doc["nats"]);
+  }
   if (doc.HasMember("storage")) out.storage = read_storage(doc["storage"]);
   if (doc.HasMember("auth")) out.auth = read_auth(doc["auth"]);
   auto needs_jwt = [&](const std::string& at, const std::string& what) {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <string_view>
+#include <tuple>
 
 namespace happy {
 
@@ -54,6 +55,14 @@ std::string apply_overrides(config& cfg, const command_line& args) {
   if (args.storage_path) cfg.storage.path = *args.storage_path;
   if (const char* env_level = std::getenv("HAPPY_LOG_LEVEL"); env_level && *env_level)
     cfg.log_level = env_level;
+  if (cfg.nats) {
+    if (const char* env_node = std::getenv("HAPPY_NODE"); env_node && *env_node) cfg.nats->node = env_node;
+    if (args.node) cfg.nats->node = *args.node;
+    if (cfg.nats->node.empty()) cfg.nats->node = host_name();
+    if (!valid_node_name(cfg.nats->node))
+      return "node name '" + cfg.nats->node +
+             "' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
+  }
   if (cfg.cluster) {
     if (const char* env_node = std::getenv("HAPPY_NODE"); env_node && *env_node)
       cfg.cluster->node = env_node;
@@ -63,6 +72,9 @@ std::string apply_overrides(config& cfg, const command_line& args) {
       return "cluster node name '" + cfg.cluster->node +
              "' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
   }
+  if (cfg.nats && cfg.storage.enabled())
+    return "storage.path (or --storage, HAPPY_STORAGE_PATH) cannot be used with \"nats\" yet: with "
+           "JetStream the streams keep the history (README \"Clustering\")";
   return {};
 }
 
@@ -72,6 +84,13 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
     if (differs) out.emplace_back(name);
   };
   check(a.server.host != b.server.host, "server.host");
+  auto nats_identity = [](const std::optional<nats_config>& n) {
+    return n ? std::make_tuple(true, n->servers, n->replicas, n->user, n->password, n->token,
+                               n->credentials_file, n->tls_ca_file, n->publish_timeout_ms)
+             : std::make_tuple(false, std::vector<std::string>{}, 0, std::string{}, std::string{},
+                               std::string{}, std::string{}, std::string{}, std::int64_t{0});
+  };
+  check(nats_identity(a.nats) != nats_identity(b.nats), "nats");
   check(a.server.port != b.server.port, "server.port");
   check(a.server.io_threads != b.server.io_threads, "server.io_threads");
   check(a.server.actor_threads != b.server.actor_threads, "server.actor_threads");

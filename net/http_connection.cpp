@@ -12,6 +12,8 @@
 #include "net/auth_info_json.hpp"
 #include "net/cluster_status_json.hpp"
 #include "net/history_json.hpp"
+#include "net/jetstream_metrics.hpp"
+#include "net/jetstream_status_json.hpp"
 #include "net/on_strand.hpp"
 #include "wire/publish_body.hpp"
 #include "net/route.hpp"
@@ -208,6 +210,9 @@ void http_connection::handle_request(http_request request) {
     case route::kind::ready:
       if (context_.draining)
         return answer(http::status::service_unavailable, R"({"status":"draining"})");
+      if (auto* nats = context_.actors.jetstream(); nats && !nats->connected())
+        return answer(http::status::service_unavailable,
+                      R"({"status":"nats unavailable","reason":"no NATS server answers; publishes are refused until one does"})");
       if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
         return answer(http::status::service_unavailable,
                       R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full or I/O error); publishes are refused"})");
@@ -230,7 +235,10 @@ void http_connection::handle_request(http_request request) {
                 self->context_.metrics.render(stats, self->context_.connections,
                                               self->context_.actors.cluster_numbers(),
                                               self->context_.actors.storage_numbers(),
-                                              &self->context_.actors.source_numbers())));
+                                              &self->context_.actors.source_numbers()) +
+                    (self->context_.actors.jetstream()
+                         ? jetstream_metrics(*self->context_.actors.jetstream())
+                         : std::string{})));
           }));
       return;
     }
@@ -246,6 +254,11 @@ void http_connection::handle_request(http_request request) {
       return answer(http::status::ok, auth_info_json(context_.settings.auth));
     case route::kind::cluster: {
       auto answer_json = json_answer_later(std::move(request), allow_origin);
+      if (context_.actors.jetstream())
+        return context_.actors.describe_jetstream([answer_json](std::optional<jetstream_status> status) {
+          answer_json(status ? jetstream_status_json(*status)
+                             : R"({"error":"JetStream did not answer in time"})");
+        });
       return context_.actors.describe_cluster([answer_json](std::optional<cluster_status> status) {
         answer_json(status ? cluster_status_json(*status)
                            : R"({"error":"cluster status unavailable"})");
@@ -310,6 +323,16 @@ void http_connection::publish(http_request request, const route& target) {
   if (!admit_publisher(request, target)) return;
   auto check = check_publish_body(request.body());
   if (check.status != 0) return refuse_publish(request, check);
+  std::string key;
+  if (auto field = request.find("Idempotency-Key"); field != request.end()) {
+    key = std::string(field->value());
+    bool printable = std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (key.empty() || key.size() > 128 || !printable)
+      return send(json_response(request, http::status::bad_request,
+                                error_body("Idempotency-Key must be 1 to 128 printable ASCII characters "
+                                           "without spaces"),
+                                allow_origin));
+  }
   auto self = shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
   std::string topic = target.topic;
@@ -330,6 +353,13 @@ void http_connection::publish(http_request request, const route& target) {
                          std::to_string(self->context_.settings.limits.max_topics) + " reached"),
               allow_origin));
         }
+        if (result.status == outcome::quorum_unavailable)
+          return self->send(json_response(
+              *shared_request, http::status::service_unavailable,
+              error_body("the reading was not stored: no JetStream quorum answered within "
+                         "nats.publish_timeout_ms (NATS servers down or electing a leader); "
+                         "try again, with the same Idempotency-Key to be stored at most once"),
+              allow_origin));
         if (result.status == outcome::storage_unavailable)
           return self->send(json_response(
               *shared_request, http::status::service_unavailable,
@@ -341,7 +371,8 @@ void http_connection::publish(http_request request, const route& target) {
             error_body("the reading was not accepted in time (in a cluster: the topic's owner "
                        "could not be reached yet); try again"),
             allow_origin));
-      }));
+      }),
+      std::move(key));
 }
 
 // GET /topics/<name>/history: buckets computed by the history reader.

@@ -107,6 +107,8 @@ void publisher_connection::on_published(publish_result result) {
   else if (result.status == outcome::unavailable)
     refuse(close_code::try_again_later,
            "reading not accepted in time (cluster owner unreachable?); try again");
+  else if (result.status == outcome::quorum_unavailable)
+    refuse(close_code::try_again_later, "no JetStream quorum stored the reading in time; try again");
   else if (ack_)
     send_text(R"({"seq":)" + std::to_string(result.seq) + "}");
   close_if_settled();

@@ -119,7 +119,7 @@ caf::actor spawn_hub(testing::deterministic_system& t, std::size_t history = 100
                      const char* topic = "t") {
   // Untyped, so tests can also send it what only the session or the
   // registry would send.
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, testing::no_cluster, hub_storage{}));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, testing::no_cluster, hub_storage{}, hub_stream_link{}));
   t.stop_at_end.push_back(h);  // its sessions end with it
   return h;
 }
@@ -223,7 +223,7 @@ TEST_CASE("sessions joining during a flood see every seq exactly once, replay th
   // Real threads: the publisher, the hub and the sessions race.
   testing::test_system t;
   constexpr std::uint64_t readings = 3000;
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, testing::no_cluster, hub_storage{}));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, testing::no_cluster, hub_storage{}, hub_stream_link{}));
   std::vector<caf::actor> sessions;
   std::vector<std::shared_ptr<session_inbox>> inboxes;
   for (std::uint64_t i = 0; i < readings; ++i) {
@@ -301,7 +301,7 @@ TEST_CASE("readings a hub accepted reach its sessions before it ends") {
 
 TEST_CASE("in a cluster the owner's hub sends each accepted envelope to every member") {
   testing::test_system t;
-  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster, hub_storage{});
+  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster, hub_storage{}, hub_stream_link{});
   caf::scoped_actor member{t.system};
   caf::scoped_actor self{t.system};
   self->send(h, view_atom::value,
@@ -350,4 +350,180 @@ TEST_CASE("merging another node's history goes live in order and a new owner con
   // seq never goes backwards after a failover
   CHECK(ask<std::uint64_t>(t, h, publish_atom::value, std::string("1")) == 13);
   CHECK(inbox->seqs() == std::vector<std::uint64_t>{10, 11, 12, 13});
+}
+
+// -- the JetStream side (actors/hub_stream.hpp), with a test log instead of NATS --
+
+namespace {
+
+// What the hub handed the log, with the callback that answers it.
+struct sent_publish {
+  std::string data;
+  std::string message_id;
+  std::uint64_t expect_last_seq = 0;
+  stream_writer::publish_done done;
+};
+
+// The test log: records each publish; the test answers it as JetStream would.
+class test_log : public stream_writer {
+ public:
+  explicit test_log(std::int64_t publish_timeout_ms = 60000) {
+    settings_.node = "node-a";
+    settings_.publish_timeout_ms = publish_timeout_ms;
+  }
+  void publish(const std::string&, std::string_view data, const std::string& message_id,
+               std::int64_t, std::uint64_t expect_last_seq, std::int64_t, publish_done done) override {
+    sent.push_back({std::string(data), message_id, expect_last_seq, std::move(done)});
+  }
+  const nats_config& settings() const override { return settings_; }
+  std::vector<sent_publish> sent;
+
+ private:
+  nats_config settings_;
+};
+
+// The stand-in admin: the stream exists up to `last_seq`; following records
+// where it starts and hands back no follower (the test sends the readings).
+nats_admin_actor::behavior_type test_admin(std::uint64_t last_seq,
+                                           std::shared_ptr<std::vector<std::uint64_t>> follow_from) {
+  return {
+      [last_seq](ensure_atom, const std::string& topic, const stream_limits&) {
+        return stream_report{topic, 1, last_seq, "n1", {}};
+      },
+      [follow_from](follow_atom, const std::string&, std::uint64_t from, const hub_actor&) {
+        follow_from->push_back(from);
+        return std::shared_ptr<stream_follower>();
+      },
+      [](streams_atom) { return std::vector<std::string>{}; },
+      [](streams_atom, const std::vector<std::string>&) { return std::vector<stream_report>{}; },
+      [](dispose_atom, std::shared_ptr<stream_follower>&) {},
+  };
+}
+
+struct stream_hub {
+  std::shared_ptr<test_log> log;
+  std::shared_ptr<std::vector<std::uint64_t>> follow_from = std::make_shared<std::vector<std::uint64_t>>();
+  caf::actor hub;
+};
+
+stream_hub spawn_stream_hub(testing::deterministic_system& t, std::size_t history,
+                            std::uint64_t stream_last_seq, std::int64_t publish_timeout_ms = 60000) {
+  stream_hub out;
+  out.log = std::make_shared<test_log>(publish_timeout_ms);
+  auto admin = t.system.spawn(test_admin, stream_last_seq, out.follow_from);
+  t.stop_at_end.push_back(caf::actor_cast<caf::actor>(admin));
+  out.hub = caf::actor_cast<caf::actor>(t.system.spawn(
+      hub, "orders", history, 0, testing::no_cluster, hub_storage{},
+      hub_stream_link{out.log, admin, stream_limits{3, history, 0}}));
+  t.stop_at_end.push_back(out.hub);
+  t.run();
+  return out;
+}
+
+// A publish whose answer arrives later: the result lands in `answer`.
+template <class... Ts>
+std::shared_ptr<std::optional<caf::expected<std::uint64_t>>> request_publish(testing::deterministic_system& t,
+                                                                          const caf::actor& h, Ts... xs) {
+  auto answer = std::make_shared<std::optional<caf::expected<std::uint64_t>>>();
+  t.system.spawn(
+      [answer](caf::event_based_actor* self, const caf::actor& target, const Ts&... args) {
+        self->request(target, caf::infinite, publish_atom::value, args...)
+            .then([answer](std::uint64_t seq) { *answer = seq; },
+                  [answer](caf::error& e) { *answer = std::move(e); });
+      },
+      h, xs...);
+  t.run();
+  return answer;
+}
+
+stream_reading reading_of(std::uint64_t seq, std::string value, std::int64_t accepted_ms = 1000) {
+  return {seq, accepted_ms, std::move(value)};
+}
+
+}  // namespace
+
+TEST_CASE("with a stream log, a publish is answered with the ack's seq, and only the stream's readings go out") {
+  testing::deterministic_system t;
+  auto s = spawn_stream_hub(t, 100, 0);
+  auto inbox = spawn_session(t, s.hub, replay_request::live_only()).second;
+  t.run();
+  CHECK(*s.follow_from == std::vector<std::uint64_t>{1});
+  auto answer = request_publish(t, s.hub, std::string("7"));
+  REQUIRE(s.log->sent.size() == 1);
+  CHECK(s.log->sent[0].data == "7");
+  CHECK_THAT(s.log->sent[0].message_id, Catch::StartsWith("node-a-"));
+  CHECK(s.log->sent[0].expect_last_seq == 0);  // a client's publish is not fenced
+  CHECK_FALSE(answer->has_value());            // nothing is acknowledged before the quorum
+  s.log->sent[0].done({true, 41, false, false, false, {}});
+  t.run();
+  REQUIRE(answer->has_value());
+  CHECK(**answer == 41);
+  CHECK(inbox->seqs().empty());  // not fanned out before the stream hands it back
+  caf::anon_send(s.hub, reading_atom::value, reading_of(41, "7", 1234));
+  t.run();
+  CHECK(inbox->seqs() == std::vector<std::uint64_t>{41});
+  CHECK(*inbox->frames[0].json == R"({"orders":7,"topic":"orders","seq":41,"ts":1234})");
+}
+
+TEST_CASE("with a stream log, readings are fanned out once, in order, and history starts where it can hold") {
+  testing::deterministic_system t;
+  auto s = spawn_stream_hub(t, 10, 50);
+  CHECK(*s.follow_from == std::vector<std::uint64_t>{41});  // the last 10 of 50
+  for (std::uint64_t seq : {41, 42, 42, 40, 43})  // a repeat and an old one are dropped
+    caf::anon_send(s.hub, reading_atom::value, reading_of(seq, std::to_string(seq)));
+  t.run();
+  auto inbox = spawn_session(t, s.hub, replay_request::since(41)).second;
+  t.run();
+  CHECK(inbox->seqs() == std::vector<std::uint64_t>{42, 43});
+  CHECK(inbox->hub_seq == 43);
+}
+
+TEST_CASE("with a stream log, an unanswered publish is sent again with the same id, then refused") {
+  testing::deterministic_system t;
+  SECTION("retried while the deadline allows, stored once") {
+    auto s = spawn_stream_hub(t, 100, 0);
+    auto answer = request_publish(t, s.hub, std::string("1"), std::string("order-42"));
+    REQUIRE(s.log->sent.size() == 1);
+    CHECK(s.log->sent[0].message_id == "key:order-42");
+    s.log->sent[0].done({false, 0, false, true, false, "timeout"});
+    t.run();
+    t.scheduler.trigger_timeouts();  // the retry pause
+    t.run();
+    REQUIRE(s.log->sent.size() == 2);
+    CHECK(s.log->sent[1].message_id == "key:order-42");
+    s.log->sent[1].done({true, 5, true, false, false, {}});
+    t.run();
+    REQUIRE(answer->has_value());
+    CHECK(**answer == 5);
+    CHECK(s.log->publishes_acked == 1);
+    CHECK(s.log->publish_retries == 1);
+  }
+  SECTION("refused once nats.publish_timeout_ms leaves no room for another try") {
+    auto s = spawn_stream_hub(t, 100, 0, 100);
+    auto answer = request_publish(t, s.hub, std::string("1"));
+    REQUIRE(s.log->sent.size() == 1);
+    s.log->sent[0].done({false, 0, false, true, false, "no responders"});
+    t.run();
+    REQUIRE(answer->has_value());
+    CHECK_FALSE(answer->value());
+    CHECK(answer->value().error() == happy_errc::log_unavailable);
+    CHECK(s.log->publishes_failed == 1);
+  }
+}
+
+TEST_CASE("with a stream log, a producer's reading is fenced at the seq this node has seen") {
+  testing::deterministic_system t;
+  auto s = spawn_stream_hub(t, 100, 0);
+  for (std::uint64_t seq : {1, 2, 3})
+    caf::anon_send(s.hub, reading_atom::value, reading_of(seq, "0"));
+  t.run();
+  publish(s.hub, "9");  // anonymous, as a generator or source sends it
+  t.run();
+  REQUIRE(s.log->sent.size() == 1);
+  CHECK(s.log->sent[0].expect_last_seq == 3);
+  // Another node published meanwhile: this node lost its lease; the reading is dropped.
+  s.log->sent[0].done({false, 0, false, false, true, "wrong last sequence: 4"});
+  t.run();
+  CHECK(s.log->publishes_fenced == 1);
+  CHECK(s.log->publishes_failed == 0);
 }

@@ -71,7 +71,7 @@ std::vector<std::uint64_t> seqs_of(testing::recording_transport& link) {
 
 TEST_CASE("a session on an unknown topic rejects with 404 listing the known topics") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   auto link = std::make_shared<testing::recording_transport>();
   t.system.spawn(session, reg, "nope", replay_request::live_only(), link);
   REQUIRE(link->wait_until([&] { return link->refusal.has_value(); }));
@@ -84,7 +84,7 @@ TEST_CASE("a session on an unknown topic rejects with 404 listing the known topi
 
 TEST_CASE("a session accepts, replays history, then forwards live frames in order") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   auto h = hub_of(self, reg, "bench");
   for (int i = 0; i < 3; ++i) self->send(h, publish_atom::value, std::to_string(i));
@@ -101,7 +101,7 @@ TEST_CASE("a session accepts, replays history, then forwards live frames in orde
 
 TEST_CASE("a closed transport makes the session leave its hub") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   auto h = hub_of(self, reg, "bench");
   auto link = std::make_shared<testing::recording_transport>();
@@ -115,7 +115,7 @@ TEST_CASE("a closed transport makes the session leave its hub") {
 
 TEST_CASE("stopping the service closes every session's client with 1001 going away") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   std::vector<std::shared_ptr<testing::recording_transport>> links;
   for (int i = 0; i < 3; ++i) {
     links.push_back(std::make_shared<testing::recording_transport>());
@@ -156,7 +156,7 @@ TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw 
 
 TEST_CASE("a session hands each batch from its hub to its transport in one call, shared") {
   testing::deterministic_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   std::vector<std::shared_ptr<testing::recording_transport>> links;
   for (int i = 0; i < 2; ++i) {
     links.push_back(std::make_shared<testing::recording_transport>());

@@ -40,7 +40,7 @@ struct stored_service {
     store = t.system.spawn<caf::detached>(happy::store, writer, storage_config{path}, status);
     registry = t.system.spawn(happy::registry, cfg, testing::no_cluster,
                               registry_storage{store, status, std::move(topics)},
-                              std::make_shared<source_counters>());
+                              std::make_shared<source_counters>(), registry_jetstream{});
   }
   // Stops both and waits until the store has ended (its last commit made).
   void stop() {

@@ -93,7 +93,7 @@ TEST_CASE("the registry runs a topic's generator only while this node owns the t
   fast.interval_ms = 10;
   cfg.topics["gen"].generator = fast;
   caf::scoped_actor self{t.system};
-  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   REQUIRE(testing::eventually([&] { return topic_seq(self, reg, "gen") > 3; }));
   // Another node owns every topic: this node's generator stops. A reading it
   // sent just before may still land; after that, twenty intervals pass
@@ -115,7 +115,7 @@ TEST_CASE("a new owner holds publishes until the other nodes' histories are in, 
   config cfg;
   cfg.topics["orders"] = topic_config{};
   caf::scoped_actor self{t.system};
-  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor peer{t.system};
   // b owned the topic and took it to seq 50; now this node, a, owns it.
   self->send(reg, view_atom::value, cluster_view{"a", {"b"}, {{"b", node_stand_in(peer)}}, true});
@@ -148,7 +148,7 @@ TEST_CASE("readings replicated from an owner create the topic on a member") {
   testing::test_system t;
   caf::scoped_actor self{t.system};
   config cfg;
-  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>());
+  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   self->send(reg, replica_atom::value, std::string("orders"), std::uint64_t{41},
              std::string(R"({"orders":1,"topic":"orders","seq":41,"ts":1})"));
   // The stats request queues behind the replica in the registry's mailbox.

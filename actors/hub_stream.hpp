@@ -1,0 +1,76 @@
+#pragma once
+
+// The JetStream side of a hub (README "Clustering"): the topic's stream is
+// its log. A publish is sent to the stream with a message id (the client's
+// Idempotency-Key, or one unique to this node) and answered with the seq of
+// JetStream's quorum ack; while no leader answers, it is sent again with the
+// same id (stored once) until nats.publish_timeout_ms, then refused. The
+// hub fans out only what the stream's follower hands back, so every node
+// fans out the same readings with the same seqs, in order, each once.
+// Readings from this node's generator or source are fenced with
+// ExpectLastSeq: a node that lost its lease while paused cannot add one.
+
+#include <caf/typed_response_promise.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "actors/actors.hpp"
+#include "storage/nats_connection.hpp"
+#include "storage/topic_stream.hpp"
+
+namespace happy {
+
+struct hub_state;
+
+// What a hub needs to use its topic's stream; a null `link`: no JetStream.
+struct hub_stream_link {
+  std::shared_ptr<stream_writer> link;
+  nats_admin_actor admin;
+  stream_limits limits;
+};
+
+class hub_stream {
+ public:
+  explicit hub_stream(hub_stream_link link);
+
+  // Makes sure the stream exists, then follows it from what history can hold.
+  void start(hub_state& hub);
+  // Publishes wait (in hub_state::held) until the stream is set up.
+  bool ready() const { return ready_; }
+  void append(hub_state& hub, std::string value_json, const std::string& key,
+              caf::typed_response_promise<std::uint64_t> promise, bool producer);
+  void on_appended(hub_state& hub, std::uint64_t id, publish_outcome outcome);
+  // id 0: set the stream up again; else send publish `id` again.
+  void on_retry(hub_state& hub, std::uint64_t id);
+  void on_reading(hub_state& hub, stream_reading reading);
+  // A reload changed the topic's history: the stream keeps as many readings.
+  void resize(hub_state& hub, std::uint64_t history_capacity);
+  // The hub ends: its follower is ended by the admin, off the hub's thread.
+  void stop();
+
+ private:
+  struct in_flight {
+    std::string value_json;
+    std::string message_id;
+    std::int64_t accepted_ms = 0;
+    std::int64_t deadline_ms = 0;
+    std::uint64_t expect_last_seq = 0;  // producers: fenced at the seq this node had seen
+    std::optional<caf::typed_response_promise<std::uint64_t>> promise;  // none for producers
+  };
+  void send(hub_state& hub, std::uint64_t id);
+  void follow(hub_state& hub, std::uint64_t from_seq);
+
+  hub_stream_link link_;
+  std::string subject_;
+  std::string id_prefix_;  // node and start time: ids unique across nodes and restarts
+  bool ready_ = false;
+  std::shared_ptr<stream_follower> follower_;
+  std::uint64_t next_id_ = 0;
+  std::unordered_map<std::uint64_t, in_flight> in_flight_;
+};
+
+}  // namespace happy

@@ -87,10 +87,21 @@ void check_route(std::string_view target) {
   if (r.what != kind::topic)
     require(r.replay.kind == happy::replay_request::mode::none || r.what == kind::bad_request,
             "replay only on topic routes");
-  // A path alone is a bad request only when it is no valid target at all.
+  // An encoded '/' never separates segments ("/topics%2Fsecret" is not
+  // "/topics/secret" behind a proxy that filters raw paths): the target is
+  // refused, whatever else it says.
+  auto path = target.substr(0, target.find('?'));
+  bool encoded_slash =
+      path.find("%2F") != std::string_view::npos || path.find("%2f") != std::string_view::npos;
+  if (encoded_slash)
+    require(r.what == kind::bad_request, "an encoded '/' in the path is a bad request");
+  // A path alone is a bad request only when it is no valid target at all, or
+  // has an encoded '/'.
   if (r.what == kind::bad_request && target.find('?') == std::string_view::npos)
-    require(r.error.rfind("invalid request target", 0) == 0,
-            "a path without a query is a bad request only as an invalid target");
+    require(
+        r.error.rfind("invalid request target", 0) == 0 ||
+            (encoded_slash && r.error.rfind("an encoded '/'", 0) == 0),
+        "a path without a query is a bad request only as an invalid target or for an encoded '/'");
   // The path decides the route; a query can only add to it or make it a bad request.
   auto question = target.find('?');
   if (question != std::string_view::npos && r.what != kind::bad_request) {

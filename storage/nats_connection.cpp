@@ -1,5 +1,6 @@
 #include "storage/nats_connection.hpp"
 
+#include <chrono>
 #include <vector>
 
 namespace happy {
@@ -66,6 +67,7 @@ std::unique_ptr<nats_connection> nats_connection::open(const nats_config& settin
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(options, max_pings_out);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(options, on_disconnected, link.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(options, on_reconnected, link.get());
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(options, on_closed, link.get());
   if (s != NATS_OK) {
     problem = "nats: the connection settings were refused: " + status_text(s);
     return nullptr;
@@ -108,7 +110,15 @@ std::unique_ptr<nats_connection> nats_connection::open(const nats_config& settin
 nats_connection::~nats_connection() {
   // Order matters to the client: the context before its connection.
   if (js_) jsCtx_Destroy(js_);
-  if (connection_) natsConnection_Destroy(connection_);
+  if (connection_) {
+    // Callbacks come in order on the client's thread, the closed one last:
+    // once it ran, none will touch this object any more.
+    natsConnection_Close(connection_);
+    std::unique_lock lock(closed_mutex_);
+    closed_changed_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
+    lock.unlock();
+    natsConnection_Destroy(connection_);
+  }
   if (options_) natsOptions_Destroy(options_);
   // Whatever never got an answer gets one now, so no promise dangles.
   std::unordered_map<const natsMsg*, publish_done> left;
@@ -199,6 +209,15 @@ void nats_connection::on_reconnected(natsConnection*, void* closure) {
   ++self->reconnects;
   self->connected_ = true;
   if (self->on_change_) self->on_change_(true);
+}
+
+void nats_connection::on_closed(natsConnection*, void* closure) {
+  auto* self = static_cast<nats_connection*>(closure);
+  {
+    std::lock_guard lock(self->closed_mutex_);
+    self->closed_ = true;
+  }
+  self->closed_changed_.notify_all();
 }
 
 void nats_connection::on_connected(natsConnection*, void* closure) {

@@ -6,6 +6,7 @@
 // needs and sends an actor a message, nothing more (README "Clustering").
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -89,10 +90,16 @@ class nats_connection : public stream_writer {
   static void on_disconnected(natsConnection*, void* closure);
   static void on_reconnected(natsConnection*, void* closure);
   static void on_connected(natsConnection*, void* closure);
+  static void on_closed(natsConnection*, void* closure);
 
   nats_config settings_;
   state_change on_change_;
   std::atomic<bool> connected_{false};
+  // The client calls back on its own thread after natsConnection_Close: this
+  // object must outlive the last callback, which is the closed one.
+  std::mutex closed_mutex_;
+  std::condition_variable closed_changed_;
+  bool closed_ = false;
   natsOptions* options_ = nullptr;
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;

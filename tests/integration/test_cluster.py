@@ -836,7 +836,7 @@ class ClusterConfigTest(ClusterTestCase):
 
     def test_cluster_endpoint_standalone(self):
         server = Server({"topics": {ORDERS: {}}, "server": {"host": HOST}})
-        self.addCleanup(server.kill)
+        self.addCleanup(server.close)
         status, headers, body = server.http("/cluster")
         self.assertEqual(status, 200, body)
         self.assertIn("application/json", headers.get("content-type", ""))
@@ -858,7 +858,7 @@ class ClusterConfigTest(ClusterTestCase):
                                 env={"HAPPY_NODE": env_name} if env_name else None,
                                 args=["--node", cli_name] if cli_name else [],
                                 start_timeout=10 * SLOW)
-                self.addCleanup(server.kill)
+                self.addCleanup(server.close)
                 deadline = time.monotonic() + 5 * SLOW
                 while True:
                     status, _, body = server.http("/cluster")

@@ -133,7 +133,7 @@ class HostileInputTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.receiver.stop()
-        cls.server.kill()
+        cls.server.close()
 
     def setUp(self):
         if self.server.proc.poll() is not None:

@@ -12,7 +12,7 @@ class HttpApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server(fast_config(interval_ms=100, extra_topics={"bench": {}}))
-        cls.addClassCleanup(cls.server.kill)
+        cls.addClassCleanup(cls.server.close)
 
     def assert_json(self, headers):
         self.assertTrue(headers.get("content-type", "").startswith("application/json"), headers)

@@ -48,7 +48,7 @@ class ReplayTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server(fast_config(interval_ms=100, history=600))
-        cls.addClassCleanup(cls.server.kill)
+        cls.addClassCleanup(cls.server.close)
         cls.server.wait_for_seq(20, timeout=10)
 
     def assert_consecutive(self, envs, what=""):

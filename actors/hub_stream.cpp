@@ -69,6 +69,11 @@ void hub_stream::on_retry(hub_state& hub, std::uint64_t id) {
 
 void hub_stream::append(hub_state& hub, std::string value_json, const std::string& key,
                         caf::typed_response_promise<std::uint64_t> promise, bool producer) {
+  if (producer && link_.leases && !link_.leases->holds(hub.topic, unix_millis_now())) {
+    // The lease may have moved while this node could not renew it (paused).
+    ++link_.link->publishes_fenced;
+    return;
+  }
   std::uint64_t id = ++next_id_;
   in_flight entry;
   entry.value_json = std::move(value_json);

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "actors/actors.hpp"
+#include "actors/lease_validity.hpp"
 #include "storage/nats_connection.hpp"
 #include "storage/topic_stream.hpp"
 
@@ -31,6 +32,8 @@ struct hub_stream_link {
   std::shared_ptr<stream_writer> link;
   nats_admin_actor admin;
   stream_limits limits;
+  // This node's leases; null: no lease keeper, every producer reading goes.
+  std::shared_ptr<const lease_validity> leases = nullptr;
 };
 
 class hub_stream {

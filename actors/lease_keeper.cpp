@@ -36,6 +36,7 @@ void lease_keeper_state::renew_all() {
     if (next != 0) {
       if (revision == 0) log_info("jetstream: this node now runs topic '" + topic + "' (lease taken)");
       held[topic] = {next, now};
+      validity->hold_until(topic, now + sure_for_ms);
       holders[topic] = link->settings().node;
       continue;
     }
@@ -45,6 +46,7 @@ void lease_keeper_state::renew_all() {
     if (!problem.empty() && now - it->second.renewed_ms < sure_for_ms) continue;
     log_info("jetstream: topic '" + topic + "' no longer runs here (lease " +
              (problem.empty() ? "taken by another node" : "not renewed: " + problem) + ")");
+    validity->lose(topic);
     held.erase(it);
   }
   for (const auto& entry : held) holders[entry.first] = link->settings().node;
@@ -56,6 +58,7 @@ void lease_keeper_state::renew_all() {
       ++it;
       continue;
     }
+    validity->lose(it->first);
     if (!bucket->release(it->first, link->settings().node))
       log_debug("jetstream: lease of '" + it->first + "' not released; it expires by itself");
     it = held.erase(it);
@@ -72,17 +75,20 @@ void lease_keeper_state::report() {
 
 void lease_keeper_state::release_all() {
   if (!bucket) return;
-  for (const auto& entry : held)
+  for (const auto& entry : held) {
+    validity->lose(entry.first);
     if (!bucket->release(entry.first, link->settings().node))
       log_debug("jetstream: lease of '" + entry.first + "' not released; it expires by itself");
+  }
   held.clear();
 }
 
 lease_keeper_actor::behavior_type lease_keeper(
     lease_keeper_actor::stateful_pointer<lease_keeper_state> self, std::shared_ptr<nats_connection> link,
-    registry_actor registry) {
+    registry_actor registry, std::shared_ptr<lease_validity> validity) {
   self->state.link = std::move(link);
   self->state.registry = std::move(registry);
+  self->state.validity = std::move(validity);
   // A clean stop (the registry ends, linked) hands the leases on at once
   // instead of after their TTL.
   self->set_exit_handler([self](caf::exit_msg& msg) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "actors/actors.hpp"
+#include "actors/lease_validity.hpp"
 #include "storage/lease_bucket.hpp"
 
 namespace happy {
@@ -29,6 +30,7 @@ struct lease_keeper_state {
   std::shared_ptr<nats_connection> link;
   std::unique_ptr<lease_bucket> bucket;  // opened on the first tick JetStream answers
   registry_actor registry;
+  std::shared_ptr<lease_validity> validity;  // what the hubs check before a producer's reading
   std::vector<std::string> wanted;
   struct lease {
     std::uint64_t revision = 0;
@@ -47,6 +49,6 @@ struct lease_keeper_state {
 
 lease_keeper_actor::behavior_type lease_keeper(
     lease_keeper_actor::stateful_pointer<lease_keeper_state> self, std::shared_ptr<nats_connection> link,
-    registry_actor registry);
+    registry_actor registry, std::shared_ptr<lease_validity> validity);
 
 }  // namespace happy

@@ -59,7 +59,7 @@ hub_stream_link stream_link_of(const registry_state& s, const std::string& name)
   stream_limits limits;
   limits.replicas = s.cfg.nats->replicas;
   limits.max_readings = s.cfg.history_of(name);
-  return {s.jetstream.link, s.jetstream.admin, limits};
+  return {s.jetstream.link, s.jetstream.admin, limits, s.jetstream.leases};
 }
 
 // The lease keeper tries for the topics that have a generator or source.
@@ -328,7 +328,8 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
   if (self->state.jetstream.link) {
     // Detached: the bucket's calls wait for JetStream. Linked: it ends with the registry.
     self->state.leases = self->spawn<caf::detached + caf::linked>(
-        lease_keeper, self->state.jetstream.link, caf::actor_cast<registry_actor>(self));
+        lease_keeper, self->state.jetstream.link, caf::actor_cast<registry_actor>(self),
+        self->state.jetstream.leases);
     want_leases(self);
     self->send(self, discover_atom::value);
   }

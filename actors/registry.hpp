@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "actors/actors.hpp"
+#include "actors/lease_validity.hpp"
 #include "actors/cluster/cluster_counters.hpp"
 #include "actors/cluster/cluster_view.hpp"
 #include "actors/storage_status.hpp"
@@ -47,6 +48,7 @@ namespace happy {
 struct registry_jetstream {
   std::shared_ptr<nats_connection> link;
   nats_admin_actor admin;
+  std::shared_ptr<lease_validity> leases = std::make_shared<lease_validity>();
 };
 
 // The registry's link to the history file; without a store, none.

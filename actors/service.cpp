@@ -68,7 +68,8 @@ service::service(caf::actor_system& system, config cfg, service_storage storage,
   if (nats_) {
     // Detached: its calls wait for JetStream round trips.
     nats_admin_ = system.spawn<caf::detached>(nats_admin, nats_);
-    jetstream = {nats_, nats_admin_};
+    jetstream.link = nats_;
+    jetstream.admin = nats_admin_;
     // The hub answers within nats.publish_timeout_ms; the asker waits a little longer.
     publish_wait_ = std::chrono::milliseconds(cfg.nats->publish_timeout_ms + 2000);
   }

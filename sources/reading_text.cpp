@@ -69,6 +69,9 @@ source_outcome reading_from_text(std::string_view text, std::size_t max_reading_
 
 source_outcome reading_at_pointer(std::string_view text, const std::string& pointer,
                                   std::size_t max_reading_bytes) {
+  if (auto problem = unread_bytes_problem(text); !problem.empty())
+    return source_outcome::failed(source_failure::bad_output,
+                                  "expected a JSON body, got '" + excerpt(text) + "' (" + problem + ")");
   rapidjson::Document doc;
   doc.Parse<body_parse_flags>(text.data(), text.size());
   if (doc.HasParseError())

@@ -34,7 +34,17 @@ std::size_t nesting_depth(std::string_view text) {
 
 }  // namespace
 
+std::string unread_bytes_problem(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return "a NUL byte is not JSON";
+  auto first = text.empty() ? 0 : static_cast<unsigned char>(text.front());
+  bool bom_byte = first == 0xEF || first == 0xBB || first == 0xBF;
+  if (bom_byte && text.substr(0, 3) != "\xEF\xBB\xBF") return "a stray byte-order-mark byte is not JSON";
+  return {};
+}
+
 publish_check check_publish_body(std::string_view body) {
+  if (auto problem = unread_bytes_problem(body); !problem.empty())
+    return {400, "invalid JSON: " + problem, {}};
   if (nesting_depth(body) > max_publish_nesting)
     return {400, "invalid value: nested deeper than " + std::to_string(max_publish_nesting) +
                      " levels",

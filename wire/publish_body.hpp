@@ -21,4 +21,10 @@ inline constexpr std::size_t max_publish_nesting = 64;
 // Parses `body` as exactly one JSON value.
 publish_check check_publish_body(std::string_view body);
 
+// Bytes RapidJSON would read past without a word, before it parses: a NUL
+// ends its document ("42\0junk" reads 42), and its byte-order-mark check
+// skips EF, BB and BF each on their own ("\xBF42" reads 42). Empty when
+// there are none; a whole UTF-8 BOM at the start is allowed (RFC 8259 §8.1).
+std::string unread_bytes_problem(std::string_view text);
+
 }  // namespace happy

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actor_test_support.hpp"
+#include "actors/envelope.hpp"
 
 using namespace happy;
 using namespace std::chrono_literals;
@@ -407,14 +408,15 @@ struct stream_hub {
 };
 
 stream_hub spawn_stream_hub(testing::deterministic_system& t, std::size_t history,
-                            std::uint64_t stream_last_seq, std::int64_t publish_timeout_ms = 60000) {
+                            std::uint64_t stream_last_seq, std::int64_t publish_timeout_ms = 60000,
+                            std::shared_ptr<const lease_validity> leases = nullptr) {
   stream_hub out;
   out.log = std::make_shared<test_log>(publish_timeout_ms);
   auto admin = t.system.spawn(test_admin, stream_last_seq, out.follow_from);
   t.stop_at_end.push_back(caf::actor_cast<caf::actor>(admin));
   out.hub = caf::actor_cast<caf::actor>(t.system.spawn(
       hub, "orders", history, 0, testing::no_cluster, hub_storage{},
-      hub_stream_link{out.log, admin, stream_limits{3, history, 0}}));
+      hub_stream_link{out.log, admin, stream_limits{3, history, 0}, std::move(leases)}));
   t.stop_at_end.push_back(out.hub);
   t.run();
   return out;
@@ -526,4 +528,23 @@ TEST_CASE("with a stream log, a producer's reading is fenced at the seq this nod
   t.run();
   CHECK(s.log->publishes_fenced == 1);
   CHECK(s.log->publishes_failed == 0);
+}
+
+TEST_CASE("with a stream log, a producer's reading is dropped once this node cannot be sure of its lease") {
+  testing::deterministic_system t;
+  auto leases = std::make_shared<lease_validity>();
+  auto s = spawn_stream_hub(t, 100, 0, 60000, leases);
+  leases->hold_until("orders", unix_millis_now() + 60000);
+  publish(s.hub, "1");
+  t.run();
+  CHECK(s.log->sent.size() == 1);
+  // Paused past the moment it could be sure: dropped before it reaches the stream.
+  leases->hold_until("orders", unix_millis_now() - 1);
+  publish(s.hub, "2");
+  t.run();
+  CHECK(s.log->sent.size() == 1);
+  CHECK(s.log->publishes_fenced == 1);
+  // A client's publish does not depend on the lease.
+  auto answer = request_publish(t, s.hub, std::string("3"));
+  CHECK(s.log->sent.size() == 2);
 }

@@ -111,6 +111,26 @@ class RequestSmuggling(ServerTestCase):
         self.assertEqual(statuses(answer), [202, 200], answer)
 
 
+class BytesTheParserWouldSkip(ServerTestCase):
+    """Found by fuzz_source_body: RapidJSON ends a document at a NUL byte and skips
+    stray byte-order-mark bytes, so "42\\0junk" and "\\xBF42" were published as 42."""
+
+    def test_a_nul_byte_or_a_stray_bom_byte_is_400_and_publishes_nothing(self):
+        server = self.start_server({"publish": {"tokens": ["publish-token-1"]},
+                                    "topics": {"x": {}}})
+        auth = {"Authorization": "Bearer publish-token-1"}
+        for body in (b"42\0junk", b"\xbf42", b"\xef42", b'{"a":1}\0{"b":2}'):
+            with self.subTest(body=body):
+                status, _, answer = server.http("/topics/x", method="POST", headers=auth, body=body)
+                self.assertEqual(status, 400, answer)
+                self.assertIn("not JSON", json.loads(answer)["error"])
+        self.assertEqual(server.topic("x")["seq"], 0)
+        # A whole UTF-8 byte order mark may stand before a text (RFC 8259 section 8.1).
+        status, _, answer = server.http("/topics/x", method="POST", headers=auth,
+                                        body=b"\xef\xbb\xbf42")
+        self.assertEqual(status, 202, answer)
+
+
 class DuplicateHeaders(ServerTestCase):
     def test_two_origin_host_or_authorization_headers_are_400(self):
         server = self.start_server({"cors": {"allowed_origins": ["https://good.example"]}})

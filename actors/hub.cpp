@@ -41,7 +41,8 @@ void hub_state::release_held() {
     while (!held.empty() && stream->ready()) {
       auto next = std::move(held.front());
       held.pop_front();
-      stream->append(*this, std::move(next.value_json), next.key, std::move(next.promise), next.producer);
+      stream->append(*this, std::move(next.value_json), next.key, std::move(next.promise),
+                     next.producer, next.accepted_ms);
     }
     return;
   }
@@ -147,10 +148,12 @@ caf::result<std::uint64_t> publish_to_stream(hub_actor::stateful_pointer<hub_sta
   auto& s = self->state;
   bool producer = !self->current_message_id().is_request();
   auto promise = self->make_response_promise<std::uint64_t>();
+  // The reading's ts is when the hub took it, also when it waits for the stream.
+  auto now = unix_millis_now();
   if (!s.stream->ready())
-    s.held.push_back({std::move(value_json), promise, std::move(key), producer});
+    s.held.push_back({std::move(value_json), promise, std::move(key), producer, now});
   else
-    s.stream->append(s, std::move(value_json), key, promise, producer);
+    s.stream->append(s, std::move(value_json), key, promise, producer, now);
   return promise;
 }
 

@@ -75,6 +75,7 @@ struct hub_state {
     caf::typed_response_promise<std::uint64_t> promise;
     std::string key = {};   // JetStream: the idempotency key, if any
     bool producer = false;  // JetStream: from this node's generator or source
+    std::int64_t accepted_ms = 0;  // JetStream: when the hub took it (its ts)
   };
   std::deque<held_publish> held;
 

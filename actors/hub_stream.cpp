@@ -68,7 +68,8 @@ void hub_stream::on_retry(hub_state& hub, std::uint64_t id) {
 }
 
 void hub_stream::append(hub_state& hub, std::string value_json, const std::string& key,
-                        caf::typed_response_promise<std::uint64_t> promise, bool producer) {
+                        caf::typed_response_promise<std::uint64_t> promise, bool producer,
+                        std::int64_t accepted_ms) {
   if (producer && link_.leases && !link_.leases->holds(hub.topic, unix_millis_now())) {
     // The lease may have moved while this node could not renew it (paused).
     ++link_.link->publishes_fenced;
@@ -79,7 +80,7 @@ void hub_stream::append(hub_state& hub, std::string value_json, const std::strin
   entry.value_json = std::move(value_json);
   // A client's key makes its retries (to any node) one reading; ours are unique.
   entry.message_id = key.empty() ? id_prefix_ + std::to_string(id) : "key:" + key;
-  entry.accepted_ms = unix_millis_now();
+  entry.accepted_ms = accepted_ms;
   entry.deadline_ms = entry.accepted_ms + link_.link->settings().publish_timeout_ms;
   if (producer)
     entry.expect_last_seq = hub.seq;

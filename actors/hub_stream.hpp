@@ -44,8 +44,10 @@ class hub_stream {
   void start(hub_state& hub);
   // Publishes wait (in hub_state::held) until the stream is set up.
   bool ready() const { return ready_; }
+  // `accepted_ms`: when the hub took the reading (its ts), before any wait.
   void append(hub_state& hub, std::string value_json, const std::string& key,
-              caf::typed_response_promise<std::uint64_t> promise, bool producer);
+              caf::typed_response_promise<std::uint64_t> promise, bool producer,
+              std::int64_t accepted_ms);
   void on_appended(hub_state& hub, std::uint64_t id, publish_outcome outcome);
   // id 0: set the stream up again; else send publish `id` again.
   void on_retry(hub_state& hub, std::uint64_t id);

@@ -64,19 +64,14 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
       topics += " (" + happy::describe_source(*topic.source) + " every " +
                 std::to_string(topic.source->interval_ms) + " ms)";
   }
-  std::string cluster;
+  std::string nodes;
   if (cfg.nats) {
-    cluster = " jetstream node '" + cfg.nats->node + "', replicas " + std::to_string(cfg.nats->replicas) +
-              ", servers:";
-    for (const auto& url : cfg.nats->servers) cluster += " " + url;
-  }
-  if (cfg.cluster) {
-    cluster =
-        " cluster node '" + cfg.cluster->node + "' on " + cfg.cluster->listen.text() + ", peers:";
-    for (const auto& peer : cfg.cluster->peers) cluster += " " + peer.text();
+    nodes = " jetstream node '" + cfg.nats->node + "', replicas " + std::to_string(cfg.nats->replicas) +
+            ", servers:";
+    for (const auto& url : cfg.nats->servers) nodes += " " + url;
   }
   return "happy-dashboard listening on " + cfg.server.host + ":" + std::to_string(port) +
-         (cfg.server.tls_enabled() ? " (TLS: https, wss)" : "") + " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics) + cluster;
+         (cfg.server.tls_enabled() ? " (TLS: https, wss)" : "") + " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics) + nodes;
 }
 
 // SIGHUP or --watch-config: re-read the file; topics change live, the rest
@@ -143,8 +138,8 @@ int main(int argc, char** argv) {
   log_level level = log_level::info;
   if (parse_log_level(cfg.log_level, level)) set_log_level(level);
   set_log_json(cfg.log_format == "json");
-  if (!cfg.cluster && !cfg.nats && args.node)
-    log_warning("--node is ignored: the config has no cluster section (README \"Clustering\")");
+  if (!cfg.nats && args.node)
+    log_warning("--node is ignored: the config has no \"nats\" section (README \"Clustering\")");
 
   // A file size limit (ulimit -f) is a write error for the store, not the end.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -163,7 +158,16 @@ int main(int argc, char** argv) {
   std::shared_ptr<nats_connection> nats;
   if (cfg.nats) {
     std::string problem;
-    nats = nats_connection::open(*cfg.nats, nullptr, problem);
+    // On the client's threads: log the changes, nothing more.
+    auto report = [](bool connected, const std::string& reason) {
+      if (connected && reason.empty())
+        log_info("nats: connected");
+      else if (connected)
+        log_warning("nats: " + reason);
+      else
+        log_error("nats: unavailable: " + reason);
+    };
+    nats = nats_connection::open(*cfg.nats, report, problem);
     if (!nats) {
       std::cerr << "happy-dashboard: " << problem << "\n";
       return exit_usage;
@@ -179,17 +183,10 @@ int main(int argc, char** argv) {
   // skip the per-resume bookkeeping of CAF's own scheduler (worker_pool.hpp).
   use_worker_pool(actor_config);
   add_happy_error_category(actor_config);
-  if (cfg.cluster) prepare_cluster_transport(actor_config);
   caf::actor_system system{actor_config};
   int exit_code = 0;
   {
     service actors(system, cfg, std::move(storage), nats);
-    if (auto problem = actors.start_cluster(); !problem.empty()) {
-      log_error(problem);
-      actors.shutdown();
-      system.await_all_actors_done();
-      return exit_cannot_listen;
-    }
     try {
       server http(cfg, actors);
       if (args.config_path) {

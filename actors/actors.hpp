@@ -2,7 +2,6 @@
 
 // Every actor's protocol, in one place: what it takes and what it answers.
 // The compiler checks each behavior and each send against these interfaces.
-// (Message types other nodes see are in actors/cluster/cluster_messages.hpp.)
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -11,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "actors/cluster/cluster_messages.hpp"
 #include "actors/messages.hpp"
 
 namespace happy {
@@ -19,7 +17,8 @@ namespace happy {
 // One subscriber connection (actors/session.hpp).
 using session_actor = caf::typed_actor<
     // From the hub, first: the subscription is in place; the history to
-    // replay, the hub's seq, and whether the node is clustered.
+    // replay, the hub's seq, and whether its seqs come from a log other
+    // nodes follow too (JetStream), so a client may have seen further.
     caf::reacts_to<subscribed_atom, frame_list, std::uint64_t, bool>,
     // From the hub: live frames, oldest first.
     caf::reacts_to<frames_atom, frame_batch>,
@@ -27,30 +26,11 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<transport_closed_atom>>;
 
 // Whatever takes a publish and answers the seq it got, or happy_errc::topic_limit:
-// the registry, or in a cluster the cluster node, which routes it to the owner.
+// the registry (actors/registry.hpp).
 using publish_target_actor =
-    caf::typed_actor<caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>>;
-
-// This process as a cluster node (actors/cluster/cluster_node.hpp).
-using cluster_node_actor = publish_target_actor::extend<
-    // Local: GET /cluster.
-    caf::replies_to<cluster_atom>::with<cluster_status>,
-    // From other nodes: state exchange on contact (name, listen address,
-    // up, histories) answered in kind; or happy_errc::node_name_in_use.
-    caf::replies_to<join_atom, std::string, std::string, bool,
-                    snapshot_list>::with<std::string, std::string, bool, snapshot_list>,
-    caf::reacts_to<member_up_atom, std::string>,
-    // A publish for the topic's owner: (topic, value, hops, deadline Unix ms).
-    caf::replies_to<forward_atom, std::string, std::string, std::uint64_t,
-                    std::int64_t>::with<std::uint64_t>,
-    // An owner's accepted envelope: (topic, seq, envelope).
-    caf::reacts_to<replica_atom, std::string, std::uint64_t, std::string>,
-    caf::reacts_to<sync_atom, snapshot_list>,
-    caf::replies_to<snapshot_atom, std::vector<std::string>>::with<snapshot_list>,
-    // To itself.
-    caf::reacts_to<start_atom>, caf::reacts_to<ready_atom>,
-    caf::reacts_to<connect_retry_atom, std::string>, caf::reacts_to<probed_atom, std::string, bool>,
-    caf::reacts_to<publish_retry_atom, std::uint64_t>>;
+    caf::typed_actor<caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>,
+                     // With an idempotency key: (topic, value, key).
+                     caf::replies_to<publish_atom, std::string, std::string, std::string>::with<std::uint64_t>>;
 
 // One topic's fan-out point (actors/hub.hpp).
 using hub_actor = caf::typed_actor<
@@ -66,16 +46,6 @@ using hub_actor = caf::typed_actor<
     caf::reacts_to<remove_atom>,
     // To itself: fan out the unsent frames.
     caf::reacts_to<flush_atom>,
-    // Cluster: this node is clustered; the nodes that get its replicas.
-    caf::reacts_to<view_atom, std::vector<cluster_node_actor>>,
-    // Cluster: the owner accepted (seq, envelope).
-    caf::reacts_to<replica_atom, std::uint64_t, std::string>,
-    caf::replies_to<snapshot_atom>::with<topic_snapshot>,
-    // Cluster: merge another node's history.
-    caf::reacts_to<sync_atom, topic_snapshot>,
-    // Cluster: true while this node collects the others' histories of a
-    // topic it just took over (publishes wait); false: go.
-    caf::reacts_to<handover_atom, bool>,
     // From the store: its readings up to this seq are committed (true) or
     // could not be written (false); their publishes get their answers.
     caf::reacts_to<stored_atom, std::uint64_t, bool>,
@@ -141,8 +111,6 @@ using lease_keeper_actor = caf::typed_actor<
 
 // The topic -> hub map (actors/registry.hpp).
 using registry_actor = publish_target_actor::extend<
-    // A publish with an idempotency key: (topic, value, key).
-    caf::replies_to<publish_atom, std::string, std::string, std::string>::with<std::uint64_t>,
     // JetStream: the topics whose lease this node holds (their generators and
     // sources run here); to itself: look for streams other nodes created.
     caf::reacts_to<leases_atom, std::vector<std::string>>, caf::reacts_to<discover_atom>,
@@ -152,15 +120,12 @@ using registry_actor = publish_target_actor::extend<
     caf::replies_to<lookup_atom, std::string>::with<hub_actor, std::vector<std::string>>,
     caf::replies_to<stats_atom>::with<std::vector<topic_stats>>,
     caf::replies_to<topics_atom>::with<std::vector<std::string>>,
-    caf::reacts_to<reload_atom, config>,
-    // Cluster, from the local cluster node.
-    caf::reacts_to<view_atom, cluster_view>,
-    caf::reacts_to<replica_atom, std::string, std::uint64_t, std::string>,
-    caf::reacts_to<sync_atom, snapshot_list>, caf::replies_to<snapshot_atom>::with<snapshot_list>,
-    caf::replies_to<snapshot_atom, std::vector<std::string>>::with<snapshot_list>>;
+    caf::reacts_to<reload_atom, config>>;
 
 // One WebSocket publisher connection (actors/publisher.hpp).
 using publisher_actor =
-    caf::typed_actor<caf::reacts_to<publish_atom, std::string, publish_callback>>;
+    caf::typed_actor<caf::reacts_to<publish_atom, std::string, publish_callback>,
+                     // With an idempotency key: (value, key, callback).
+                     caf::reacts_to<publish_atom, std::string, std::string, publish_callback>>;
 
 }  // namespace happy

@@ -9,14 +9,6 @@ std::string to_string(happy_errc code) {
   switch (code) {
     case happy_errc::topic_limit:
       return "topic_limit";
-    case happy_errc::forward_expired:
-      return "forward_expired";
-    case happy_errc::routing_timeout:
-      return "routing_timeout";
-    case happy_errc::node_name_in_use:
-      return "node_name_in_use";
-    case happy_errc::join_without_sender:
-      return "join_without_sender";
     case happy_errc::storage_unavailable:
       return "storage_unavailable";
     case happy_errc::log_unavailable:

@@ -2,8 +2,7 @@
 
 // The service's own error codes, in CAF's way: an enum with make_error, so
 // an actor answers a request with `happy_errc::topic_limit` and the asker
-// compares the caf::error it gets with the enum. They cross the network
-// between cluster nodes like CAF's own codes.
+// compares the caf::error it gets with the enum.
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -19,14 +18,6 @@ namespace happy {
 enum class happy_errc : std::uint8_t {
   // A publish would create a topic beyond limits.max_topics.
   topic_limit = 1,
-  // A forwarded publish reached its owner after its sender stopped waiting.
-  forward_expired,
-  // No node could take a publish before the caller's patience ran out.
-  routing_timeout,
-  // A node asked to join under the name of another member (or this node's).
-  node_name_in_use,
-  // A join that did not come from an actor.
-  join_without_sender,
   // The history file cannot be written (disk full, I/O error): not accepted.
   storage_unavailable,
   // JetStream: no quorum stored the reading within nats.publish_timeout_ms.

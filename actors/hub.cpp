@@ -16,14 +16,12 @@ std::uint64_t hub_state::accept_reading(const std::string& value_json) {
   frame f{seq, std::make_shared<const std::string>(
                    make_envelope(topic, value_json, seq, unix_millis_now()))};
   history.push(f);
-  for (const auto& node : replicas) self->send(node, replica_atom::value, topic, seq, *f.json);
-  if (counters) counters->replicas_sent += replicas.size();
   queue_live(std::move(f));
   return seq;
 }
 
 bool hub_state::must_hold() const {
-  return handovers > 0 || (store && seq >= committed_seq + max_uncommitted_seqs);
+  return store && seq >= committed_seq + max_uncommitted_seqs;
 }
 
 void hub_state::accept_publish(const std::string& value_json,
@@ -65,30 +63,6 @@ void hub_state::acknowledge(std::uint64_t up_to, bool committed) {
   }
 }
 
-void hub_state::apply_replica(std::uint64_t replica_seq, std::string envelope) {
-  frame f{replica_seq, std::make_shared<const std::string>(std::move(envelope))};
-  if (replica_seq <= seq) {
-    // This node keeps its own copy of what it holds (a whole cluster restarts from it).
-    if (history.insert(f) && store) {
-      unstored.push_back(std::move(f));
-      schedule_flush();
-    }
-    return;
-  }
-  seq = replica_seq;
-  history.push(f);
-  queue_live(std::move(f));
-}
-
-topic_snapshot hub_state::snapshot() const {
-  topic_snapshot out{topic, seq, {}, {}};
-  for (const auto& f : history.frames()) {
-    out.seqs.push_back(f.seq);
-    out.envelopes.push_back(*f.json);
-  }
-  return out;
-}
-
 void hub_state::queue_live(frame f) {
   unsent.push_back(std::move(f));
   schedule_flush();
@@ -102,11 +76,6 @@ void hub_state::schedule_flush() {
 }
 
 void hub_state::flush() {
-  if (store && !unstored.empty()) {
-    self->send(store, append_atom::value, caf::actor_cast<hub_actor>(self), topic,
-               frame_batch{std::make_shared<const frame_list>(std::move(unstored))});
-    unstored = frame_list{};
-  }
   if (unsent.empty()) return;
   frame_batch frames{std::make_shared<const frame_list>(std::move(unsent))};
   unsent = frame_list{};
@@ -161,7 +130,7 @@ caf::result<std::uint64_t> publish_to_stream(hub_actor::stateful_pointer<hub_sta
 
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             std::shared_ptr<cluster_counters> counters, hub_storage storage,
+                             hub_storage storage,
                              hub_stream_link stream_link) {
   self->state.self = self;
   self->state.store = std::move(storage.store);
@@ -169,7 +138,6 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
   self->state.seq = storage.last_seq;
   self->state.committed_seq = storage.last_seq;
   self->state.topic = std::move(topic);
-  self->state.counters = std::move(counters);
   self->state.history.set_capacity(history_capacity);
   for (auto& f : storage.recent) self->state.history.push(std::move(f));
   self->state.generator_interval_ms = generator_interval_ms;
@@ -212,7 +180,7 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         // they were sent: this replay reaches the session before any batch
         // flushed after it, so the client sees no gap and no duplicate.
         self->send(session, subscribed_atom::value, s.history.replay(request, s.seq), s.seq,
-                   s.clustered);
+                   s.stream != nullptr);
       },
       [self](flush_atom) {
         self->state.flush_scheduled = false;
@@ -231,32 +199,6 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         if (self->state.stream) self->state.stream->stop();
         self->state.flush();
         self->quit();
-      },
-      [self](view_atom, std::vector<cluster_node_actor>& replicas) {
-        self->state.clustered = true;
-        self->state.replicas = std::move(replicas);
-      },
-      [self](replica_atom, std::uint64_t replica_seq, std::string& envelope) {
-        self->state.apply_replica(replica_seq, std::move(envelope));
-      },
-      [self](snapshot_atom) { return self->state.snapshot(); },
-      [self](sync_atom, topic_snapshot& other) {
-        // Oldest first: whatever is newer than this node's seq goes out live, in order.
-        for (std::size_t i = 0; i < other.seqs.size() && i < other.envelopes.size(); ++i)
-          self->state.apply_replica(other.seqs[i], std::move(other.envelopes[i]));
-        // A newer seq whose envelope aged out of the other history still counts:
-        // seq must never go backwards when this node becomes the owner.
-        if (other.seq > self->state.seq) self->state.seq = other.seq;
-      },
-      [self](handover_atom, bool holding) {
-        auto& s = self->state;
-        if (holding) {
-          ++s.handovers;
-          return;
-        }
-        if (s.handovers > 0 && --s.handovers > 0) return;
-        // The other nodes' histories are in: publish what waited, in arrival order.
-        s.release_held();
       },
       [self](stored_atom, std::uint64_t up_to, bool committed) {
         self->state.acknowledge(up_to, committed);

@@ -11,10 +11,8 @@
 // session one message holding all of them (a frame_batch, shared by pointer).
 //
 // Its interface is hub_actor (actors/actors.hpp). A session subscribes with
-// its own handle and gets (subscribed, replay, hub seq, clustered) first, then
-// (frames, batch) for every flush. In a cluster (README "Clustering") the hub
-// also sends every accepted reading to the other nodes' cluster actors, takes
-// theirs as replicas, and holds publishes while this node takes a topic over.
+// its own handle and gets (subscribed, replay, hub seq, shared log) first,
+// then (frames, batch) for every flush.
 //
 // With storage (README "Storage") every flush also sends the batch to the
 // store actor, and a publish is answered only when the store reports its
@@ -34,7 +32,6 @@
 #include <vector>
 
 #include "actors/actors.hpp"
-#include "actors/cluster/cluster_counters.hpp"
 #include "actors/storage_status.hpp"
 #include "actors/hub_stream.hpp"
 #include "actors/topic_history.hpp"
@@ -64,12 +61,8 @@ struct hub_state {
   frame_list unsent;
   bool flush_scheduled = false;
 
-  bool clustered = false;
-  std::vector<cluster_node_actor> replicas;
-  std::shared_ptr<cluster_counters> counters;
-  // Publishes that wait: while this node takes the topic over, or while the
-  // store is max_uncommitted_seqs behind.
-  int handovers = 0;  // takeovers in progress; publishes wait while any is
+  // Publishes that wait: while the store is max_uncommitted_seqs behind, or
+  // (JetStream) until the stream is set up.
   struct held_publish {
     std::string value_json;
     caf::typed_response_promise<std::uint64_t> promise;
@@ -81,8 +74,6 @@ struct hub_state {
 
   store_actor store;
   std::shared_ptr<const storage_status> storage;
-  // History-only frames (replicas older than seq) the store has not got yet.
-  frame_list unstored;
   std::uint64_t committed_seq = 0;  // the store has reported up to here
   // Publishes answered once the store has committed their seq, oldest first.
   struct unacknowledged {
@@ -105,14 +96,9 @@ struct hub_state {
   void release_held();
   // Answers the publishes the store has reported on, up to `seq`.
   void acknowledge(std::uint64_t seq, bool committed);
-  // A reading another node accepted: live when newer than any seen, else
-  // it only fills the history.
-  void apply_replica(std::uint64_t replica_seq, std::string envelope);
-  topic_snapshot snapshot() const;
   void queue_live(frame f);
   void schedule_flush();
-  // Sends every subscriber the unsent frames as one batch message, and the
-  // store everything it has not got yet.
+  // Sends every subscriber, and the store, the unsent frames as one batch message.
   void flush();
   bool add_subscriber(const session_actor& session);
   void remove_subscriber(const caf::actor_addr& session);
@@ -120,7 +106,7 @@ struct hub_state {
 
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             std::shared_ptr<cluster_counters> counters, hub_storage storage,
+                             hub_storage storage,
                              hub_stream_link stream_link = {});
 
 }  // namespace happy

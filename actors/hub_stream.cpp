@@ -36,9 +36,7 @@ void hub_stream::start(hub_state& hub) {
       .then(
           [&hub, this](stream_report& report) {
             ready_ = true;
-            // What history can hold, then everything after it, in order.
-            std::uint64_t capacity = std::max<std::uint64_t>(hub.history.capacity(), 1);
-            follow(hub, report.last_seq >= capacity ? report.last_seq - capacity + 1 : 1);
+            follow(hub, first_to_follow(hub, report));
             hub.release_held();
           },
           [&hub](const caf::error& error) {
@@ -46,6 +44,26 @@ void hub_stream::start(hub_state& hub) {
                         to_string(error) + "); trying again");
             hub.self->delayed_send(hub.self, setup_retry_pause, retry_atom::value, std::uint64_t{0});
           });
+}
+
+std::uint64_t hub_stream::first_to_follow(hub_state& hub, const stream_report& report) {
+  if (!hub.store) {
+    // What history can hold, then everything after it, in order.
+    std::uint64_t capacity = std::max<std::uint64_t>(hub.history.capacity(), 1);
+    return report.last_seq >= capacity ? report.last_seq - capacity + 1 : 1;
+  }
+  if (hub.seq > report.last_seq) {
+    log_warning("jetstream: topic '" + hub.topic + "': the history file holds seq " +
+                std::to_string(hub.seq) + " but the stream ends at " + std::to_string(report.last_seq) +
+                ": the file's readings of this topic are from another stream; refilling it from the stream");
+    hub.self->send(hub.store, forget_atom::value, hub.topic);
+    hub.history.clear();
+    hub.seq = 0;
+    hub.committed_seq = 0;
+  }
+  // The file and the ring hold everything up to hub.seq: on from there (the
+  // follower skips ahead to the stream's first seq by itself).
+  return hub.seq + 1;
 }
 
 void hub_stream::follow(hub_state& hub, std::uint64_t from_seq) {
@@ -147,8 +165,9 @@ void hub_stream::on_reading(hub_state& hub, stream_reading reading) {
 }
 
 void hub_stream::resize(hub_state& hub, std::uint64_t history_capacity) {
-  if (link_.limits.max_readings == history_capacity) return;
-  link_.limits.max_readings = history_capacity;
+  std::uint64_t keep = std::max(history_capacity, link_.stored_readings);
+  if (link_.limits.max_readings == keep) return;
+  link_.limits.max_readings = keep;
   hub.self->request(link_.admin, caf::infinite, ensure_atom::value, hub.topic, link_.limits)
       .then([](const stream_report&) {},
             [&hub](const caf::error& error) {

@@ -9,6 +9,13 @@
 // fans out the same readings with the same seqs, in order, each once.
 // Readings from this node's generator or source are fenced with
 // ExpectLastSeq: a node that lost its lease while paused cannot add one.
+//
+// With a history file the file is a cache fed from the stream: the hub
+// follows from just after the file's last seq (from the stream's start when
+// the file is new or was deleted), so every reading reaches the file once.
+// A file that holds seqs beyond the stream's end belongs to another stream
+// (the stream was deleted, or another NATS): its readings of the topic are
+// dropped, and it is filled again from the stream.
 
 #include <caf/typed_response_promise.hpp>
 
@@ -31,7 +38,10 @@ struct hub_state;
 struct hub_stream_link {
   std::shared_ptr<stream_writer> link;
   nats_admin_actor admin;
-  stream_limits limits;
+  stream_limits limits;  // max_readings: at least the topic's history
+  // With a history file: the stream keeps at least as many readings as the
+  // file does (storage.retention), so a new or deleted file is rebuilt whole.
+  std::uint64_t stored_readings = 0;
   // This node's leases; null: no lease keeper, every producer reading goes.
   std::shared_ptr<const lease_validity> leases = nullptr;
 };
@@ -68,6 +78,8 @@ class hub_stream {
   };
   void send(hub_state& hub, std::uint64_t id);
   void follow(hub_state& hub, std::uint64_t from_seq);
+  // Where following starts once the stream reports `report`.
+  std::uint64_t first_to_follow(hub_state& hub, const stream_report& report);
 
   hub_stream_link link_;
   std::string subject_;

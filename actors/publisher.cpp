@@ -31,6 +31,13 @@ publisher_actor::behavior_type publisher(publisher_pointer self, publish_target_
             .then([callback](std::uint64_t seq) { callback.done(publish_result_of(seq)); },
                   [callback](const caf::error& error) { callback.done(publish_result_of(error)); });
       },
+      [self](publish_atom, const std::string& value_json, const std::string& key,
+             const publish_callback& callback) {
+        self->request(self->state.target, self->state.wait, publish_atom::value,
+                      self->state.topic, value_json, key)
+            .then([callback](std::uint64_t seq) { callback.done(publish_result_of(seq)); },
+                  [callback](const caf::error& error) { callback.done(publish_result_of(error)); });
+      },
   };
 }
 

@@ -3,7 +3,7 @@
 #include <chrono>
 
 // One WebSocket publisher connection: its values go to the publish target
-// (the registry, or the cluster node) one after another from this single
+// (the registry) one after another from this single
 // actor, so they keep the order they arrived in. Its interface is
 // publisher_actor (actors/actors.hpp).
 

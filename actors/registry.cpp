@@ -24,9 +24,6 @@ namespace {
 constexpr std::chrono::milliseconds hub_answer_timeout{5000};
 // JetStream: how soon a topic another node created is served here too.
 constexpr std::chrono::milliseconds stream_discovery_interval{2000};
-// A peer that has not sent its history of a topic this node took over by
-// then is not waited for: publishes must not hold longer.
-constexpr std::chrono::milliseconds handover_wait{1000};
 
 generator_actor start_generator(registry_pointer self, const hub_actor& topic_hub,
                                 const generator_config& cfg) {
@@ -48,18 +45,22 @@ void start_producer(registry_pointer self, const std::string& name, const hub_ac
 
 
 // Whether the topic's generator or source runs on this node: with JetStream
-// where its lease is held, in a peer cluster where the topic is owned.
+// where its lease is held; else always.
 bool produces_here(const registry_state& s, const std::string& name) {
-  return s.jetstream.link ? s.leased.count(name) > 0 : s.view.owns(name);
+  return s.jetstream.link ? s.leased.count(name) > 0 : true;
 }
 
-// The stream's limits follow the topic's history and the retention settings.
+// The stream's limits follow the topic's history and, with a history file
+// (a cache of the stream), the file's retention: the stream keeps what the
+// file keeps, so a new node's file is filled whole.
 hub_stream_link stream_link_of(const registry_state& s, const std::string& name) {
   if (!s.jetstream.link) return {};
   stream_limits limits;
   limits.replicas = s.cfg.nats->replicas;
-  limits.max_readings = s.cfg.history_of(name);
-  return {s.jetstream.link, s.jetstream.admin, limits, s.jetstream.leases};
+  std::uint64_t stored = s.cfg.storage.enabled() ? s.cfg.storage.max_readings_per_topic : 0;
+  limits.max_readings = std::max<std::uint64_t>(s.cfg.history_of(name), stored);
+  if (s.cfg.storage.enabled()) limits.max_age_ms = s.cfg.storage.max_age_ms;
+  return {s.jetstream.link, s.jetstream.admin, limits, stored, s.jetstream.leases};
 }
 
 // The lease keeper tries for the topics that have a generator or source.
@@ -82,11 +83,10 @@ hub_actor start_topic(registry_pointer self, const std::string& name, const topi
     s.restored.erase(stored);
   }
   auto topic_hub = self->spawn<caf::linked>(hub, name, s.cfg.history_of(name), interval,
-                                            s.counters, std::move(storage), stream_link_of(s, name));
+                                            std::move(storage), stream_link_of(s, name));
   // The store ends after every hub: their last readings reach the file.
   if (s.store) self->send(s.store, watch_atom::value, topic_hub);
-  if (s.view.clustered) self->send(topic_hub, view_atom::value, s.view.replica_targets());
-  // In a cluster only the topic's owner generates its readings.
+  // With JetStream only the lease holder generates the topic's readings.
   if (produces_here(s, name)) start_producer(self, name, topic_hub, topic);
   return topic_hub;
 }
@@ -112,7 +112,7 @@ void stop_producer(registry_pointer self, const std::string& name) {
 }
 
 // Runs the topic's generator or source exactly when the config has one and
-// this node owns the topic.
+// it runs here (produces_here).
 void reconcile_producer(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto topic = s.cfg.topics.find(name);
@@ -128,8 +128,8 @@ void reconcile_producer(registry_pointer self, const std::string& name) {
     s.sources.emplace(name, start_source(self, name, hub_it->second, *topic->second.source));
 }
 
-// The hub of `name`, started on first use (publish or another node's
-// reading); null when limits.max_topics is reached.
+// The hub of `name`, started on first use (publish, or a stream another
+// node created); null when limits.max_topics is reached.
 hub_actor hub_of(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto it = s.hubs.find(name);
@@ -140,55 +140,6 @@ hub_actor hub_of(registry_pointer self, const std::string& name) {
       start_topic(self, name, found == s.cfg.topics.end() ? topic_config{} : found->second);
   s.hubs.emplace(name, started);
   return started;
-}
-
-// Answers `promise` with the histories of `hubs`.
-void collect_snapshots(registry_pointer self, const std::vector<hub_actor>& hubs,
-                       caf::typed_response_promise<snapshot_list> promise) {
-  gather<topic_snapshot>(
-      self, hubs, hub_answer_timeout,
-      [promise](snapshot_list snapshots) mutable { promise.deliver(std::move(snapshots)); },
-      snapshot_atom::value);
-}
-
-// This node just became the owner of `gained`: their hubs hold publishes
-// until every other node has sent its history of them (or 1 s passed), so
-// the seqs continue from the highest any node holds. A former owner that is
-// still alive answers only after it has applied the same view, so nothing it
-// accepted is missing from its answer.
-void take_over(registry_pointer self, const std::vector<std::string>& gained) {
-  auto& s = self->state;
-  for (const auto& name : gained) self->send(s.hubs.at(name), handover_atom::value, true);
-  gather<snapshot_list>(
-      self, s.view.replica_targets(), handover_wait,
-      [self, gained](std::vector<snapshot_list> answers) {
-        auto& hubs = self->state.hubs;
-        for (auto& snapshots : answers)
-          for (auto& snapshot : snapshots)
-            if (auto it = hubs.find(snapshot.topic); it != hubs.end())
-              self->send(it->second, sync_atom::value, std::move(snapshot));
-        for (const auto& name : gained)
-          if (auto it = hubs.find(name); it != hubs.end())
-            self->send(it->second, handover_atom::value, false);
-      },
-      snapshot_atom::value, gained);
-}
-
-// A new picture of the cluster: replicate to its peers, move generators, and
-// take over the topics this node now owns.
-void apply_view(registry_pointer self, cluster_view next) {
-  auto& s = self->state;
-  cluster_view previous = std::move(s.view);
-  s.view = std::move(next);
-  auto targets = s.view.replica_targets();
-  std::vector<std::string> gained;
-  for (const auto& [name, topic_hub] : s.hubs) {
-    self->send(topic_hub, view_atom::value, targets);
-    if (s.view.owns(name) && !previous.owns(name)) gained.push_back(name);
-  }
-  if (!gained.empty() && !s.view.peers.empty()) take_over(self, gained);
-  // After the hold: a generator's first reading waits for the histories too.
-  for (const auto& entry : s.hubs) reconcile_producer(self, entry.first);
 }
 
 // The hub ends normally, so its sessions close with 1000 "topic removed".
@@ -289,7 +240,6 @@ std::vector<std::string> registry_state::topic_names() const {
 }
 
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
-                                       std::shared_ptr<cluster_counters> counters,
                                        registry_storage storage,
                                        std::shared_ptr<source_counters> source_numbers,
                                        registry_jetstream jetstream) {
@@ -309,12 +259,6 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
       s.removed_hubs.erase(it);
     });
   }
-  if (self->state.cfg.cluster) {
-    // Until the cluster actor's first view, a cluster node owns nothing.
-    self->state.view.clustered = true;
-    self->state.view.self = self->state.cfg.cluster->node;
-  }
-  self->state.counters = std::move(counters);
   for (const auto& [name, topic] : self->state.cfg.topics)
     self->state.hubs.emplace(name, start_topic(self, name, topic));
   // Topics only the file knows (created by publishing) come back too. One
@@ -377,30 +321,6 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
       [self](holders_atom, const std::vector<std::string>& topics) -> caf::result<std::vector<std::string>> {
         if (!self->state.leases) return std::vector<std::string>(topics.size());
         return self->delegate(self->state.leases, holders_atom::value, topics);
-      },
-      [self](view_atom, cluster_view& next) { apply_view(self, std::move(next)); },
-      [self](replica_atom, const std::string& topic, std::uint64_t seq, std::string& envelope) {
-        if (auto topic_hub = hub_of(self, topic))
-          self->send(topic_hub, replica_atom::value, seq, std::move(envelope));
-      },
-      [self](sync_atom, snapshot_list& snapshots) {
-        for (auto& snapshot : snapshots)
-          if (auto topic_hub = hub_of(self, snapshot.topic))
-            self->send(topic_hub, sync_atom::value, std::move(snapshot));
-      },
-      [self](snapshot_atom) {
-        auto promise = self->make_response_promise<snapshot_list>();
-        collect_snapshots(self, all_hubs(self->state), promise);
-        return promise;
-      },
-      [self](snapshot_atom, const std::vector<std::string>& topics) {
-        auto promise = self->make_response_promise<snapshot_list>();
-        std::vector<hub_actor> hubs;
-        for (const auto& name : topics)
-          if (auto it = self->state.hubs.find(name); it != self->state.hubs.end())
-            hubs.push_back(it->second);
-        collect_snapshots(self, hubs, promise);
-        return promise;
       },
   };
 }

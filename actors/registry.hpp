@@ -9,12 +9,6 @@
 // reload adds and removes topics live (sessions of a removed topic close with
 // 1000 "topic removed") and retunes generators and history.
 //
-// In a cluster (README "Clustering") the local cluster node sends it views:
-// generators and sources run where this node owns the topic, hubs replicate to the view's
-// peers, and topics this node now owns hold their publishes until the peers'
-// histories of them are merged, so the new owner continues from the highest
-// seq any node holds.
-//
 // With JetStream (README "Clustering") every hub's log is its topic's stream,
 // every node runs a hub for every stream (it looks for streams other nodes
 // created every few seconds), and a generator or source runs on the node
@@ -35,8 +29,6 @@
 
 #include "actors/actors.hpp"
 #include "actors/lease_validity.hpp"
-#include "actors/cluster/cluster_counters.hpp"
-#include "actors/cluster/cluster_view.hpp"
 #include "actors/storage_status.hpp"
 #include "config/config.hpp"
 #include "sources/source_counters.hpp"
@@ -66,8 +58,6 @@ struct registry_state {
   std::map<std::string, generator_actor> generators;
   std::map<std::string, source_actor> sources;  // real sources, where generators would be
   std::shared_ptr<source_counters> source_numbers;
-  cluster_view view;  // default: not clustered, every topic is this node's
-  std::shared_ptr<cluster_counters> counters;
   store_actor store;
   std::shared_ptr<const storage_status> storage;
   // Stored topics whose hub has not started yet.
@@ -84,7 +74,6 @@ struct registry_state {
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 registry_actor::behavior_type registry(registry_pointer self, config cfg,
-                                       std::shared_ptr<cluster_counters> counters,
                                        registry_storage storage,
                                        std::shared_ptr<source_counters> source_numbers,
                                        registry_jetstream jetstream = {});

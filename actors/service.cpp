@@ -7,10 +7,6 @@
 
 #include <chrono>
 
-#include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
-
-#include "actors/cluster/cluster_node.hpp"
 #include "actors/history_reader.hpp"
 #include "actors/nats_admin.hpp"
 #include "actors/store.hpp"
@@ -50,10 +46,14 @@ void session_handle::transport_closed() const {
   if (session_) caf::anon_send(session_, transport_closed_atom::value);
 }
 
-void publisher_handle::publish(std::string value_json,
-                             std::function<void(publish_result)> done) const {
-  if (publisher_)
+void publisher_handle::publish(std::string value_json, std::function<void(publish_result)> done,
+                               std::string key) const {
+  if (!publisher_) return;
+  if (key.empty())
     caf::anon_send(publisher_, publish_atom::value, std::move(value_json),
+                   publish_callback{std::move(done)});
+  else
+    caf::anon_send(publisher_, publish_atom::value, std::move(value_json), std::move(key),
                    publish_callback{std::move(done)});
 }
 
@@ -63,7 +63,7 @@ void publisher_handle::close() const {
 
 service::service(caf::actor_system& system, config cfg, service_storage storage,
                  std::shared_ptr<nats_connection> nats)
-    : system_(system), cluster_settings_(cfg.cluster), nats_(std::move(nats)) {
+    : system_(system), nats_(std::move(nats)) {
   registry_jetstream jetstream;
   if (nats_) {
     // Detached: its calls wait for JetStream round trips.
@@ -80,7 +80,7 @@ service::service(caf::actor_system& system, config cfg, service_storage storage,
     reader_ = system.spawn<caf::detached>(history_reader, storage.reader);
     link = {store_, storage_status_, std::move(storage.topics)};
   }
-  registry_ = system.spawn(registry, std::move(cfg), counters_, std::move(link), source_counters_,
+  registry_ = system.spawn(registry, std::move(cfg), std::move(link), source_counters_,
                            std::move(jetstream));
 }
 
@@ -94,50 +94,6 @@ void service::history(const std::string& topic, std::int64_t from, std::int64_t 
       points);
 }
 
-std::string service::start_cluster() {
-  if (!cluster_settings_ || cluster_) return {};
-  const auto& settings = *cluster_settings_;
-  cluster_ = system_.spawn(cluster_node, settings, registry_, counters_);
-  // An empty or wildcard host makes the middleman listen on every interface.
-  const char* host = settings.listen.host == "0.0.0.0" || settings.listen.host == "*"
-                         ? nullptr
-                         : settings.listen.host.c_str();
-  // Published untyped: peers reach it through the middleman's connect and
-  // cast the handle themselves (membership.cpp), which skips CAF's check of
-  // interface names.
-  auto port = system_.middleman().publish(caf::actor_cast<caf::actor>(cluster_),
-                                          settings.listen.port, host, true);
-  if (!port) {
-    std::string problem = "cannot listen for cluster peers on " + settings.listen.text() + ": " +
-                          system_.render(port.error());
-    caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
-    cluster_ = nullptr;
-    return problem;
-  }
-  caf::anon_send(cluster_, start_atom::value);
-  return {};
-}
-
-void service::describe_cluster(std::function<void(std::optional<cluster_status>)> done) {
-  if (!cluster_) {
-    done(cluster_status::standalone());
-    return;
-  }
-  ask(
-      system_, cluster_, [done](cluster_status& status) { done(std::move(status)); },
-      [done](const caf::error&) { done(std::nullopt); }, cluster_atom::value);
-}
-
-void prepare_cluster_transport(caf::actor_system_config& cfg) {
-  cfg.load<caf::io::middleman>();
-  cfg.add_message_type<topic_snapshot>("happy::topic_snapshot");
-  cfg.add_message_type<snapshot_list>("happy::snapshot_list");
-  // Heartbeats let a node notice a peer that went silent without closing
-  // its connection (a cut cable, a partition), not only one that died.
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(3)});
-}
-
 service::~service() { shutdown(); }
 
 session_handle service::open_session(const std::string& topic, replay_request replay,
@@ -146,12 +102,8 @@ session_handle service::open_session(const std::string& topic, replay_request re
 }
 
 publisher_handle service::open_publisher(const std::string& topic) {
-  return publisher_handle{system_.spawn(publisher, publish_target(), topic, publish_wait_)};
-}
-
-publish_target_actor service::publish_target() const {
-  if (cluster_) return cluster_;
-  return registry_;
+  return publisher_handle{
+      system_.spawn(publisher, publish_target_actor{registry_}, topic, publish_wait_)};
 }
 
 void service::collect_stats(std::function<void(std::vector<topic_stats>)> done) {
@@ -168,10 +120,10 @@ void service::publish(const std::string& topic, std::string value_json,
                       std::function<void(publish_result)> done, std::string key) {
   auto accepted = [done](std::uint64_t seq) { done(publish_result_of(seq)); };
   auto refused = [done](const caf::error& error) { done(publish_result_of(error)); };
-  if (!key.empty() && !cluster_)
+  if (!key.empty())
     return ask_within(system_, publish_wait_, registry_, accepted, refused, publish_atom::value,
                       topic, std::move(value_json), std::move(key));
-  ask_within(system_, publish_wait_, publish_target(), accepted, refused, publish_atom::value, topic,
+  ask_within(system_, publish_wait_, registry_, accepted, refused, publish_atom::value, topic,
              std::move(value_json));
 }
 
@@ -210,8 +162,6 @@ void service::describe_jetstream(std::function<void(std::optional<jetstream_stat
 }
 
 void service::shutdown() {
-  if (cluster_) caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
-  cluster_ = nullptr;
   // The store ends by itself once the registry and every hub have (their
   // last readings written).
   if (registry_) caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);

@@ -3,7 +3,7 @@
 // The actor side of the service as the network layer sees it: open a session
 // for a connection, publish, ask for numbers, shut down. Everything it does is
 // a message to an actor; no call blocks. Answers are facts (actors/
-// vocabulary.hpp, cluster_status); net/ turns them into HTTP.
+// vocabulary.hpp, jetstream_status); net/ turns them into HTTP.
 
 #include <chrono>
 #include <cstdint>
@@ -13,8 +13,6 @@
 #include <string>
 
 #include "actors/actors.hpp"
-#include "actors/cluster/cluster_counters.hpp"
-#include "actors/cluster/cluster_status.hpp"
 #include "actors/publisher.hpp"
 #include "actors/storage_status.hpp"
 #include "actors/transport.hpp"
@@ -26,7 +24,6 @@
 
 namespace caf {
 class actor_system;
-class actor_system_config;
 }
 
 namespace happy {
@@ -49,8 +46,10 @@ class publisher_handle {
  public:
   publisher_handle() = default;
   explicit publisher_handle(publisher_actor publisher) : publisher_(std::move(publisher)) {}
-  // Publishes in call order; `done` runs on an actor thread.
-  void publish(std::string value_json, std::function<void(publish_result)> done) const;
+  // Publishes in call order; `done` runs on an actor thread. `key`: as
+  // service::publish's.
+  void publish(std::string value_json, std::function<void(publish_result)> done,
+               std::string key = {}) const;
   // The connection is gone: the publisher actor ends.
   void close() const;
 
@@ -110,16 +109,6 @@ class service {
   // topic's stream; nullopt when JetStream did not answer in time.
   void describe_jetstream(std::function<void(std::optional<jetstream_status>)> done);
 
-  // With cluster settings: publishes this node's cluster actor on
-  // cluster.listen and starts meeting the peers. Returns an error message,
-  // or an empty string. (The actor system must have loaded the middleman:
-  // see prepare_cluster_transport.)
-  std::string start_cluster();
-
-  // Calls `done` (from an actor thread) with this node's view of the
-  // cluster; without cluster settings, cluster_status::standalone().
-  void describe_cluster(std::function<void(std::optional<cluster_status>)> done);
-
   // Calls `done` (from an actor thread) with `topic`'s stored readings in
   // [from, to) in at most `points` buckets; nullopt when the file could not
   // answer. Only with storage (has_storage()).
@@ -132,35 +121,20 @@ class service {
   // The sources' counters for GET /metrics (empty without sources).
   const source_counters& source_numbers() const { return *source_counters_; }
 
-  // The cluster's counters for GET /metrics; null without a cluster.
-  const cluster_counters* cluster_numbers() const { return cluster_ ? counters_.get() : nullptr; }
-
   // Stops generators, sources and hubs; every session closes its client with 1001.
   void shutdown();
 
  private:
-  // Where publishes go: the cluster actor routes them to the topic's owner;
-  // without a cluster, the registry.
-  publish_target_actor publish_target() const;
-
   caf::actor_system& system_;
-  std::optional<cluster_config> cluster_settings_;
   std::shared_ptr<nats_connection> nats_;
   nats_admin_actor nats_admin_;
   // How long a publish may take: with JetStream up to nats.publish_timeout_ms.
   std::chrono::milliseconds publish_wait_{5000};
-  std::shared_ptr<cluster_counters> counters_ = std::make_shared<cluster_counters>();
   std::shared_ptr<storage_status> storage_status_ = std::make_shared<storage_status>();
   std::shared_ptr<source_counters> source_counters_ = std::make_shared<source_counters>();
   store_actor store_;
   history_reader_actor reader_;
   registry_actor registry_;
-  cluster_node_actor cluster_;
 };
-
-// Loads CAF's middleman and the cluster's message types into `cfg`; call it
-// before the actor system is made when the config has cluster settings.
-// (add_happy_error_category in actors/happy_error.hpp is for every system.)
-void prepare_cluster_transport(caf::actor_system_config& cfg);
 
 }  // namespace happy

@@ -20,12 +20,13 @@ void close_for_hub_exit(session_pointer self, const caf::error& reason) {
 
 }  // namespace
 
-void session_state::start(frame_list history_replay, std::uint64_t hub_seq, bool clustered) {
-  // In a cluster a client may have seen a little further on another node
-  // than this replica has got: it goes live and skips what it saw.
-  bool ahead_of_replica = clustered && replay.kind == replay_request::mode::since &&
-                          replay.value > hub_seq && replay.value <= hub_seq + replica_lag_tolerance;
-  if (ahead_of_replica) {
+void session_state::start(frame_list history_replay, std::uint64_t hub_seq, bool shared_log) {
+  // On a log other nodes follow too, a client may have seen a little further
+  // on another node than this node's follower has got: it goes live and
+  // skips what it saw.
+  bool ahead_of_follower = shared_log && replay.kind == replay_request::mode::since &&
+                           replay.value > hub_seq && replay.value <= hub_seq + follower_lag_tolerance;
+  if (ahead_of_follower) {
     skip_through = replay.value;
     history_replay.clear();
   }
@@ -78,8 +79,8 @@ session_actor::behavior_type session(session_pointer self, registry_actor regist
       // First: CAF tries the handlers in order, and this one runs per reading.
       // Const: the batch message is shared by every session of the topic.
       [self](frames_atom, const frame_batch& batch) { self->state.deliver(batch); },
-      [self](subscribed_atom, frame_list& replay, std::uint64_t hub_seq, bool clustered) {
-        self->state.start(std::move(replay), hub_seq, clustered);
+      [self](subscribed_atom, frame_list& replay, std::uint64_t hub_seq, bool shared_log) {
+        self->state.start(std::move(replay), hub_seq, shared_log);
       },
       [self](transport_closed_atom) {
         if (self->state.hub) self->send(self->state.hub, unsubscribe_atom::value, session_actor{self});

@@ -17,10 +17,10 @@
 
 namespace happy {
 
-// A subscriber of a clustered node resuming with a `since` at most this far
-// ahead of the node's seq is taken to be ahead of a lagging replica (it saw
+// With JetStream, a subscriber resuming with a `since` at most this far
+// ahead of the hub's seq is taken to be ahead of this node's follower (it saw
 // newer readings on another node), not to come from before a restart.
-inline constexpr std::uint64_t replica_lag_tolerance = 64;
+inline constexpr std::uint64_t follower_lag_tolerance = 64;
 
 struct session_state {
   static inline const char* name = "session";
@@ -34,7 +34,7 @@ struct session_state {
   std::uint64_t skip_through = 0;
 
   // Decides what the client sees before live frames, and accepts it.
-  void start(frame_list history_replay, std::uint64_t hub_seq, bool clustered);
+  void start(frame_list history_replay, std::uint64_t hub_seq, bool shared_log);
   void deliver(const frame_batch& batch);
 };
 

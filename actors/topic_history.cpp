@@ -10,21 +10,6 @@ void topic_history::push(frame f) {
   frames_.push_back(std::move(f));
 }
 
-bool topic_history::insert(frame f) {
-  if (capacity_ == 0) return false;
-  if (frames_.empty() || f.seq > frames_.back().seq) {
-    push(std::move(f));
-    return true;
-  }
-  auto at = std::lower_bound(frames_.begin(), frames_.end(), f.seq,
-                             [](const frame& held, std::uint64_t seq) { return held.seq < seq; });
-  if (at != frames_.end() && at->seq == f.seq) return false;
-  if (at == frames_.begin() && frames_.size() == capacity_) return false;
-  frames_.insert(at, std::move(f));
-  if (frames_.size() > capacity_) frames_.pop_front();
-  return true;
-}
-
 void topic_history::set_capacity(std::size_t capacity) {
   capacity_ = capacity;
   while (frames_.size() > capacity_) frames_.pop_front();

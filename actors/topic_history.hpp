@@ -16,9 +16,8 @@ class topic_history {
   // Appends the newest frame (its seq above every held one).
   void push(frame f);
 
-  // Adds a frame from another node's copy wherever its seq belongs; false
-  // when that seq is held already or is too old for the capacity.
-  bool insert(frame f);
+  // Forgets every frame (JetStream: a history file that belongs to another stream).
+  void clear() { frames_.clear(); }
 
   // The frames a subscriber asking for `request` must see before live ones,
   // oldest first. `current_seq` is the topic's latest seq: a `since` beyond it

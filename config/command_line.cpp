@@ -19,8 +19,8 @@ const char* const usage_text =
     "  --check-config FILE  validate FILE, print the first problem, exit 0 (valid) or 2\n"
     "  --web-root DIR       serve the dashboard from DIR (a checkout's web/) instead of the\n"
     "                       copy built into the binary; files are re-read on every request\n"
-    "  --node NAME          this process's node name in a cluster (overrides cluster.node\n"
-    "                       and HAPPY_NODE; default: the host name)\n"
+    "  --node NAME          this node's name with JetStream (\"nats\"; overrides HAPPY_NODE;\n"
+    "                       default: the host name)\n"
     "  --storage FILE       keep history in this SQLite file across restarts (overrides\n"
     "                       storage.path and HAPPY_STORAGE_PATH)\n"
     "  --help               this text\n"
@@ -28,7 +28,7 @@ const char* const usage_text =
     "Environment: PORT (listen port, overrides server.port), HAPPY_PUBLISH_TOKENS (comma-\n"
     "separated publish tokens, added to publish.tokens), HAPPY_METRICS_TOKENS (comma-separated,\n"
     "added to metrics.tokens), HAPPY_LOG_LEVEL,\n"
-    "HAPPY_NODE (cluster node name, overrides cluster.node), HAPPY_STORAGE_PATH (history\n"
+    "HAPPY_NODE (node name with JetStream), HAPPY_STORAGE_PATH (history\n"
     "file, overrides storage.path).\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {

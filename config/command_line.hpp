@@ -16,7 +16,7 @@ struct command_line {
   std::optional<std::uint16_t> port;
   std::optional<std::string> check_config_path;
   std::optional<std::string> web_root;
-  std::optional<std::string> node;  // cluster node name
+  std::optional<std::string> node;  // node name with JetStream
   std::optional<std::string> storage_path;  // history file
   bool watch_config = false;
   bool help = false;

@@ -102,24 +102,6 @@ struct limits_config {
   std::size_t max_connections_per_ip = 0;  // 0: no per-address limit
 };
 
-// A "host:port" as the cluster settings spell it.
-struct host_port {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string text() const { return host + ":" + std::to_string(port); }
-  friend bool operator==(const host_port& a, const host_port& b) {
-    return a.host == b.host && a.port == b.port;
-  }
-  friend bool operator!=(const host_port& a, const host_port& b) { return !(a == b); }
-};
-
-// Present: this process is one node of a cluster (README "Clustering").
-struct cluster_config {
-  std::string node;  // this node's name; empty: --node, HAPPY_NODE or the host name
-  host_port listen;  // where peers reach this node
-  std::vector<host_port> peers;
-};
-
 // Present: the topics' logs are JetStream streams on these NATS servers, and
 // any number of nodes serve them (README "Clustering").
 struct nats_config {
@@ -180,7 +162,6 @@ struct config {
   std::string log_level = "info";
   std::string log_format = "text";
   std::map<std::string, topic_config> topics;
-  std::optional<cluster_config> cluster;
   std::optional<nats_config> nats;
   storage_config storage;
   auth_config auth;

@@ -122,34 +122,6 @@ std::vector<std::string> read_strings(const Value& array) {
   return out;
 }
 
-// The schema checked the shape "host:port"; the port's range is checked here.
-host_port read_host_port(const Value& v, const std::string& at) {
-  std::string text(v.GetString(), v.GetStringLength());
-  auto colon = text.rfind(':');
-  unsigned long port = 0;
-  bool digits = colon != std::string::npos && colon > 0 && colon + 1 < text.size() &&
-                text.size() - colon <= 6;
-  for (std::size_t i = colon + 1; digits && i < text.size(); ++i) {
-    digits = text[i] >= '0' && text[i] <= '9';
-    port = port * 10 + static_cast<unsigned long>(text[i] - '0');
-  }
-  if (!digits || port == 0 || port > 65535)
-    throw rule_violation{at, "expected a port from 1 to 65535 in \"host:port\", got '" + text + "'"};
-  return {text.substr(0, colon), static_cast<std::uint16_t>(port)};
-}
-
-cluster_config read_cluster(const Value& c) {
-  cluster_config out;
-  if (c.HasMember("node")) out.node = c["node"].GetString();
-  out.listen = read_host_port(c["listen"], "/cluster/listen");
-  if (c.HasMember("peers")) {
-    const auto& peers = c["peers"].GetArray();
-    for (rapidjson::SizeType i = 0; i < peers.Size(); ++i)
-      out.peers.push_back(read_host_port(peers[i], "/cluster/peers/" + std::to_string(i)));
-  }
-  return out;
-}
-
 // A secret given inline or by the name of an environment variable, not both.
 std::string read_secret(const Value& c, const char* key, const std::string& at) {
   std::string env_key = std::string(key) + "_env";
@@ -302,13 +274,11 @@ config read_config(const Value& doc, const std::string& source) {
     if (doc["log"].HasMember("level")) out.log_level = doc["log"]["level"].GetString();
     if (doc["log"].HasMember("format")) out.log_format = doc["log"]["format"].GetString();
   }
-  if (doc.HasMember("cluster")) out.cluster = read_cluster(doc["cluster"]);
-  if (doc.HasMember("nats")) {
-    if (out.cluster)
-      throw rule_violation{"/cluster", "a node runs either the peer cluster (\"cluster\") or JetStream "
-                                       "(\"nats\"), not both: drop \"cluster\""};
-    out.nats = read_nats(doc["nats"]);
-  }
+  if (doc.HasMember("cluster"))
+    throw rule_violation{"/cluster", "the peer cluster was removed: nodes share their topics through "
+                                     "NATS JetStream now; replace \"cluster\" with a \"nats\" section "
+                                     "(README \"Clustering\")"};
+  if (doc.HasMember("nats")) out.nats = read_nats(doc["nats"]);
   if (doc.HasMember("storage")) out.storage = read_storage(doc["storage"]);
   if (doc.HasMember("auth")) out.auth = read_auth(doc["auth"]);
   auto needs_jwt = [&](const std::string& at, const std::string& what) {

@@ -63,18 +63,6 @@ std::string apply_overrides(config& cfg, const command_line& args) {
       return "node name '" + cfg.nats->node +
              "' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
   }
-  if (cfg.cluster) {
-    if (const char* env_node = std::getenv("HAPPY_NODE"); env_node && *env_node)
-      cfg.cluster->node = env_node;
-    if (args.node) cfg.cluster->node = *args.node;
-    if (cfg.cluster->node.empty()) cfg.cluster->node = host_name();
-    if (!valid_node_name(cfg.cluster->node))
-      return "cluster node name '" + cfg.cluster->node +
-             "' must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
-  }
-  if (cfg.nats && cfg.storage.enabled())
-    return "storage.path (or --storage, HAPPY_STORAGE_PATH) cannot be used with \"nats\" yet: with "
-           "JetStream the streams keep the history (README \"Clustering\")";
   return {};
 }
 
@@ -117,11 +105,6 @@ std::vector<std::string> settings_needing_restart(const config& a, const config&
                             a.auth.jwt->issuer != b.auth.jwt->issuer ||
                             a.auth.jwt->leeway_s != b.auth.jwt->leeway_s)),
         "auth");
-  check(a.cluster.has_value() != b.cluster.has_value() ||
-            (a.cluster && (a.cluster->node != b.cluster->node ||
-                           a.cluster->listen != b.cluster->listen ||
-                           a.cluster->peers != b.cluster->peers)),
-        "cluster");
   check(a.storage.path != b.storage.path || a.storage.sync_every_commit != b.storage.sync_every_commit ||
             a.storage.max_age_ms != b.storage.max_age_ms ||
             a.storage.max_readings_per_topic != b.storage.max_readings_per_topic,

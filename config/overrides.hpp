@@ -13,7 +13,7 @@ namespace happy {
 
 // Applies --port/PORT, --web-root, --storage/HAPPY_STORAGE_PATH,
 // HAPPY_PUBLISH_TOKENS, HAPPY_LOG_LEVEL and,
-// with a cluster, the node name (--node, HAPPY_NODE, else the host name).
+// with JetStream, the node name (--node, HAPPY_NODE, else the host name).
 // Returns an error message, or an empty string.
 std::string apply_overrides(config& cfg, const command_line& args);
 

@@ -10,11 +10,11 @@
 #include "auth/constant_time.hpp"
 #include "log/log.hpp"
 #include "net/auth_info_json.hpp"
-#include "net/cluster_status_json.hpp"
 #include "net/history_json.hpp"
 #include "net/jetstream_metrics.hpp"
 #include "net/jetstream_status_json.hpp"
 #include "net/on_strand.hpp"
+#include "wire/keyed_publish.hpp"
 #include "wire/publish_body.hpp"
 #include "net/route.hpp"
 #include "net/publisher_connection.hpp"
@@ -212,7 +212,7 @@ void http_connection::handle_request(http_request request) {
         return answer(http::status::service_unavailable, R"({"status":"draining"})");
       if (auto* nats = context_.actors.jetstream(); nats && !nats->connected())
         return answer(http::status::service_unavailable,
-                      R"({"status":"nats unavailable","reason":"no NATS server answers; publishes are refused until one does"})");
+                      status_body("nats unavailable", nats->unavailable_reason()));
       if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
         return answer(http::status::service_unavailable,
                       R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full or I/O error); publishes are refused"})");
@@ -233,7 +233,6 @@ void http_connection::handle_request(http_request request) {
             self->send(text_response(
                 *shared_request, "text/plain; version=0.0.4; charset=utf-8",
                 self->context_.metrics.render(stats, self->context_.connections,
-                                              self->context_.actors.cluster_numbers(),
                                               self->context_.actors.storage_numbers(),
                                               &self->context_.actors.source_numbers()) +
                     (self->context_.actors.jetstream()
@@ -253,15 +252,13 @@ void http_connection::handle_request(http_request request) {
     case route::kind::auth_info:
       return answer(http::status::ok, auth_info_json(context_.settings.auth));
     case route::kind::cluster: {
+      // One machine: the embedded log, nothing shared.
+      if (!context_.actors.jetstream())
+        return answer(http::status::ok, R"({"enabled":false,"engine":"embedded"})");
       auto answer_json = json_answer_later(std::move(request), allow_origin);
-      if (context_.actors.jetstream())
-        return context_.actors.describe_jetstream([answer_json](std::optional<jetstream_status> status) {
-          answer_json(status ? jetstream_status_json(*status)
-                             : R"({"error":"JetStream did not answer in time"})");
-        });
-      return context_.actors.describe_cluster([answer_json](std::optional<cluster_status> status) {
-        answer_json(status ? cluster_status_json(*status)
-                           : R"({"error":"cluster status unavailable"})");
+      return context_.actors.describe_jetstream([answer_json](std::optional<jetstream_status> status) {
+        answer_json(status ? jetstream_status_json(*status)
+                           : R"({"error":"JetStream did not answer in time"})");
       });
     }
     case route::kind::publisher:
@@ -326,8 +323,7 @@ void http_connection::publish(http_request request, const route& target) {
   std::string key;
   if (auto field = request.find("Idempotency-Key"); field != request.end()) {
     key = std::string(field->value());
-    bool printable = std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-    if (key.empty() || key.size() > 128 || !printable)
+    if (!is_valid_idempotency_key(key))
       return send(json_response(request, http::status::bad_request,
                                 error_body("Idempotency-Key must be 1 to 128 printable ASCII characters "
                                            "without spaces"),
@@ -353,13 +349,18 @@ void http_connection::publish(http_request request, const route& target) {
                          std::to_string(self->context_.settings.limits.max_topics) + " reached"),
               allow_origin));
         }
-        if (result.status == outcome::quorum_unavailable)
+        if (result.status == outcome::quorum_unavailable) {
+          auto* nats = self->context_.actors.jetstream();
+          std::string why = nats && !nats->connected()
+                                ? "NATS is unavailable (" + nats->unavailable_reason() + ")"
+                                : "no JetStream quorum answered within nats.publish_timeout_ms (NATS "
+                                  "servers down or electing a leader)";
           return self->send(json_response(
               *shared_request, http::status::service_unavailable,
-              error_body("the reading was not stored: no JetStream quorum answered within "
-                         "nats.publish_timeout_ms (NATS servers down or electing a leader); "
-                         "try again, with the same Idempotency-Key to be stored at most once"),
+              error_body("the reading was not stored: " + why +
+                         "; try again, with the same Idempotency-Key to be stored at most once"),
               allow_origin));
+        }
         if (result.status == outcome::storage_unavailable)
           return self->send(json_response(
               *shared_request, http::status::service_unavailable,
@@ -368,8 +369,7 @@ void http_connection::publish(http_request request, const route& target) {
               allow_origin));
         self->send(json_response(
             *shared_request, http::status::service_unavailable,
-            error_body("the reading was not accepted in time (in a cluster: the topic's owner "
-                       "could not be reached yet); try again"),
+            error_body("the reading was not accepted in time (the service is overloaded); try again"),
             allow_origin));
       }),
       std::move(key));
@@ -416,7 +416,8 @@ void http_connection::open_publisher(http_request request, const route& target) 
   upgraded_ = true;
   context_.connections.remove(this);
   auto publisher = std::make_shared<publisher_connection>(std::move(stream_), std::move(request),
-                                                       target.topic, target.ack, context_);
+                                                       target.topic, target.ack, target.keyed,
+                                                       context_);
   publisher->hold_address_slot(take_address_slot());
   publisher->run(*expires_at_ms);
 }

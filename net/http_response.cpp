@@ -75,4 +75,16 @@ std::string error_body(const std::string& message) {
   return buffer.GetString();
 }
 
+std::string status_body(const std::string& status, const std::string& reason) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("status");
+  w.String(status.c_str(), static_cast<rapidjson::SizeType>(status.size()));
+  w.Key("reason");
+  w.String(reason.c_str(), static_cast<rapidjson::SizeType>(reason.size()));
+  w.EndObject();
+  return buffer.GetString();
+}
+
 }  // namespace happy

@@ -31,5 +31,7 @@ http_response asset_response(const http_request& request, const std::optional<we
 
 // {"error": message} as JSON text.
 std::string error_body(const std::string& message);
+// {"status":…,"reason":…}, as /readyz answers when not ready.
+std::string status_body(const std::string& status, const std::string& reason);
 
 }  // namespace happy

@@ -3,6 +3,7 @@
 #include "log/log.hpp"
 #include "net/on_strand.hpp"
 #include "net/peer_address.hpp"
+#include "wire/keyed_publish.hpp"
 #include "wire/publish_body.hpp"
 #include "net/token_expiry.hpp"
 
@@ -18,12 +19,14 @@ constexpr std::size_t max_reason_bytes = 120;  // a close reason must fit in 123
 }  // namespace
 
 publisher_connection::publisher_connection(connection_stream&& stream, http_request upgrade,
-                                     std::string topic, bool ack, server_context& context)
+                                     std::string topic, bool ack, bool keyed,
+                                     server_context& context)
     : ws_(std::move(stream)),
       strand_(ws_.get_executor()),
       upgrade_(std::move(upgrade)),
       topic_(std::move(topic)),
       ack_(ack),
+      keyed_(keyed),
       context_(context),
       peer_(peer_address(ws_.next_layer().tcp().socket())) {}
 
@@ -89,11 +92,18 @@ void publisher_connection::on_read(beast::error_code ec, std::size_t) {
   auto check = check_publish_body(beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
   if (check.status != 0) return refuse(close_code::invalid_payload, check.error);
+  std::string key;
+  if (keyed_) {
+    auto keyed = read_keyed_publish(check.value_json);
+    if (!keyed.error.empty()) return refuse(close_code::invalid_payload, keyed.error);
+    check.value_json = std::move(keyed.value_json);
+    key = std::move(keyed.key);
+  }
   ++in_flight_;
   auto self = shared_from_this();
-  publisher_.publish(std::move(check.value_json), on_strand(strand_, [self](publish_result result) {
-                       self->on_published(result);
-                     }));
+  publisher_.publish(std::move(check.value_json),
+                     on_strand(strand_, [self](publish_result result) { self->on_published(result); }),
+                     std::move(key));
   do_read();
 }
 
@@ -106,7 +116,7 @@ void publisher_connection::on_published(publish_result result) {
     refuse(close_code::try_again_later, "history storage cannot write (disk full?); try again later");
   else if (result.status == outcome::unavailable)
     refuse(close_code::try_again_later,
-           "reading not accepted in time (cluster owner unreachable?); try again");
+           "reading not accepted in time (the service is overloaded); try again");
   else if (result.status == outcome::quorum_unavailable)
     refuse(close_code::try_again_later, "no JetStream quorum stored the reading in time; try again");
   else if (ack_)

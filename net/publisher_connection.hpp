@@ -2,8 +2,10 @@
 
 // A WebSocket publisher (GET /topics/<name>/publish): every text frame is one
 // JSON value published to the topic, in order. With ?ack=1 each value is
-// answered with {"seq":n}. Bad input closes the connection with a reason:
-// 1007 invalid JSON, 1009 too big, 1003 binary frame, 1008 topic limit.
+// answered with {"seq":n}. With ?keyed=1 each frame is
+// {"idempotency_key":…,"value":…} (wire/keyed_publish.hpp). Bad input closes
+// the connection with a reason: 1007 invalid JSON or frame, 1009 too big,
+// 1003 binary frame, 1008 topic limit.
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -25,7 +27,7 @@ class publisher_connection : public tracked_connection,
                           public std::enable_shared_from_this<publisher_connection> {
  public:
   publisher_connection(connection_stream&& stream, http_request upgrade, std::string topic,
-                    bool ack, server_context& context);
+                    bool ack, bool keyed, server_context& context);
   ~publisher_connection() override;
 
   // `expires_at_ms`: the admitting JWT's exp (0: none); closed with 4001 then.
@@ -48,6 +50,7 @@ class publisher_connection : public tracked_connection,
   http_request upgrade_;
   std::string topic_;
   bool ack_;
+  bool keyed_;
   server_context& context_;
   publisher_handle publisher_;
   std::string peer_;

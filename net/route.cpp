@@ -152,6 +152,7 @@ route parse_route(std::string_view target) {
     r.topic = std::string(name);
     for_each_parameter(url, [&](std::string_view key, std::string_view value) {
       if (key == "ack") r.ack = value == "1" || value == "true";
+      if (key == "keyed") r.keyed = value == "1" || value == "true";
     });
     return r;
   }

@@ -35,6 +35,7 @@ struct route {
   bool poll = false;                // ?poll=1: long-poll
   std::uint64_t poll_timeout_s = 25;  // ?timeout=S, 0..60
   bool ack = false;                 // ?ack=1 on a publisher: answer {"seq":n} per value
+  bool keyed = false;               // ?keyed=1 on a publisher: frames carry an idempotency_key
   // history: ?from=&to= (Unix ms; 0: not given) and ?points= (1..max_history_points)
   std::int64_t from_ms = 0;
   std::int64_t to_ms = 0;

@@ -66,7 +66,6 @@ void service_metrics::count_rejection_status(unsigned http_status, bool tokens_c
 
 std::string service_metrics::render(const std::vector<topic_stats>& topics,
                                     const connection_tracker& connections,
-                                    const cluster_counters* cluster,
                                     const storage_status* storage,
                                     const source_counters* sources) const {
   std::ostringstream out;
@@ -134,31 +133,6 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
            "Ticks passed over because the source's previous run was still going.");
     for (const auto& [name, n] : numbers)
       out << "happy_source_skipped_total{topic=\"" << name << "\"} " << n.skipped << '\n';
-  }
-  if (cluster) {
-    const struct {
-      const char* name;
-      const char* help;
-      const std::atomic<std::uint64_t>& value;
-    } cluster_totals[] = {
-        {"happy_cluster_forwarded_total", "Publishes this node sent on to the topic's owner node.",
-         cluster->forwarded},
-        {"happy_cluster_replicas_sent_total",
-         "Envelopes this node, as a topic's owner, sent to other nodes.", cluster->replicas_sent},
-        {"happy_cluster_replicas_received_total",
-         "Envelopes received from topic owners on other nodes.", cluster->replicas_received},
-        {"happy_cluster_syncs_received_total",
-         "History snapshots received from other nodes and merged.", cluster->syncs_received},
-    };
-    for (const auto& total : cluster_totals) {
-      header(out, total.name, "counter", total.help);
-      out << total.name << ' ' << total.value << '\n';
-    }
-    header(out, "happy_cluster_members", "gauge", "Other nodes of the cluster by state.");
-    out << "happy_cluster_members{state=\"up\"} " << cluster->members_up << '\n';
-    out << "happy_cluster_members{state=\"joining\"} " << cluster->members_joining << '\n';
-    out << "happy_cluster_members{state=\"down\"} " << cluster->members_down << '\n';
-    out << "happy_cluster_members{state=\"connecting\"} " << cluster->members_connecting << '\n';
   }
   if (storage) {
     const struct {

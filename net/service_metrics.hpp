@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "actors/cluster/cluster_counters.hpp"
 #include "actors/storage_status.hpp"
 #include "actors/messages.hpp"
 #include "net/connection_tracker.hpp"
@@ -51,10 +50,8 @@ class service_metrics {
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
   void count_tls_handshake_failure() { ++tls_handshake_failures_; }
 
-  // `cluster` is null when the service runs without a cluster, `storage`
-  // without a history file; `sources` may be.
+  // `storage` is null without a history file; `sources` may be.
   std::string render(const std::vector<topic_stats>& topics, const connection_tracker& connections,
-                     const cluster_counters* cluster = nullptr,
                      const storage_status* storage = nullptr,
                      const source_counters* sources = nullptr) const;
 

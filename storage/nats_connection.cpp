@@ -68,6 +68,7 @@ std::unique_ptr<nats_connection> nats_connection::open(const nats_config& settin
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(options, on_disconnected, link.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(options, on_reconnected, link.get());
   if (s == NATS_OK) s = natsOptions_SetClosedCB(options, on_closed, link.get());
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(options, on_async_error, link.get());
   if (s != NATS_OK) {
     problem = "nats: the connection settings were refused: " + status_text(s);
     return nullptr;
@@ -113,6 +114,10 @@ nats_connection::~nats_connection() {
   if (connection_) {
     // Callbacks come in order on the client's thread, the closed one last:
     // once it ran, none will touch this object any more.
+    {
+      std::lock_guard lock(closed_mutex_);
+      closing_ = true;
+    }
     natsConnection_Close(connection_);
     std::unique_lock lock(closed_mutex_);
     closed_changed_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
@@ -197,22 +202,82 @@ void nats_connection::on_ack(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* f
   done(std::move(outcome));
 }
 
+std::string nats_connection::last_complaint() const {
+  std::lock_guard lock(error_mutex_);
+  return last_error_;
+}
+
+std::string nats_connection::unavailable_reason() const {
+  std::string complaint = last_complaint();
+  if (closed_for_good_)
+    return "the NATS client gave up" + (complaint.empty() ? std::string{} : " after: " + complaint) +
+           "; this node connects again only after a restart";
+  if (!complaint.empty()) return "NATS answers but refuses: " + complaint;
+  return "no NATS server answers; publishes are refused until one does";
+}
+
+void nats_connection::remember_error(natsConnection* connection, natsStatus status) {
+  const char* text = nullptr;
+  std::string complaint = natsStatus_GetText(status);
+  if (connection && natsConnection_GetLastError(connection, &text) != NATS_OK && text && *text)
+    complaint = text;
+  std::lock_guard lock(error_mutex_);
+  last_error_ = std::move(complaint);
+}
+
+void nats_connection::on_async_error(natsConnection* connection, natsSubscription*, natsStatus status,
+                                     void* closure) {
+  auto* self = static_cast<nats_connection*>(closure);
+  // Slow-consumer reports name a subscription: the ordered consumers recover
+  // from those by themselves. The rest are the servers' complaints.
+  if (status == NATS_SLOW_CONSUMER) return;
+  self->remember_error(connection, status);
+  if (!self->on_change_) return;
+  if (self->connected_)
+    self->on_change_(true, "the server reported: " + self->last_complaint());
+  else
+    self->on_change_(false, self->unavailable_reason());
+}
+
 void nats_connection::on_disconnected(natsConnection*, void* closure) {
   auto* self = static_cast<nats_connection*>(closure);
   ++self->disconnects;
   self->connected_ = false;
-  if (self->on_change_) self->on_change_(false);
+  if (self->on_change_) self->on_change_(false, self->unavailable_reason());
 }
 
 void nats_connection::on_reconnected(natsConnection*, void* closure) {
   auto* self = static_cast<nats_connection*>(closure);
   ++self->reconnects;
   self->connected_ = true;
-  if (self->on_change_) self->on_change_(true);
+  {
+    std::lock_guard lock(self->error_mutex_);
+    self->last_error_.clear();
+  }
+  if (self->on_change_) self->on_change_(true, {});
 }
 
-void nats_connection::on_closed(natsConnection*, void* closure) {
+void nats_connection::on_closed(natsConnection* connection, void* closure) {
   auto* self = static_cast<nats_connection*>(closure);
+  bool ours;
+  {
+    std::lock_guard lock(self->closed_mutex_);
+    ours = self->closing_;
+  }
+  if (!ours) {
+    // The client gave up (it does after two refusals of the credentials in
+    // a row): say so, with the servers' reason, instead of going quiet.
+    self->connected_ = false;
+    if (connection) {
+      const char* text = nullptr;
+      if (natsConnection_GetLastError(connection, &text) != NATS_OK && text && *text) {
+        std::lock_guard lock(self->error_mutex_);
+        self->last_error_ = text;
+      }
+    }
+    self->closed_for_good_ = true;
+    if (self->on_change_) self->on_change_(false, self->unavailable_reason());
+  }
   {
     std::lock_guard lock(self->closed_mutex_);
     self->closed_ = true;
@@ -223,7 +288,11 @@ void nats_connection::on_closed(natsConnection*, void* closure) {
 void nats_connection::on_connected(natsConnection*, void* closure) {
   auto* self = static_cast<nats_connection*>(closure);
   self->connected_ = true;
-  if (self->on_change_) self->on_change_(true);
+  {
+    std::lock_guard lock(self->error_mutex_);
+    self->last_error_.clear();
+  }
+  if (self->on_change_) self->on_change_(true, {});
 }
 
 }  // namespace happy

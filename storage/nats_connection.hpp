@@ -58,7 +58,8 @@ class stream_writer {
 
 class nats_connection : public stream_writer {
  public:
-  using state_change = std::function<void(bool connected)>;
+  // (connected, why not): also when the client gives up for good.
+  using state_change = std::function<void(bool connected, const std::string& reason)>;
 
   // Connects, or keeps trying in the background when no server answers yet.
   // Null with `problem` when the servers refuse the credentials or the
@@ -71,6 +72,12 @@ class nats_connection : public stream_writer {
   nats_connection& operator=(const nats_connection&) = delete;
 
   bool connected() const { return connected_.load(); }
+  // Why the connection is down, for /readyz, logs and refusals: the servers'
+  // last complaint (refused credentials, say), or that none answers. Once
+  // the client gave up for good (the servers refused the credentials twice
+  // in a row), this node connects again only after a restart.
+  std::string unavailable_reason() const;
+  bool closed_for_good() const { return closed_for_good_.load(); }
   std::string connected_url() const;
   const nats_config& settings() const override { return settings_; }
   jsCtx* jetstream() const { return js_; }
@@ -91,6 +98,9 @@ class nats_connection : public stream_writer {
   static void on_reconnected(natsConnection*, void* closure);
   static void on_connected(natsConnection*, void* closure);
   static void on_closed(natsConnection*, void* closure);
+  static void on_async_error(natsConnection*, natsSubscription*, natsStatus, void* closure);
+  void remember_error(natsConnection* connection, natsStatus status);
+  std::string last_complaint() const;
 
   nats_config settings_;
   state_change on_change_;
@@ -100,6 +110,10 @@ class nats_connection : public stream_writer {
   std::mutex closed_mutex_;
   std::condition_variable closed_changed_;
   bool closed_ = false;
+  bool closing_ = false;  // this object closes the connection: not a loss
+  std::atomic<bool> closed_for_good_{false};
+  mutable std::mutex error_mutex_;
+  std::string last_error_;  // the servers' last complaint, if any
   natsOptions* options_ = nullptr;
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;

@@ -19,15 +19,11 @@
 #include <thread>
 #include <vector>
 
-#include "actors/cluster/cluster_counters.hpp"
 #include "actors/happy_error.hpp"
 #include "actors/transport.hpp"
 #include "actors/worker_pool.hpp"
 
 namespace happy::testing {
-
-// Hubs and registries of a node without a cluster count nothing.
-inline const std::shared_ptr<cluster_counters> no_cluster;
 
 // Actors on threads, scheduled as the service schedules them (worker_pool).
 struct pooled_config : caf::actor_system_config {

@@ -120,7 +120,7 @@ caf::actor spawn_hub(testing::deterministic_system& t, std::size_t history = 100
                      const char* topic = "t") {
   // Untyped, so tests can also send it what only the session or the
   // registry would send.
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, testing::no_cluster, hub_storage{}, hub_stream_link{}));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, hub_storage{}, hub_stream_link{}));
   t.stop_at_end.push_back(h);  // its sessions end with it
   return h;
 }
@@ -224,7 +224,7 @@ TEST_CASE("sessions joining during a flood see every seq exactly once, replay th
   // Real threads: the publisher, the hub and the sessions race.
   testing::test_system t;
   constexpr std::uint64_t readings = 3000;
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, testing::no_cluster, hub_storage{}, hub_stream_link{}));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, hub_storage{}, hub_stream_link{}));
   std::vector<caf::actor> sessions;
   std::vector<std::shared_ptr<session_inbox>> inboxes;
   for (std::uint64_t i = 0; i < readings; ++i) {
@@ -300,59 +300,6 @@ TEST_CASE("readings a hub accepted reach its sessions before it ends") {
   CHECK(inbox->seqs() == std::vector<std::uint64_t>{1, 2});
 }
 
-TEST_CASE("in a cluster the owner's hub sends each accepted envelope to every member") {
-  testing::test_system t;
-  auto h = t.system.spawn(hub, "orders", 100, 0, testing::no_cluster, hub_storage{}, hub_stream_link{});
-  caf::scoped_actor member{t.system};
-  caf::scoped_actor self{t.system};
-  self->send(h, view_atom::value,
-             std::vector<cluster_node_actor>{caf::actor_cast<cluster_node_actor>(caf::actor{member})});
-  std::uint64_t seq = 0;
-  self->request(h, 2s, publish_atom::value, std::string("7"))
-      .receive([&](std::uint64_t s) { seq = s; }, [](caf::error&) { FAIL("publish failed"); });
-  CHECK(seq == 1);
-  bool got = false;
-  member->receive(
-      [&](replica_atom, const std::string& topic, std::uint64_t replica_seq,
-          const std::string& envelope) {
-        got = true;
-        CHECK(topic == "orders");
-        CHECK(replica_seq == 1);
-        CHECK_THAT(envelope, Catch::StartsWith(R"({"orders":7,"topic":"orders","seq":1,"ts":)"));
-      },
-      caf::after(2s) >> [] {});
-  CHECK(got);
-  caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-}
-
-TEST_CASE("a member's hub shows the owner's envelopes live, fills gaps quietly, drops repeats") {
-  testing::deterministic_system t;
-  auto h = spawn_hub(t, 100, "orders");
-  auto inbox = spawn_session(t, h, replay_request::live_only()).second;
-  t.run();
-  caf::anon_send(h, replica_atom::value, std::uint64_t{5}, std::string(R"({"seq":5})"));
-  caf::anon_send(h, replica_atom::value, std::uint64_t{3},
-                 std::string(R"({"seq":3})"));  // late copy
-  caf::anon_send(h, replica_atom::value, std::uint64_t{5}, std::string(R"({"seq":5})"));  // repeat
-  caf::anon_send(h, replica_atom::value, std::uint64_t{6}, std::string(R"({"seq":6})"));
-  t.run();
-  CHECK(inbox->seqs() == std::vector<std::uint64_t>{5, 6});
-  auto snap = ask<topic_snapshot>(t, h, snapshot_atom::value);
-  CHECK(snap.seq == 6);
-  CHECK(snap.seqs == std::vector<std::uint64_t>{3, 5, 6});
-}
-
-TEST_CASE("merging another node's history goes live in order and a new owner continues after it") {
-  testing::deterministic_system t;
-  auto h = spawn_hub(t, 100, "orders");
-  auto inbox = spawn_session(t, h, replay_request::live_only()).second;
-  t.run();
-  caf::anon_send(h, sync_atom::value, topic_snapshot{"orders", 12, {10, 11, 12}, {"a", "b", "c"}});
-  // seq never goes backwards after a failover
-  CHECK(ask<std::uint64_t>(t, h, publish_atom::value, std::string("1")) == 13);
-  CHECK(inbox->seqs() == std::vector<std::uint64_t>{10, 11, 12, 13});
-}
-
 // -- the JetStream side (actors/hub_stream.hpp), with a test log instead of NATS --
 
 namespace {
@@ -409,14 +356,15 @@ struct stream_hub {
 
 stream_hub spawn_stream_hub(testing::deterministic_system& t, std::size_t history,
                             std::uint64_t stream_last_seq, std::int64_t publish_timeout_ms = 60000,
-                            std::shared_ptr<const lease_validity> leases = nullptr) {
+                            std::shared_ptr<const lease_validity> leases = nullptr,
+                            hub_storage storage = {}) {
   stream_hub out;
   out.log = std::make_shared<test_log>(publish_timeout_ms);
   auto admin = t.system.spawn(test_admin, stream_last_seq, out.follow_from);
   t.stop_at_end.push_back(caf::actor_cast<caf::actor>(admin));
   out.hub = caf::actor_cast<caf::actor>(t.system.spawn(
-      hub, "orders", history, 0, testing::no_cluster, hub_storage{},
-      hub_stream_link{out.log, admin, stream_limits{3, history, 0}, std::move(leases)}));
+      hub, "orders", history, 0, std::move(storage),
+      hub_stream_link{out.log, admin, stream_limits{3, history, 0}, 0, std::move(leases)}));
   t.stop_at_end.push_back(out.hub);
   t.run();
   return out;
@@ -440,6 +388,40 @@ std::shared_ptr<std::optional<caf::expected<std::uint64_t>>> request_publish(tes
 
 stream_reading reading_of(std::uint64_t seq, std::string value, std::int64_t accepted_ms = 1000) {
   return {seq, accepted_ms, std::move(value)};
+}
+
+// A history file stand-in: the seqs it was sent, and the topics it was told to forget.
+struct file_record {
+  std::vector<std::uint64_t> seqs;
+  std::vector<std::string> forgotten;
+};
+
+store_actor::behavior_type recording_store(std::shared_ptr<file_record> file) {
+  return {
+      [file](append_atom, const hub_actor&, const std::string&, const frame_batch& batch) {
+        for (const auto& f : *batch) file->seqs.push_back(f.seq);
+      },
+      [](watch_atom, const hub_actor&) {},
+      [file](forget_atom, const std::string& topic) {
+        file->forgotten.push_back(topic);
+        file->seqs.clear();
+      },
+      [](stop_atom) {}, [](commit_atom) {}, [](trim_atom) {}, [](retry_atom) {},
+  };
+}
+
+// A hub whose history file holds seqs up to `file_last_seq` (the last two in its ring).
+std::pair<stream_hub, std::shared_ptr<file_record>> spawn_cached_stream_hub(
+    testing::deterministic_system& t, std::uint64_t file_last_seq, std::uint64_t stream_last_seq) {
+  auto file = std::make_shared<file_record>();
+  auto store = t.system.spawn(recording_store, file);
+  t.stop_at_end.push_back(caf::actor_cast<caf::actor>(store));
+  frame_list recent;
+  for (auto seq = file_last_seq > 1 ? file_last_seq - 1 : 1; seq <= file_last_seq; ++seq)
+    recent.push_back({seq, std::make_shared<const std::string>(
+                               make_envelope("orders", std::to_string(seq), seq, 1000))});
+  hub_storage storage{store, std::make_shared<storage_status>(), file_last_seq, std::move(recent)};
+  return {spawn_stream_hub(t, 10, stream_last_seq, 60000, nullptr, std::move(storage)), file};
 }
 
 }  // namespace
@@ -478,6 +460,38 @@ TEST_CASE("with a stream log, readings are fanned out once, in order, and histor
   t.run();
   CHECK(inbox->seqs() == std::vector<std::uint64_t>{42, 43});
   CHECK(inbox->hub_seq == 43);
+}
+
+TEST_CASE("with a stream log, the history file is a cache fed from the stream") {
+  testing::deterministic_system t;
+  SECTION("a file behind the stream gets every reading after its last seq, once") {
+    auto [s, file] = spawn_cached_stream_hub(t, 45, 50);
+    CHECK(*s.follow_from == std::vector<std::uint64_t>{46});  // not 41: the file needs 46..50
+    for (std::uint64_t seq = 44; seq <= 50; ++seq)  // 44 and 45 are held already
+      caf::anon_send(s.hub, reading_atom::value, reading_of(seq, std::to_string(seq)));
+    t.run();
+    CHECK(file->seqs == std::vector<std::uint64_t>{46, 47, 48, 49, 50});
+    auto inbox = spawn_session(t, s.hub, replay_request::since(43)).second;
+    t.run();
+    CHECK(inbox->seqs() == std::vector<std::uint64_t>{44, 45, 46, 47, 48, 49, 50});
+  }
+  SECTION("a new or deleted file is filled from the stream's start") {
+    auto [s, file] = spawn_cached_stream_hub(t, 0, 50);
+    CHECK(*s.follow_from == std::vector<std::uint64_t>{1});
+    CHECK(file->forgotten.empty());
+  }
+  SECTION("a file beyond the stream's end belongs to another stream: forgotten, then refilled") {
+    auto [s, file] = spawn_cached_stream_hub(t, 60, 50);
+    CHECK(file->forgotten == std::vector<std::string>{"orders"});
+    CHECK(*s.follow_from == std::vector<std::uint64_t>{1});
+    caf::anon_send(s.hub, reading_atom::value, reading_of(1, "1"));
+    t.run();
+    CHECK(file->seqs == std::vector<std::uint64_t>{1});
+    auto inbox = spawn_session(t, s.hub, replay_request::last(10)).second;
+    t.run();
+    CHECK(inbox->seqs() == std::vector<std::uint64_t>{1});  // 59 and 60 are gone from the ring
+    CHECK(inbox->hub_seq == 1);
+  }
 }
 
 TEST_CASE("with a stream log, an unanswered publish is sent again with the same id, then refused") {

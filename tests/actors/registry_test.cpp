@@ -14,7 +14,7 @@ TEST_CASE("the registry lists every configured topic with seq, subscribers and i
   fast.interval_ms = 20;
   cfg.topics["happiness"].generator = fast;
   cfg.topics["bench"] = topic_config{};
-  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, cfg, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   std::vector<topic_stats> stats;
   // Until its generator has ticked a few times.
@@ -38,7 +38,7 @@ TEST_CASE("lookup answers the hub of a known topic and nothing for an unknown on
   testing::test_system t;
   config cfg;
   cfg.topics["bench"] = topic_config{};
-  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, cfg, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   for (auto [topic, expect_found] : {std::pair{"bench", true}, std::pair{"other", false}}) {
     self->request(reg, 2s, lookup_atom::value, std::string(topic))
@@ -71,7 +71,7 @@ TEST_CASE("reload adds, removes and retunes topics without touching the others")
   before.topics["steady"] = topic_config{};
   before.topics["tuned"].generator = slow;
   before.topics["doomed"] = topic_config{};
-  auto reg = t.system.spawn(registry, before, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, before, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   hub_actor steady_hub;
   self->request(reg, 2s, lookup_atom::value, std::string("steady"))
@@ -116,7 +116,7 @@ TEST_CASE("a publish that would exceed limits.max_topics is refused with topic_l
   config cfg;
   cfg.limits.max_topics = 1;
   cfg.topics["bench"] = topic_config{};
-  auto reg = t.system.spawn(registry, cfg, testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, cfg, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   self->request(reg, 2s, publish_atom::value, std::string("bench"), std::string("1"))
       .receive([](std::uint64_t seq) { CHECK(seq == 1); },

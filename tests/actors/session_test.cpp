@@ -43,11 +43,11 @@ frame_batch batch_of(std::initializer_list<std::uint64_t> seqs) {
   return out;
 }
 
-// A hub stand-in whose replica holds seqs 8..10, then flushes 11..13 and 14.
-caf::behavior lagging_hub(caf::event_based_actor* self, bool clustered) {
-  return {[self, clustered](subscribe_atom, const session_actor& session, const replay_request&) {
+// A hub stand-in whose follower holds seqs 8..10, then flushes 11..13 and 14.
+caf::behavior lagging_hub(caf::event_based_actor* self, bool shared_log) {
+  return {[self, shared_log](subscribe_atom, const session_actor& session, const replay_request&) {
     self->send(session, subscribed_atom::value, frame_list{*batch_of({8, 9, 10})},
-               std::uint64_t{10}, clustered);
+               std::uint64_t{10}, shared_log);
     self->send(session, frames_atom::value, batch_of({11, 12, 13}));
     self->send(session, frames_atom::value, batch_of({14}));
   }};
@@ -71,7 +71,7 @@ std::vector<std::uint64_t> seqs_of(testing::recording_transport& link) {
 
 TEST_CASE("a session on an unknown topic rejects with 404 listing the known topics") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   auto link = std::make_shared<testing::recording_transport>();
   t.system.spawn(session, reg, "nope", replay_request::live_only(), link);
   REQUIRE(link->wait_until([&] { return link->refusal.has_value(); }));
@@ -84,7 +84,7 @@ TEST_CASE("a session on an unknown topic rejects with 404 listing the known topi
 
 TEST_CASE("a session accepts, replays history, then forwards live frames in order") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   auto h = hub_of(self, reg, "bench");
   for (int i = 0; i < 3; ++i) self->send(h, publish_atom::value, std::to_string(i));
@@ -101,7 +101,7 @@ TEST_CASE("a session accepts, replays history, then forwards live frames in orde
 
 TEST_CASE("a closed transport makes the session leave its hub") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   caf::scoped_actor self{t.system};
   auto h = hub_of(self, reg, "bench");
   auto link = std::make_shared<testing::recording_transport>();
@@ -115,7 +115,7 @@ TEST_CASE("a closed transport makes the session leave its hub") {
 
 TEST_CASE("stopping the service closes every session's client with 1001 going away") {
   testing::test_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   std::vector<std::shared_ptr<testing::recording_transport>> links;
   for (int i = 0; i < 3; ++i) {
     links.push_back(std::make_shared<testing::recording_transport>());
@@ -130,12 +130,12 @@ TEST_CASE("stopping the service closes every session's client with 1001 going aw
   }
 }
 
-TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw elsewhere") {
+TEST_CASE("a session ahead of a lagging follower goes live and skips what it saw elsewhere") {
   testing::deterministic_system t;
   auto link = std::make_shared<testing::recording_transport>();
-  // A session resuming with since 12 on a hub at seq 10, clustered or not.
-  auto resume_at_12 = [&](bool clustered) {
-    auto fake_hub = t.system.spawn(lagging_hub, clustered);
+  // A session resuming with since 12 on a hub at seq 10, on JetStream or not.
+  auto resume_at_12 = [&](bool shared_log) {
+    auto fake_hub = t.system.spawn(lagging_hub, shared_log);
     auto reg = t.system.spawn(registry_of, caf::actor_cast<hub_actor>(fake_hub));
     t.stop_at_end = {fake_hub, reg};  // the session closes when its hub ends
     t.system.spawn(session, caf::actor_cast<registry_actor>(reg), "t",
@@ -143,7 +143,7 @@ TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw 
     t.run();
     CHECK(link->accepted);
   };
-  SECTION("in a cluster: since 12 on a replica at 10 is a client that saw 11 and 12 elsewhere") {
+  SECTION("JetStream: since 12 on a node at 10 is a client that saw 11 and 12 on another node") {
     resume_at_12(true);
     CHECK(seqs_of(*link) == std::vector<std::uint64_t>{13, 14});
     REQUIRE(link->batches.size() == 2);
@@ -156,7 +156,7 @@ TEST_CASE("a session ahead of a lagging replica goes live and skips what it saw 
 
 TEST_CASE("a session hands each batch from its hub to its transport in one call, shared") {
   testing::deterministic_system t;
-  auto reg = t.system.spawn(registry, publish_only_topic("bench"), testing::no_cluster, registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
+  auto reg = t.system.spawn(registry, publish_only_topic("bench"), registry_storage{}, std::make_shared<source_counters>(), registry_jetstream{});
   std::vector<std::shared_ptr<testing::recording_transport>> links;
   for (int i = 0; i < 2; ++i) {
     links.push_back(std::make_shared<testing::recording_transport>());

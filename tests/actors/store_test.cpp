@@ -38,7 +38,7 @@ struct stored_service {
     auto topics = writer->load([&](const std::string& name) { return cfg.history_of(name); },
                                max_uncommitted_seqs);
     store = t.system.spawn<caf::detached>(happy::store, writer, storage_config{path}, status);
-    registry = t.system.spawn(happy::registry, cfg, testing::no_cluster,
+    registry = t.system.spawn(happy::registry, cfg,
                               registry_storage{store, status, std::move(topics)},
                               std::make_shared<source_counters>(), registry_jetstream{});
   }
@@ -100,12 +100,20 @@ TEST_CASE("a restarted registry continues every topic's seq and history from the
       .receive([&](std::vector<std::string>& n) { names = n; }, [](caf::error&) {});
   CHECK(names == std::vector<std::string>{"created-by-publish", "orders"});
   // The history ring holds the stored readings again, byte for byte.
-  snapshot_list snapshots;
-  self->request(s.registry, 2s, snapshot_atom::value, std::vector<std::string>{"orders"})
-      .receive([&](snapshot_list& l) { snapshots = l; }, [](caf::error&) {});
-  REQUIRE(snapshots.size() == 1);
-  CHECK(snapshots[0].seqs == std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6});
-  auto parts = split_envelope("orders", snapshots[0].envelopes[0]);
+  hub_actor orders;
+  self->request(s.registry, 2s, lookup_atom::value, std::string("orders"))
+      .receive([&](hub_actor& h, std::vector<std::string>&) { orders = h; }, [](caf::error&) {});
+  REQUIRE(orders);
+  frame_list replay;
+  self->send(orders, subscribe_atom::value, caf::actor_cast<session_actor>(self),
+             replay_request::last(100));
+  self->receive([&](subscribed_atom, frame_list& frames, std::uint64_t, bool) { replay = frames; },
+                caf::after(2s) >> [] { FAIL("no replay"); });
+  std::vector<std::uint64_t> seqs;
+  for (const auto& f : replay) seqs.push_back(f.seq);
+  CHECK(seqs == std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6});
+  REQUIRE(!replay.empty());
+  auto parts = split_envelope("orders", *replay.front().json);
   REQUIRE(parts);
   CHECK(parts->value_json == "1");
   s.stop();

@@ -69,19 +69,11 @@ TEST_CASE("shrinking the capacity drops the oldest") {
   CHECK(seqs(h.replay(replay_request::last(10), 6)) == std::vector<std::uint64_t>{5, 6});
 }
 
-TEST_CASE("frames from another node's copy land where their seq belongs, once") {
-  topic_history h(5);
-  h.push({4, nullptr});
-  h.push({7, nullptr});
-  CHECK(h.insert({5, nullptr}));
-  CHECK(h.insert({9, nullptr}));
-  CHECK_FALSE(h.insert({7, nullptr}));  // held already
-  CHECK(seqs(h.replay(replay_request::last(10), 9)) == std::vector<std::uint64_t>{4, 5, 7, 9});
-  CHECK(seqs(h.replay(replay_request::since(5), 9)) == std::vector<std::uint64_t>{7, 9});
-  CHECK(h.insert({8, nullptr}));  // full now: the oldest goes
-  CHECK(seqs(h.replay(replay_request::last(10), 9)) == std::vector<std::uint64_t>{4, 5, 7, 8, 9});
-  CHECK(h.insert({6, nullptr}));
-  CHECK(seqs(h.replay(replay_request::last(10), 9)) == std::vector<std::uint64_t>{5, 6, 7, 8, 9});
-  CHECK_FALSE(h.insert({2, nullptr}));  // older than everything a full history keeps
-  CHECK(h.newest_seq() == 9);
+TEST_CASE("a cleared history replays nothing and takes new frames") {
+  auto h = filled(5, 6);
+  h.clear();
+  CHECK(h.size() == 0);
+  CHECK(h.replay(replay_request::last(10), 0).empty());
+  h.push({1, nullptr});
+  CHECK(seqs(h.replay(replay_request::last(10), 1)) == std::vector<std::uint64_t>{1});
 }

@@ -128,28 +128,11 @@ TEST_CASE("a missing file is reported by name") {
         "/nonexistent/happy.json: file: cannot be opened for reading");
 }
 
-TEST_CASE("cluster settings are read, and bad addresses are located errors") {
-  auto result = parse_config(
-      R"({"cluster":{"node":"a","listen":"0.0.0.0:4710","peers":["b-host:4710","10.0.0.3:4711"]}})",
-      "test.json");
-  auto* cfg = std::get_if<config>(&result);
-  REQUIRE(cfg);
-  REQUIRE(cfg->cluster);
-  CHECK(cfg->cluster->node == "a");
-  CHECK(cfg->cluster->listen.host == "0.0.0.0");
-  CHECK(cfg->cluster->listen.port == 4710);
-  REQUIRE(cfg->cluster->peers.size() == 2);
-  CHECK(cfg->cluster->peers[0].text() == "b-host:4710");
-  CHECK(cfg->cluster->peers[1].port == 4711);
-  CHECK_THAT(error_of(R"({"cluster":{"listen":"nonsense"}})"),
-             Catch::Contains("test.json: /cluster/listen"));
-  CHECK_THAT(error_of(R"({"cluster":{"listen":"h:99999"}})"),
-             Catch::Contains("/cluster/listen: expected a port from 1 to 65535"));
-  CHECK_THAT(error_of(R"({"cluster":{"listen":"h:1","peers":["h:0"]}})"),
-             Catch::Contains("/cluster/peers/0: expected a port from 1 to 65535"));
-  CHECK_THAT(error_of(R"({"cluster":{"peers":[]}})"), Catch::Contains("listen"));
-  CHECK_THAT(error_of(R"({"cluster":{"listen":"h:1","node":"no spaces"}})"),
-             Catch::Contains("/cluster/node"));
+TEST_CASE("the removed peer cluster's section is a located error that names \"nats\"") {
+  CHECK_THAT(error_of(R"({"cluster":{"listen":"0.0.0.0:4710","peers":["b:4710"]}})"),
+             Catch::Contains("test.json: /cluster: the peer cluster was removed") &&
+                 Catch::Contains("\"nats\" section"));
+  CHECK_THAT(error_of(R"({"cluster":{}})"), Catch::Contains("/cluster"));
   CHECK(error_of(R"({"topics":{"x":{}}})").empty());
 }
 

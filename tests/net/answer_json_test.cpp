@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include "net/cluster_status_json.hpp"
 #include "net/history_json.hpp"
 #include "net/refusal_answer.hpp"
 #include "net/topic_list_json.hpp"
@@ -27,21 +26,6 @@ TEST_CASE("a subscription refused while shutting down is a 503") {
   auto answer = answer_for({subscribe_refusal::reason::shutting_down, "bench", {}}, anyone);
   CHECK(answer.status == 503);
   CHECK(answer.json_body == R"({"error":"service is shutting down"})");
-}
-
-TEST_CASE("GET /cluster without a cluster") {
-  CHECK(cluster_status_json(cluster_status::standalone()) ==
-        R"({"enabled":false,"node":null,"state":"standalone","members":[]})");
-}
-
-TEST_CASE("GET /cluster names each member, null for one not introduced yet") {
-  cluster_status status{true, "a", "up", {}};
-  status.members.push_back({"a", "10.0.0.1:4000", "up", true, {"bench"}});
-  status.members.push_back({"", "10.0.0.2:4000", "connecting", false, {}});
-  CHECK(cluster_status_json(status) ==
-        R"({"enabled":true,"node":"a","state":"up","members":[)"
-        R"({"node":"a","address":"10.0.0.1:4000","state":"up","self":true,"owns":["bench"]},)"
-        R"({"node":null,"address":"10.0.0.2:4000","state":"connecting","self":false,"owns":[]}]})");
 }
 
 TEST_CASE("GET /topics: a topic without a generator has interval_ms null") {

@@ -23,7 +23,10 @@ using session_actor = caf::typed_actor<
     // From the hub: live frames, oldest first.
     caf::reacts_to<frames_atom, frame_batch>,
     // From the transport: the client is gone.
-    caf::reacts_to<transport_closed_atom>>;
+    caf::reacts_to<transport_closed_atom>,
+    // From the hub: its seqs start over (its history was replaced); the
+    // client is closed with 1012 and reconnects.
+    caf::reacts_to<restart_atom>>;
 
 // Whatever takes a publish and answers the seq it got, or happy_errc::topic_limit:
 // the registry (actors/registry.hpp).

@@ -6,60 +6,34 @@
 #include <caf/message_id.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/embedded_log.hpp"
 #include "actors/envelope.hpp"
 #include "actors/happy_error.hpp"
 
 namespace happy {
 
-std::uint64_t hub_state::accept_reading(const std::string& value_json) {
-  ++seq;
-  frame f{seq, std::make_shared<const std::string>(
-                   make_envelope(topic, value_json, seq, unix_millis_now()))};
+std::uint64_t hub_state::accept_reading(const std::string& value_json, std::int64_t ts,
+                                        std::uint64_t at_seq) {
+  seq = at_seq ? at_seq : seq + 1;
+  frame f{seq, std::make_shared<const std::string>(make_envelope(topic, value_json, seq, ts))};
   history.push(f);
   queue_live(std::move(f));
   return seq;
 }
 
-bool hub_state::must_hold() const {
-  return store && seq >= committed_seq + max_uncommitted_seqs;
-}
-
-void hub_state::accept_publish(const std::string& value_json,
-                               caf::typed_response_promise<std::uint64_t> promise) {
-  if (!store)
-    promise.deliver(accept_reading(value_json));
-  else if (!storage->writable)
-    promise.deliver(make_error(happy_errc::storage_unavailable));
+void hub_state::take(log_entry entry) {
+  // Behind anything held: publishes go into the log in arrival order.
+  if (held.empty() && log->ready(*this))
+    log->append(*this, std::move(entry));
   else
-    unacknowledged_publishes.push_back({accept_reading(value_json), std::move(promise)});
+    held.push_back(std::move(entry));
 }
 
 void hub_state::release_held() {
-  if (stream) {
-    while (!held.empty() && stream->ready()) {
-      auto next = std::move(held.front());
-      held.pop_front();
-      stream->append(*this, std::move(next.value_json), next.key, std::move(next.promise),
-                     next.producer, next.accepted_ms);
-    }
-    return;
-  }
-  while (!held.empty() && !must_hold()) {
+  while (!held.empty() && log->ready(*this)) {
     auto next = std::move(held.front());
     held.pop_front();
-    accept_publish(next.value_json, std::move(next.promise));
-  }
-}
-
-void hub_state::acknowledge(std::uint64_t up_to, bool committed) {
-  committed_seq = std::max(committed_seq, up_to);
-  while (!unacknowledged_publishes.empty() && unacknowledged_publishes.front().seq <= up_to) {
-    auto& p = unacknowledged_publishes.front();
-    if (committed)
-      p.promise.deliver(p.seq);
-    else
-      p.promise.deliver(make_error(happy_errc::storage_unavailable));
-    unacknowledged_publishes.pop_front();
+    log->append(*this, std::move(next));
   }
 }
 
@@ -96,6 +70,15 @@ bool hub_state::add_subscriber(const session_actor& session) {
   return inserted;
 }
 
+void hub_state::restart_subscribers() {
+  for (const auto& session : subscribers) {
+    self->demonitor(session.address());
+    self->send(session, restart_atom::value);
+  }
+  subscribers.clear();
+  subscriber_index.clear();
+}
+
 void hub_state::remove_subscriber(const caf::actor_addr& session) {
   auto it = subscriber_index.find(session);
   if (it == subscriber_index.end()) return;
@@ -110,19 +93,14 @@ void hub_state::remove_subscriber(const caf::actor_addr& session) {
 
 namespace {
 
-// With JetStream every publish goes to the stream. An anonymous one (no
-// request: this node's generator or source) is a producer's, and fenced.
-caf::result<std::uint64_t> publish_to_stream(hub_actor::stateful_pointer<hub_state> self,
-                                             std::string& value_json, std::string key) {
+// A publish, or (not a request: this node's generator or source) a producer's reading.
+caf::result<std::uint64_t> publish(hub_actor::stateful_pointer<hub_state> self, std::string& value_json,
+                                   std::string key) {
   auto& s = self->state;
   bool producer = !self->current_message_id().is_request();
   auto promise = self->make_response_promise<std::uint64_t>();
-  // The reading's ts is when the hub took it, also when it waits for the stream.
-  auto now = unix_millis_now();
-  if (!s.stream->ready())
-    s.held.push_back({std::move(value_json), promise, std::move(key), producer, now});
-  else
-    s.stream->append(s, std::move(value_json), key, promise, producer, now);
+  // The reading's ts is when the hub took it, also when it waits for the log.
+  s.take({std::move(value_json), promise, std::move(key), producer, unix_millis_now()});
   return promise;
 }
 
@@ -130,43 +108,33 @@ caf::result<std::uint64_t> publish_to_stream(hub_actor::stateful_pointer<hub_sta
 
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             hub_storage storage,
-                             hub_stream_link stream_link) {
-  self->state.self = self;
-  self->state.store = std::move(storage.store);
-  self->state.storage = std::move(storage.status);
-  self->state.seq = storage.last_seq;
-  self->state.committed_seq = storage.last_seq;
-  self->state.topic = std::move(topic);
-  self->state.history.set_capacity(history_capacity);
-  for (auto& f : storage.recent) self->state.history.push(std::move(f));
-  self->state.generator_interval_ms = generator_interval_ms;
-  if (stream_link.link) {
-    self->state.stream = std::make_unique<hub_stream>(std::move(stream_link));
-    self->state.stream->start(self->state);
-  }
+                             hub_storage storage, jetstream_link stream_link) {
+  auto& s = self->state;
+  s.self = self;
+  s.store = std::move(storage.store);
+  s.storage = std::move(storage.status);
+  s.seq = storage.last_seq;
+  s.topic = std::move(topic);
+  s.history.set_capacity(history_capacity);
+  for (auto& f : storage.recent) s.history.push(std::move(f));
+  s.generator_interval_ms = generator_interval_ms;
+  if (stream_link.link)
+    s.log = std::make_unique<jetstream_log>(std::move(stream_link));
+  else
+    s.log = std::make_unique<embedded_log>(storage.last_seq);
+  s.log->start(s);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.remove_subscriber(msg.source); });
   // Ending (the registry stopped, or the topic was removed): what was
   // accepted still reaches the sessions, ahead of their down message.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (!msg.reason) return;  // a linked actor ended normally: not our end
-    if (self->state.stream) self->state.stream->stop();
+    self->state.log->stop(self->state);
     self->state.flush();
     self->quit(msg.reason);
   });
   return {
       [self](publish_atom, std::string& value_json) -> caf::result<std::uint64_t> {
-        auto& s = self->state;
-        if (s.stream) return publish_to_stream(self, value_json, {});
-        // Without storage and not held, the seq is the answer: no promise needed.
-        if (!s.store && !s.must_hold()) return s.accept_reading(value_json);
-        if (s.store && !s.storage->writable) return make_error(happy_errc::storage_unavailable);
-        auto promise = self->make_response_promise<std::uint64_t>();
-        if (s.must_hold())
-          s.held.push_back({std::move(value_json), promise});
-        else
-          s.accept_publish(value_json, promise);
-        return promise;
+        return publish(self, value_json, {});
       },
       [self](subscribe_atom, const session_actor& session, const replay_request& request) {
         auto& s = self->state;
@@ -180,7 +148,7 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         // they were sent: this replay reaches the session before any batch
         // flushed after it, so the client sees no gap and no duplicate.
         self->send(session, subscribed_atom::value, s.history.replay(request, s.seq), s.seq,
-                   s.stream != nullptr);
+                   s.log->shared());
       },
       [self](flush_atom) {
         self->state.flush_scheduled = false;
@@ -196,32 +164,28 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
                            s.history.size()};
       },
       [self](remove_atom) {
-        if (self->state.stream) self->state.stream->stop();
+        self->state.log->stop(self->state);
         self->state.flush();
         self->quit();
       },
       [self](stored_atom, std::uint64_t up_to, bool committed) {
-        self->state.acknowledge(up_to, committed);
-        self->state.release_held();
+        self->state.log->on_stored(self->state, up_to, committed);
       },
       [self](publish_atom, std::string& value_json, std::string& key) -> caf::result<std::uint64_t> {
         // The key names one reading for JetStream's deduplication; the
         // embedded log has no such window and takes it as a plain publish.
-        if (self->state.stream) return publish_to_stream(self, value_json, std::move(key));
-        return self->delegate(caf::actor_cast<hub_actor>(self), publish_atom::value, std::move(value_json));
+        return publish(self, value_json, std::move(key));
       },
       [self](appended_atom, std::uint64_t id, publish_outcome& outcome) {
-        if (self->state.stream) self->state.stream->on_appended(self->state, id, std::move(outcome));
+        self->state.log->on_appended(self->state, id, std::move(outcome));
       },
       [self](reading_atom, stream_reading& reading) {
-        if (self->state.stream) self->state.stream->on_reading(self->state, std::move(reading));
+        self->state.log->on_reading(self->state, std::move(reading));
       },
-      [self](retry_atom, std::uint64_t id) {
-        if (self->state.stream) self->state.stream->on_retry(self->state, id);
-      },
+      [self](retry_atom, std::uint64_t id) { self->state.log->on_retry(self->state, id); },
       [self](reconfigure_atom, std::uint64_t history_capacity, std::int64_t interval_ms) {
         self->state.history.set_capacity(history_capacity);
-        if (self->state.stream) self->state.stream->resize(self->state, history_capacity);
+        self->state.log->resize(self->state, history_capacity);
         self->state.generator_interval_ms = interval_ms;
       },
   };

@@ -1,40 +1,42 @@
 #pragma once
 
-// One topic's fan-out point: assigns seq and ts, serializes each reading once,
-// keeps the history ring, and forwards every frame to each subscribed session
-// actor as a message. The hub never touches a client connection: each
-// session actor alone drives its own transport.
+// One topic's fan-out point: takes publishes into its topic's log, keeps the
+// history ring, serializes each reading once, and forwards every frame to
+// each subscribed session actor as a message. The hub never touches a
+// client connection: each session actor alone drives its own transport.
+//
+// The log (actors/topic_log.hpp) decides seqs and when a publish is
+// answered: embedded_log in this process alone (memory ring, and with
+// storage the history file: answered once committed, README "Storage"), or
+// jetstream_log, the topic's stream shared by every node (answered with the
+// quorum ack's seq, fanned out from the stream's follower, README
+// "Clustering"). Either way the log hands readings back through
+// accept_reading, and the hub fans them out.
 //
 // Batching: readings accepted while the hub works through its mailbox wait
 // in `unsent`; the first of them sends the hub a flush message, which lands
 // behind whatever is queued, so one flush per mailbox drain sends every
 // session one message holding all of them (a frame_batch, shared by pointer).
+// With a history file every flush also sends the batch to the store actor.
 //
 // Its interface is hub_actor (actors/actors.hpp). A session subscribes with
 // its own handle and gets (subscribed, replay, hub seq, shared log) first,
 // then (frames, batch) for every flush.
-//
-// With storage (README "Storage") every flush also sends the batch to the
-// store actor, and a publish is answered only when the store reports its
-// reading committed. A restarted hub starts from the stored seq and history.
-//
-// With JetStream (README "Clustering") the topic's stream is its log: a
-// publish goes to the stream and is answered with the seq of JetStream's
-// quorum ack, and the hub fans out what the stream's follower hands back, in
-// stream order, on every node alike (actors/hub_stream.hpp).
 
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/actors.hpp"
+#include "actors/jetstream_log.hpp"
 #include "actors/storage_status.hpp"
-#include "actors/hub_stream.hpp"
 #include "actors/topic_history.hpp"
+#include "actors/topic_log.hpp"
 
 namespace happy {
 
@@ -51,7 +53,7 @@ struct hub_state {
 
   hub_actor::stateful_pointer<hub_state> self = nullptr;
   std::string topic;
-  std::uint64_t seq = 0;
+  std::uint64_t seq = 0;  // the newest reading's
   std::int64_t generator_interval_ms = 0;
   topic_history history{0};
   // Session actors, dense for the fan-out loop; the index makes removal O(1).
@@ -61,52 +63,35 @@ struct hub_state {
   frame_list unsent;
   bool flush_scheduled = false;
 
-  // Publishes that wait: while the store is max_uncommitted_seqs behind, or
-  // (JetStream) until the stream is set up.
-  struct held_publish {
-    std::string value_json;
-    caf::typed_response_promise<std::uint64_t> promise;
-    std::string key = {};   // JetStream: the idempotency key, if any
-    bool producer = false;  // JetStream: from this node's generator or source
-    std::int64_t accepted_ms = 0;  // JetStream: when the hub took it (its ts)
-  };
-  std::deque<held_publish> held;
+  std::unique_ptr<topic_log> log;
+  // Publishes that wait, in arrival order, until the log is ready.
+  std::deque<log_entry> held;
 
   store_actor store;
   std::shared_ptr<const storage_status> storage;
-  std::uint64_t committed_seq = 0;  // the store has reported up to here
-  // Publishes answered once the store has committed their seq, oldest first.
-  struct unacknowledged {
-    std::uint64_t seq;
-    caf::typed_response_promise<std::uint64_t> promise;
-  };
-  std::deque<unacknowledged> unacknowledged_publishes;
 
-  // JetStream: the stream is the log (absent: memory ring and store).
-  std::unique_ptr<hub_stream> stream;
-
-  // Assigns the next seq, keeps the envelope in history and queues it live.
-  std::uint64_t accept_reading(const std::string& value_json);
-  // Publishes must wait (see `held`).
-  bool must_hold() const;
-  // Accepts a publish and answers `promise`: at once, or with storage once committed.
-  void accept_publish(const std::string& value_json,
-                      caf::typed_response_promise<std::uint64_t> promise);
-  // Accepts the held publishes, in arrival order, while none must wait.
+  // A publish (or a producer's reading) for the log, or for `held`.
+  void take(log_entry entry);
+  // Hands the held publishes to the log, in arrival order, while it is ready.
   void release_held();
-  // Answers the publishes the store has reported on, up to `seq`.
-  void acknowledge(std::uint64_t seq, bool committed);
+  // From the log: the reading with the next seq (`at_seq`; 0: seq + 1) and
+  // its ts. Keeps its envelope in history and queues it live; returns its seq.
+  std::uint64_t accept_reading(const std::string& value_json, std::int64_t ts, std::uint64_t at_seq = 0);
   void queue_live(frame f);
   void schedule_flush();
   // Sends every subscriber, and the store, the unsent frames as one batch message.
   void flush();
   bool add_subscriber(const session_actor& session);
+  // The seqs start over (the log's history was replaced): every session is
+  // dropped and closes its client, which reconnects and is replayed anew.
+  void restart_subscribers();
   void remove_subscriber(const caf::actor_addr& session);
 };
 
+// `stream_link` with a connection: the topic's log is its JetStream stream;
+// else the embedded log.
 hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::string topic,
                              std::size_t history_capacity, std::int64_t generator_interval_ms,
-                             hub_storage storage,
-                             hub_stream_link stream_link = {});
+                             hub_storage storage, jetstream_link stream_link = {});
 
 }  // namespace happy

@@ -8,7 +8,7 @@
 // renew for longer than it can be sure of (lease_ttl less a margin) counts
 // as lost here before another node can take it; a node that was paused
 // longer than that stops producing when it wakes up, and the readings it
-// may send first are fenced off by ExpectLastSeq (actors/hub_stream.hpp).
+// may send first are fenced off by ExpectLastSeq (actors/jetstream_log.hpp).
 
 #include <chrono>
 #include <map>

@@ -4,7 +4,7 @@
 // lease keeper writes it at every renewal, a hub reads it before it sends a
 // reading of this node's generator or source. A node that was paused past
 // that moment drops such readings as it wakes, whatever its mailboxes hold;
-// ExpectLastSeq (actors/hub_stream.hpp) fences what slips through before.
+// ExpectLastSeq (actors/jetstream_log.hpp) fences what slips through before.
 // Shared between the keeper's thread and the hubs', so it guards itself.
 
 #include <cstdint>

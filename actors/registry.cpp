@@ -53,7 +53,7 @@ bool produces_here(const registry_state& s, const std::string& name) {
 // The stream's limits follow the topic's history and, with a history file
 // (a cache of the stream), the file's retention: the stream keeps what the
 // file keeps, so a new node's file is filled whole.
-hub_stream_link stream_link_of(const registry_state& s, const std::string& name) {
+jetstream_link stream_link_of(const registry_state& s, const std::string& name) {
   if (!s.jetstream.link) return {};
   stream_limits limits;
   limits.replicas = s.cfg.nats->replicas;
@@ -215,12 +215,16 @@ void discover_streams(registry_pointer self) {
   self->request(s.jetstream.admin, caf::infinite, streams_atom::value)
       .then(
           [self](const std::vector<std::string>& topics) {
+            self->state.jetstream.link->set_jetstream_answers(true);
             for (const auto& name : topics)
               if (is_valid_topic_name(name) && !hub_of(self, name))
                 log_warning("jetstream: topic '" + name + "' is not served here: limits.max_topics reached");
             self->delayed_send(self, stream_discovery_interval, discover_atom::value);
           },
           [self](const caf::error&) {
+            // Listing streams needs JetStream's meta leader: without an
+            // answer this node cannot reach a quorum (/readyz says so).
+            self->state.jetstream.link->set_jetstream_answers(false);
             self->delayed_send(self, stream_discovery_interval, discover_atom::value);
           });
 }

@@ -82,6 +82,11 @@ session_actor::behavior_type session(session_pointer self, registry_actor regist
       [self](subscribed_atom, frame_list& replay, std::uint64_t hub_seq, bool shared_log) {
         self->state.start(std::move(replay), hub_seq, shared_log);
       },
+      [self](restart_atom) {
+        // The hub has already dropped this session.
+        self->state.client->close(close_code::service_restart, "the topic's history was replaced; reconnect");
+        self->quit();
+      },
       [self](transport_closed_atom) {
         if (self->state.hub) self->send(self->state.hub, unsubscribe_atom::value, session_actor{self});
         self->quit();

@@ -213,6 +213,11 @@ void http_connection::handle_request(http_request request) {
       if (auto* nats = context_.actors.jetstream(); nats && !nats->connected())
         return answer(http::status::service_unavailable,
                       status_body("nats unavailable", nats->unavailable_reason()));
+      if (auto* nats = context_.actors.jetstream(); nats && !nats->jetstream_answers())
+        return answer(http::status::service_unavailable,
+                      status_body("jetstream unavailable",
+                                  "connected to NATS, but JetStream's quorum does not answer (this "
+                                  "node's servers are cut off from the others?); publishes are refused"));
       if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
         return answer(http::status::service_unavailable,
                       R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full or I/O error); publishes are refused"})");

@@ -243,6 +243,10 @@ void nats_connection::on_disconnected(natsConnection*, void* closure) {
   auto* self = static_cast<nats_connection*>(closure);
   ++self->disconnects;
   self->connected_ = false;
+  {
+    std::lock_guard lock(self->closed_mutex_);
+    if (self->closing_) return;  // this node is stopping: not a loss worth a word
+  }
   if (self->on_change_) self->on_change_(false, self->unavailable_reason());
 }
 

@@ -32,7 +32,7 @@ struct publish_outcome {
 };
 
 // Where a hub appends its topic's readings: JetStream through the
-// connection below, or a test's stand-in (tests/actors/hub_stream_test.cpp),
+// connection below, or a test's stand-in (tests/actors/hub_test.cpp),
 // so the hub's JetStream side is tested without NATS.
 class stream_writer {
  public:
@@ -78,6 +78,11 @@ class nats_connection : public stream_writer {
   // in a row), this node connects again only after a restart.
   std::string unavailable_reason() const;
   bool closed_for_good() const { return closed_for_good_.load(); }
+  // Whether JetStream's own quorum (its meta leader) answered the last
+  // request that needs it: false on a node cut off with a minority of the
+  // servers, though connected. Set by whoever makes such requests.
+  bool jetstream_answers() const { return jetstream_answers_.load(); }
+  void set_jetstream_answers(bool answers) { jetstream_answers_ = answers; }
   std::string connected_url() const;
   const nats_config& settings() const override { return settings_; }
   jsCtx* jetstream() const { return js_; }
@@ -112,6 +117,7 @@ class nats_connection : public stream_writer {
   bool closed_ = false;
   bool closing_ = false;  // this object closes the connection: not a loss
   std::atomic<bool> closed_for_good_{false};
+  std::atomic<bool> jetstream_answers_{true};
   mutable std::mutex error_mutex_;
   std::string last_error_;  // the servers' last complaint, if any
   natsOptions* options_ = nullptr;

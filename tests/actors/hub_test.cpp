@@ -120,7 +120,7 @@ caf::actor spawn_hub(testing::deterministic_system& t, std::size_t history = 100
                      const char* topic = "t") {
   // Untyped, so tests can also send it what only the session or the
   // registry would send.
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, hub_storage{}, hub_stream_link{}));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, topic, history, 0, hub_storage{}, jetstream_link{}));
   t.stop_at_end.push_back(h);  // its sessions end with it
   return h;
 }
@@ -224,7 +224,7 @@ TEST_CASE("sessions joining during a flood see every seq exactly once, replay th
   // Real threads: the publisher, the hub and the sessions race.
   testing::test_system t;
   constexpr std::uint64_t readings = 3000;
-  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, hub_storage{}, hub_stream_link{}));
+  auto h = caf::actor_cast<caf::actor>(t.system.spawn(hub, "t", readings, 0, hub_storage{}, jetstream_link{}));
   std::vector<caf::actor> sessions;
   std::vector<std::shared_ptr<session_inbox>> inboxes;
   for (std::uint64_t i = 0; i < readings; ++i) {
@@ -300,7 +300,7 @@ TEST_CASE("readings a hub accepted reach its sessions before it ends") {
   CHECK(inbox->seqs() == std::vector<std::uint64_t>{1, 2});
 }
 
-// -- the JetStream side (actors/hub_stream.hpp), with a test log instead of NATS --
+// -- the JetStream side (actors/jetstream_log.hpp), with a test log instead of NATS --
 
 namespace {
 
@@ -364,7 +364,7 @@ stream_hub spawn_stream_hub(testing::deterministic_system& t, std::size_t histor
   t.stop_at_end.push_back(caf::actor_cast<caf::actor>(admin));
   out.hub = caf::actor_cast<caf::actor>(t.system.spawn(
       hub, "orders", history, 0, std::move(storage),
-      hub_stream_link{out.log, admin, stream_limits{3, history, 0}, 0, std::move(leases)}));
+      jetstream_link{out.log, admin, stream_limits{3, history, 0}, 0, std::move(leases)}));
   t.stop_at_end.push_back(out.hub);
   t.run();
   return out;

@@ -3,26 +3,33 @@
 # mounted config, waits for its HEALTHCHECK, receives readings over WebSocket
 # through the published port, stops the container and checks that the client
 # got close 1001 and the process exited 0; a second container on the same
-# history volume continues the seq. Then runs three containers as one
-# cluster with docker/cluster.json (as docker/compose.cluster.yaml does): a
-# reading published on any node reaches every node with the same seq, also
-# after the owner's container is killed (tests/container/cluster_client.py).
-# Prints the image size and build time.
+# history volume continues the seq. Then builds the NATS image
+# (docker/nats/Dockerfile) and runs docker/compose.cluster.yaml as podman
+# containers (tests/container/compose_plan.py reads the compose file: three
+# nats-server, three service nodes, their volumes, one network; NATS publishes
+# no port and refuses a login without credentials): a reading published on any
+# node reaches every node with the same seq; a dashboard whose node's container
+# is killed resumes on another node with since= and misses nothing; publishing
+# goes on after the container of the stream's NATS leader is killed
+# (tests/container/cluster_client.py). Prints the images' sizes and build times.
 #
 # Run as root from anywhere: tests/container/run_container_test.sh
 # Sets up what it needs (idempotent): podman, runc, debootstrap and
-# python3-websockets from Debian; /etc/containers/containers.conf; the base
+# python3-websockets and python3-yaml from Debian; /etc/containers/containers.conf; the base
 # image debian:bookworm-slim, made with debootstrap from this machine's Debian
 # mirror (read from the apt sources) when no registry can provide it.
 #
 # Environment: CONTAINER_TEST_NO_CACHE=1 builds without podman's layer cache (a
-# cold build); CONTAINER_TEST_KEEP_IMAGE=0 removes the image at the end;
+# cold build); CONTAINER_TEST_KEEP_IMAGE=0 removes the images it built at the end;
 # CONTAINER_TEST_LOCK_TIMEOUT (default 1200) bounds the wait for the build lock
-# (/tmp/happy-build.lock, shared with every C++ build on this machine).
+# (/tmp/happy-build.lock, shared with every C++ build on this machine);
+# CONTAINER_TEST_SERVICE_IMAGE=<image> tests that (existing) service image instead
+# of building docker/Dockerfile, and leaves it in place (the NATS image is still built).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-image=happy-dashboard:test
+image=${CONTAINER_TEST_SERVICE_IMAGE:-happy-dashboard:test}
+nats_image=happy-dashboard-nats:test
 base_image=docker.io/library/debian:bookworm-slim
 name="happy-dashboard-test-$$"
 volume="happy-dashboard-test-data-$$"
@@ -47,6 +54,8 @@ container_started=0
 client_pid=""
 cluster_net=""
 cluster_nodes=()
+cluster_volumes=()
+nats_built=0
 cleanup() {
   local status=$?
   if [[ -n "$client_pid" ]]; then kill "$client_pid" 2>/dev/null || true; fi
@@ -55,8 +64,9 @@ cleanup() {
       echo "--- last log lines of $node:" >&2
       podman logs --tail 20 "$node" >&2 2>&1 || true
     fi
-    podman rm -f -t 0 "$node" >/dev/null 2>&1 || true
+    podman rm -f -v -t 0 "$node" >/dev/null 2>&1 || true
   done
+  for v in "${cluster_volumes[@]}"; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
   if [[ -n "$cluster_net" ]]; then podman network rm -f "$cluster_net" >/dev/null 2>&1 || true; fi
   if ((container_started)); then
     if ((status != 0)); then
@@ -70,7 +80,8 @@ cleanup() {
   if [[ -n "$rootfs" && -d "$rootfs" ]]; then rm -rf --one-file-system "$rootfs"; fi
   rm -rf "$work"
   if ((status == 0)) && [[ "${CONTAINER_TEST_KEEP_IMAGE:-1}" == 0 ]]; then
-    podman rmi -f "$image" >/dev/null 2>&1 || true
+    if [[ -z "${CONTAINER_TEST_SERVICE_IMAGE:-}" ]]; then podman rmi -f "$image" >/dev/null 2>&1 || true; fi
+    if ((nats_built)); then podman rmi -f "$nats_image" >/dev/null 2>&1 || true; fi
   fi
 }
 trap cleanup EXIT
@@ -79,7 +90,7 @@ trap 'exit 130' INT TERM
 # --- (a) podman and friends, containers.conf ---------------------------------------
 step "setup: packages"
 missing=()
-for p in podman runc debootstrap python3 python3-websockets; do
+for p in podman runc debootstrap python3 python3-websockets python3-yaml; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -187,24 +198,46 @@ done
 
 shown=("${build_args[@]}")
 [[ -n "$extra_ca" ]] && shown=("${shown[@]/#EXTRA_CA_CERTS=*/EXTRA_CA_CERTS=<$(grep -c 'BEGIN CERTIFICATE' <<<"$extra_ca") CA certificates from /usr/local/share/ca-certificates>}")
-step "build: podman build ${shown[*]} . (under flock $build_lock)"
+# The NATS image of docker/compose.cluster.yaml: its own folder is the build context.
+nats_build_args=(--format docker --pull=never -f docker/nats/Dockerfile -t "$nats_image")
+[[ "${CONTAINER_TEST_NO_CACHE:-0}" == 1 ]] && nats_build_args+=(--no-cache)
 cd "$repo"
+if [[ -n "${CONTAINER_TEST_SERVICE_IMAGE:-}" ]]; then
+  podman image exists "$image" || fail "CONTAINER_TEST_SERVICE_IMAGE=$image: no such image"
+  step "build: service image not built, testing $image (CONTAINER_TEST_SERVICE_IMAGE)"
+else
+  step "build: podman build ${shown[*]} . (under flock $build_lock)"
+fi
 exec 9>"$build_lock"
 t0=$(now_ms)
 flock -w "$lock_timeout" 9 ||
   fail "the build lock $build_lock stayed taken for ${lock_timeout} s (held by a parent of this test?)"
 lock_wait_ms=$(( $(now_ms) - t0 ))
-t0=$(now_ms)
-if ! podman build "${build_args[@]}" . >"$work/build.log" 2>&1 9>&-; then
-  flock -u 9
-  tail -40 "$work/build.log" >&2
-  fail "podman build failed (full log above, last 40 lines)"
+build_ms=""
+if [[ -z "${CONTAINER_TEST_SERVICE_IMAGE:-}" ]]; then
+  t0=$(now_ms)
+  if ! podman build "${build_args[@]}" . >"$work/build.log" 2>&1 9>&-; then
+    flock -u 9
+    tail -40 "$work/build.log" >&2
+    fail "podman build failed (full log above, last 40 lines)"
+  fi
+  build_ms=$(( $(now_ms) - t0 ))
+  grep -E '^(STEP|COMMIT)' "$work/build.log" | tail -3 || true
+  echo "build time: $((build_ms / 1000)).$(( (build_ms % 1000) / 100 )) s (waited $((lock_wait_ms / 1000)) s for the build lock)"
 fi
-build_ms=$(( $(now_ms) - t0 ))
+step "build: podman build ${nats_build_args[*]} docker/nats (under flock $build_lock)"
+t0=$(now_ms)
+if ! podman build "${nats_build_args[@]}" docker/nats >"$work/nats-build.log" 2>&1 9>&-; then
+  flock -u 9
+  tail -40 "$work/nats-build.log" >&2
+  fail "podman build of the NATS image failed (full log above, last 40 lines)"
+fi
+nats_build_ms=$(( $(now_ms) - t0 ))
+nats_built=1
 flock -u 9
 exec 9>&-
-grep -E '^(STEP|COMMIT)' "$work/build.log" | tail -3 || true
-echo "build time: $((build_ms / 1000)).$(( (build_ms % 1000) / 100 )) s (waited $((lock_wait_ms / 1000)) s for the build lock)"
+grep -E '^(STEP|COMMIT)' "$work/nats-build.log" | tail -2 || true
+echo "NATS image build time: $((nats_build_ms / 1000)).$(( (nats_build_ms % 1000) / 100 )) s ($(podman run --rm --entrypoint /usr/sbin/nats-server "$nats_image" --version 2>/dev/null); waited $((lock_wait_ms / 1000)) s for the build lock)"
 
 # --- (d) run with a mounted config --------------------------------------------------------
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -341,58 +374,104 @@ podman logs "$name-again" 2>&1 | grep -m1 'storage: /var/lib/happy-dashboard/his
 echo "seq continues: $seq_now after $seen_seq seen before the restart"
 podman rm -f -t 10 "$name-again" >/dev/null 2>&1 || true
 
-# --- (h) three containers as one cluster ------------------------------------------------------
-# docker/cluster.json as docker/compose.cluster.yaml uses it: host names a, b, c
-# (the node names), peers a:4710 b:4710 c:4710. Static addresses and --add-host
-# stand in for compose's service names.
+# --- (h) docker/compose.cluster.yaml: three NATS servers, three service nodes ------------------
+# compose_plan.py turns each service of the compose file into a `podman run` (its
+# image, host name, environment, volumes, ports, health check, stop signal; start
+# order by depends_on), with P-<name> containers and volumes, one network on which
+# the service names resolve (as compose's; through /etc/hosts, see compose_plan.py),
+# and published ports moved to free ones on 127.0.0.1. The compose file's secrets
+# come from the environment, as with compose.
 cluster_net="happy-cluster-$$"
 prefix="10.89.$(( $$ % 200 + 20 ))"
-step "cluster: three containers on podman network $cluster_net ($prefix.0/24)"
+step "cluster: docker/compose.cluster.yaml as podman containers on network $cluster_net ($prefix.0/24)"
 podman network create --subnet "$prefix.0/24" "$cluster_net" >/dev/null 2>"$work/podman.err" ||
   { quiet_errors "$work/podman.err"; fail "podman network create failed"; }
-cp "$repo/docker/cluster.json" "$work/cluster.json"
-chmod 0644 "$work/cluster.json"
-cluster_ports=()
-for i in 1 2 3; do
-  node=$(echo a b c | cut -d' ' -f$i)
-  node_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  cluster_nodes+=("$name-$node")
-  cluster_ports+=("$node_port")
-  podman run -d --name "$name-$node" --hostname "$node" --network "$cluster_net" --ip "$prefix.1$i" \
-    --add-host "a:$prefix.11" --add-host "b:$prefix.12" --add-host "c:$prefix.13" \
-    -p "127.0.0.1:$node_port:8080" -e HAPPY_PUBLISH_TOKENS=container-cluster-token \
-    -v "$work/cluster.json:/etc/happy-dashboard/config.json:ro" "$image" >/dev/null 2>"$work/podman.err" ||
-    { quiet_errors "$work/podman.err"; fail "podman run of cluster node $node failed"; }
-  quiet_errors "$work/podman.err"
-done
-cp "$repo/tests/container/cluster_client.py" "$work/cluster_client.py"
-mkfifo "$work/cluster.in"
-/usr/bin/python3 "$work/cluster_client.py" "${cluster_ports[@]}" <"$work/cluster.in" >"$work/cluster.out" 2>&1 &
-client_pid=$!
-exec 7>"$work/cluster.in"
+mkdir "$work/cluster"
+secret() { /usr/bin/python3 -c 'import secrets; print("x" + secrets.token_hex(20))'; }
+HAPPY_NATS_PASSWORD=$(secret) NATS_ROUTE_PASSWORD=$(secret) HAPPY_PUBLISH_TOKENS=container-cluster-token \
+  /usr/bin/python3 "$repo/tests/container/compose_plan.py" "$repo/docker/compose.cluster.yaml" "$work/cluster" \
+    --prefix "$name" --network "$cluster_net" --subnet "$prefix" \
+    --image "docker/Dockerfile=$image" --image "docker/nats/Dockerfile=$nats_image" >"$work/cluster/order" ||
+  fail "docker/compose.cluster.yaml: see above"
+plan_field() {  # $1: service, $2: key in plan.json
+  /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["services"][sys.argv[2]][sys.argv[3]])' \
+    "$work/cluster/plan.json" "$1" "$2"
+}
+mapfile -t cluster_volumes < <(/usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["volumes"]))' "$work/cluster/plan.json")
+cluster_services=()
+nats_services=()
+while read -r service container; do
+  cluster_services+=("$service")
+  cluster_nodes+=("$container")
+  [[ $(plan_field "$service" role) == nats ]] && nats_services+=("$service")
+done <"$work/cluster/order"
+echo "services in start order: ${cluster_services[*]} (NATS: ${nats_services[*]}); volumes: ${cluster_volumes[*]}"
 t0=$SECONDS
-until grep -q '^OWNER' "$work/cluster.out"; do
-  kill -0 "$client_pid" 2>/dev/null || { cat "$work/cluster.out" >&2; fail "cluster client ended early"; }
-  ((SECONDS - t0 < 120)) || { cat "$work/cluster.out" >&2; fail "cluster not working within 120 s"; }
-  sleep 0.5
-done
-owner=$(awk '/^OWNER/ {print $2}' "$work/cluster.out")
-podman kill "$name-$owner" >/dev/null 2>&1
-echo >&7
-exec 7>&-
-wait "$client_pid" || { client_pid=""; cat "$work/cluster.out" >&2; fail "cluster check failed"; }
-client_pid=""
-grep -v '^OWNER' "$work/cluster.out"
-for node in a b c; do
-  [[ $node == "$owner" ]] && continue
-  podman stop -t 15 "$name-$node" >/dev/null 2>"$work/podman.err" || true
+for service in "${cluster_services[@]}"; do
+  mapfile -d '' run_args <"$work/cluster/run-$service.args"
+  podman run "${run_args[@]}" >/dev/null 2>"$work/podman.err" ||
+    { quiet_errors "$work/podman.err"; fail "podman run of $service failed"; }
   quiet_errors "$work/podman.err"
-  code=$(podman inspect "$name-$node" --format '{{.State.ExitCode}}')
-  [[ "$code" == 0 ]] || fail "cluster node $node exited with $code after SIGTERM"
 done
-echo "cluster nodes stopped with exit code 0"
+for service in "${cluster_services[@]}"; do wait_healthy "$name-$service"; done
+echo "all ${#cluster_services[@]} containers healthy after $((SECONDS - t0)) s"
+
+# NATS: reachable only on the network, and only with credentials.
+for service in "${nats_services[@]}"; do
+  published=$(podman port "$name-$service" 2>/dev/null || true)
+  [[ -z "$published" ]] || fail "NATS server $service publishes ports: $published"
+  [[ $(podman exec "$name-$service" id -u) != 0 ]] || fail "NATS server $service runs as root"
+done
+nats_login() {  # $1: NATS container, $2: CONNECT options; prints the answer to CONNECT + PING
+  podman exec "$1" bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222 && read -r -t 3 info <&3 &&
+    printf "CONNECT %s\r\nPING\r\n" "$1" >&3 && read -r -t 3 reply <&3 && echo "$reply"' _ "$2" 2>/dev/null | tr -d '\r' || true
+}
+first_nats="$name-${nats_services[0]}"
+anonymous=$(nats_login "$first_nats" '{"verbose":false}')
+[[ "$anonymous" == "-ERR 'Authorization Violation'" ]] || fail "NATS took a login without credentials: '$anonymous'"
+password=$(podman exec "$first_nats" printenv HAPPY_NATS_PASSWORD)
+wrong=$(nats_login "$first_nats" '{"verbose":false,"user":"happy","pass":"x-wrong-password-123"}')
+right=$(nats_login "$first_nats" "{\"verbose\":false,\"user\":\"happy\",\"pass\":\"$password\"}")
+[[ "$wrong" == "-ERR 'Authorization Violation'" && "$right" == PONG ]] ||
+  fail "NATS login: wrong password answered '$wrong', the right one '$right'"
+echo "NATS (${nats_services[*]}): no published ports, not root; no login or a wrong password: $anonymous; user happy: PONG"
+
+step "cluster: publish, fan-out, a service node killed, a NATS server killed (cluster_client.py)"
+t0=$SECONDS
+client_status=0
+timeout 330 /usr/bin/python3 "$repo/tests/container/cluster_client.py" "$work/cluster/plan.json" >"$work/cluster.out" 2>&1 ||
+  client_status=$?
+if ((client_status)); then
+  cat "$work/cluster.out" >&2
+  fail "cluster check failed (exit $client_status$( ((client_status == 124)) && echo ": timed out after 330 s"))"
+fi
+cat "$work/cluster.out"
+echo "cluster checks took $((SECONDS - t0)) s"
+for ((i = ${#cluster_services[@]} - 1; i >= 0; i--)); do  # as compose down: dependents first
+  service=${cluster_services[i]}
+  container="$name-$service"
+  if [[ $(podman inspect "$container" --format '{{.State.Status}}') != running ]]; then
+    code=$(podman inspect "$container" --format '{{.State.ExitCode}}')
+    [[ "$code" == 137 ]] || fail "$service ended by itself with exit code $code"
+    echo "$service: killed by the client (exit code 137)"
+    continue
+  fi
+  t0=$(now_ms)
+  podman stop "$container" >/dev/null 2>"$work/podman.err" || true  # compose's stop signal and grace
+  quiet_errors "$work/podman.err"
+  stop_ms=$(( $(now_ms) - t0 ))
+  code=$(podman inspect "$container" --format '{{.State.ExitCode}}')
+  [[ "$code" == 0 ]] || fail "$service exited with $code after $stop_ms ms (137: SIGKILL after its stop_grace_period)"
+  echo "$service: stopped with $(plan_field "$service" stop_signal) in $stop_ms ms, exit code 0"
+done
 
 # --- (i) image facts --------------------------------------------------------------------------
 size=$(podman image inspect --format '{{.Size}}' "$image")
-echo "image $image: $size bytes ($((size / 1000000)) MB), build time $((build_ms / 1000)) s"
+if [[ -n "$build_ms" ]]; then
+  echo "image $image: $size bytes ($((size / 1000000)) MB), build time $((build_ms / 1000)) s"
+else
+  echo "image $image: $size bytes ($((size / 1000000)) MB), not built by this run (CONTAINER_TEST_SERVICE_IMAGE)"
+fi
+size=$(podman image inspect --format '{{.Size}}' "$nats_image")
+echo "image $nats_image: $size bytes ($((size / 1000000)) MB), build time $((nats_build_ms / 1000)).$(( (nats_build_ms % 1000) / 100 )) s"
 echo "container test: PASS"

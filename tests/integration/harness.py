@@ -18,6 +18,7 @@ run these tests with /usr/bin/python3.
 import asyncio
 import base64
 import contextlib
+import ctypes
 import functools
 import http.client
 import json
@@ -32,6 +33,8 @@ import tempfile
 import threading
 import time
 import unittest
+
+import netns as namespaces
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "config", "examples"))
@@ -65,12 +68,28 @@ def free_port():
         return s.getsockname()[1]
 
 
-def port_accepts(port, host=HOST, timeout=0.2):
+def port_accepts(port, host=HOST, timeout=0.2, namespace=None):
+    """Whether host:port accepts a connection (from inside network namespace `namespace`)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
+        with namespaces.entered(namespace):
+            sock = socket.create_connection((host, port), timeout=timeout)
+        sock.close()
+        return True
     except OSError:
         return False
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: the kernel sends SIGKILL to the child when the thread that started it
+    ends, so a test runner killed hard (its cleanups and atexit hooks then never run) leaves
+    no process behind. Start such children from the main thread: it lives as long as the
+    test process."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def now_ms():
@@ -213,11 +232,15 @@ class Server:
     """One running happy-dashboard process."""
 
     def __init__(self, config=None, port="free", env=None, args=(), start_timeout=10.0,
-                 preexec=None):
+                 preexec=None, netns=None):
         """config: dict (written to a temp file), str (a path) or None (embedded default).
         port: "free" (pick one and pass --port), None (no --port), or an int.
-        preexec: runs in the child before the binary (e.g. to set a resource limit)."""
+        preexec: runs in the child before the binary (e.g. to set a resource limit).
+        netns: a network namespace (netns.py) to run in; the server is then reached on
+        HOST inside that namespace (the test's requests are opened from there)."""
         self.binary = binary_path()
+        self.host = HOST
+        self.netns = netns
         self.config_path = None
         if isinstance(config, dict):
             self.config_path = write_temp(json.dumps(config))
@@ -230,6 +253,8 @@ class Server:
         if self.port is not None:
             argv += ["--port", str(self.port)]
         argv += list(args)
+        if netns is not None:
+            argv = namespaces.exec_prefix(netns) + argv
         full_env = dict(os.environ)
         full_env.pop("PORT", None)
         full_env.update(env or {})
@@ -255,10 +280,11 @@ class Server:
                                    f"listening; stderr:\n{self.stderr()}")
             if self.port is None or self.port == 0:
                 m = re.search(r"listening on \S*:(\d+)", self.stderr())
-                if m and int(m.group(1)) != 0 and port_accepts(int(m.group(1))):
+                if m and int(m.group(1)) != 0 and port_accepts(int(m.group(1)),
+                                                                namespace=self.netns):
                     self.port = int(m.group(1))
                     return
-            elif port_accepts(self.port):
+            elif port_accepts(self.port, namespace=self.netns):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"happy-dashboard did not accept connections on port {self.port} "
@@ -266,7 +292,8 @@ class Server:
 
     @property
     def label(self):
-        return f"happy-dashboard (pid {self.proc.pid}, port {self.port})"
+        where = f", netns {self.netns}" if self.netns else ""
+        return f"happy-dashboard (pid {self.proc.pid}, port {self.port}{where})"
 
     @property
     def stopped_by_test(self):
@@ -342,7 +369,7 @@ class Server:
 
     def http(self, path, method="GET", headers=None, body=None, timeout=5.0):
         """One HTTP request; returns (status, headers dict with lower-case keys, body bytes)."""
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        conn = namespaces.http_connection(HOST, self.port, timeout, self.netns)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             res = conn.getresponse()

@@ -2,22 +2,27 @@
 service node against the NATS cluster of nats_cluster.py, small HTTP helpers, and
 JetStreamTestCase, which gives every test its own three-node NATS cluster, starts the
 service nodes s1..s3 against it, prints every log when a test fails, and runs the
-acknowledged-write checker (write_checker.py) around one fault.
+acknowledged-write checker (write_checker.py) around one fault. Subclasses may place the
+NATS cluster and the service nodes elsewhere (make_nats(), node_netns(): the partition
+test runs them in network namespaces).
 
 Service nodes end with SIGTERM and must exit 0 (harness.ServerTestCase); the ones a test
 kills on purpose are marked so by Server.kill(). The NATS cluster is stopped after them.
 """
 
+import asyncio
 import contextlib
 import json
 import os
 import sys
 import time
 
-from cluster_harness import SLOW
-from harness import ServerTestCase, signal_name
+from harness import (HOST, LeanWebSocket, ServerTestCase, die_with_parent, is_sanitizer_build,
+                     signal_name)
 from nats_cluster import NatsCluster
 from write_checker import ACKED, Target, WriteChecker
+
+SLOW = 2.0 if is_sanitizer_build() else 1.0  # timeouts are multiplied by this
 
 TOKEN = "T0KEN-jetstream-test"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -118,6 +123,49 @@ def wait_http(server, path, predicate, within, what):
         time.sleep(0.1)
 
 
+async def wait_until(predicate, timeout, interval=0.05):
+    """Polls predicate() until true; returns whether it became true within timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)
+    return True
+
+
+class LeanSubscriber:
+    """A LeanWebSocket (harness) on one topic that keeps (seq, value) of every envelope
+    in `received`, and the whole envelopes too when keep_envelopes is set."""
+
+    def __init__(self, topic, keep_envelopes=False):
+        self.topic = topic
+        self.keep_envelopes = keep_envelopes
+        self.received = []
+        self.envelopes = []
+        self.ws = None
+
+    @classmethod
+    async def open(cls, port, topic, query="", keep_envelopes=False, host=HOST):
+        self = cls(topic, keep_envelopes)
+        self.ws = await LeanWebSocket.open(port, f"/topics/{topic}{query}", on_text=self._on_text,
+                                           timeout=10 * SLOW, host=host)
+        return self
+
+    def _on_text(self, payload):
+        env = json.loads(payload)
+        self.received.append((env["seq"], env[self.topic]))
+        if self.keep_envelopes:
+            self.envelopes.append(env)
+
+    def seqs(self):
+        return [s for s, _ in self.received]
+
+    async def close(self):
+        # A coroutine like the other subscribers' close(), so tests close any of them alike.
+        if self.ws is not None:
+            self.ws.abort()
+
+
 def cluster_topic(view, topic):
     return next((t for t in (view or {}).get("topics") or [] if t.get("name") == topic), None)
 
@@ -139,12 +187,20 @@ class JetStreamTestCase(ServerTestCase):
     """A NATS cluster per test, and helpers to run service nodes against it."""
 
     def setUp(self):
-        self.nats = NatsCluster()
+        self.nats = self.make_nats()
         # Cleanups run last-in first-out: the service nodes (added later) get their SIGTERM
         # while NATS is still up; the NATS cluster goes after them.
         self.addCleanup(self.nats.stop)
         self.nodes = {}     # name -> current harness.Server
         self.servers = []   # every process started, for the logs
+
+    def make_nats(self):
+        """The NATS cluster of a test (setUp)."""
+        return NatsCluster()
+
+    def node_netns(self, name):
+        """The network namespace service node `name` runs in (None: this one)."""
+        return None
 
     @contextlib.contextmanager
     def logs_on_failure(self):
@@ -166,8 +222,10 @@ class JetStreamTestCase(ServerTestCase):
 
     def start_node(self, name, config=None, port="free", wait_ready=True):
         config = config or node_config(self.nats_section())
+        namespace = self.node_netns(name)
         server = self.start_server(config, port=port, args=("--node", name),
-                                   start_timeout=20.0 * SLOW)
+                                   start_timeout=20.0 * SLOW, netns=namespace,
+                                   preexec=die_with_parent if namespace else None)
         self.nodes[name] = server
         self.servers.append(server)
         if wait_ready:
@@ -194,9 +252,11 @@ class JetStreamTestCase(ServerTestCase):
     def run_checker(self, fault, read_names=NODE_NAMES, retries=1):
         """Writers on every node; after WARM_UP_ACKS acks, fault() (which returns once the
         fault has healed), then writing until 50 more acks after healing and at least 3 s;
-        then the read-back of read_names. Returns (result, checker, healed_at)."""
+        then the read-back of read_names. Returns (result, checker, healed_at), times in
+        seconds of checker.elapsed()."""
         checker = WriteChecker(self.targets(), ORDERS, TOKEN, writers=WRITERS,
                                request_timeout=REQUEST_TIMEOUT_S, retries=retries)
+        self.checker = checker  # fault() may watch the outcomes as they come
         checker.start()
         try:
             self.assertTrue(checker.wait_acked(WARM_UP_ACKS, 20 * SLOW),

@@ -10,9 +10,17 @@ with user/password authorization (a generated password). Faults: kill(i) (SIGKIL
 pause(i) / resume(i) (SIGSTOP / SIGCONT), restart(i) (same ports and store). The
 monitoring endpoint (/jsz) tells the meta leader and each stream's leader.
 
+NatsCluster(placement=[(address, netns), ...]) runs node i inside network namespace netns
+(netns.py), listening on that namespace's address instead of 127.0.0.1; the tests' own
+requests to it (monitoring, MiniNats) are then opened from inside that namespace.
+
 No nats-server outlives the test process: stop() ends them all, an atexit hook stops any
 cluster a test forgot, and each process started from the main thread gets SIGKILL from the
 kernel when the test process dies (PR_SET_PDEATHSIG). Every wait is bounded.
+
+NatsServer is one standalone nats-server with JetStream (no cluster) whose authentication
+and TLS the test chooses, for the NATS credential and TLS tests; restart(auth=...) brings it
+back on the same port with other credentials.
 
 MiniNats is a small NATS protocol client (stdlib sockets) for what the tests need from the
 NATS side itself: JetStream API requests (stream info, stream create) and publishes with
@@ -23,7 +31,6 @@ nats-server 2.9.10 is what Debian ships and what this was tried against.
 
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -38,7 +45,8 @@ import urllib.error
 import urllib.request
 import weakref
 
-from harness import HOST, free_port
+import netns
+from harness import HOST, die_with_parent, free_port
 
 NATS_SERVER = "nats-server"
 USER = "happy"
@@ -53,7 +61,7 @@ STOP_TIMEOUT_S = 15.0        # SIGTERM to exit; JetStream flushes its stores fir
 MONITOR_TIMEOUT_S = 1.0      # one /jsz request; a paused node must not hold a caller up
 START_ATTEMPTS = 3           # new ports each time, when one turned out to be taken
 
-_PR_SET_PDEATHSIG = 1
+_die_with_parent = die_with_parent  # preexec_fn of every nats-server started here
 _live_clusters = weakref.WeakSet()
 _handed_out_ports = set()    # never give the same port to two nodes of this process
 _ports_lock = threading.Lock()
@@ -85,24 +93,21 @@ def distinct_free_ports(n):
     return ports
 
 
-def _die_with_parent():
-    """preexec_fn: the kernel sends SIGKILL to the child when its parent thread ends, so a
-    test runner killed hard (the atexit hook then never runs) leaves no nats-server."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def _http_json(port, path, timeout=MONITOR_TIMEOUT_S):
-    with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as res:
+def _http_json(port, path, timeout=MONITOR_TIMEOUT_S, host=HOST, namespace=None):
+    with netns.entered(namespace):  # urlopen connects before it returns
+        res = urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout)
+    with res:
         return json.loads(res.read())
 
 
 class NatsNode:
     """One nats-server: its ports, files and current process (None when not running)."""
 
-    def __init__(self, name, client_port, route_port, http_port, base_dir):
+    def __init__(self, name, client_port, route_port, http_port, base_dir, host=HOST,
+                 namespace=None):
         self.name = name
+        self.host = host            # the address it listens on
+        self.netns = namespace      # the network namespace it runs in (None: this one)
         self.client_port = client_port
         self.route_port = route_port
         self.http_port = http_port
@@ -116,14 +121,15 @@ class NatsNode:
 
     @property
     def url(self):
-        return f"nats://{HOST}:{self.client_port}"
+        return f"nats://{self.host}:{self.client_port}"
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
     def jsz(self, query=""):
         """GET /jsz[?query] from this node's monitoring port (parsed JSON)."""
-        return _http_json(self.http_port, "/jsz" + (f"?{query}" if query else ""))
+        return _http_json(self.http_port, "/jsz" + (f"?{query}" if query else ""),
+                          host=self.host, namespace=self.netns)
 
     def log_tail(self, lines=40):
         try:
@@ -144,8 +150,13 @@ class NatsCluster:
     as a stream's leader. Started by the constructor; stop() is safe to call more than once
     and is what addCleanup should run."""
 
-    def __init__(self, size=3, start_timeout=START_TIMEOUT_S, password=None):
+    def __init__(self, size=3, start_timeout=START_TIMEOUT_S, password=None, placement=None):
+        """placement: [(address, netns)] per node, to run node i in network namespace
+        netns on address; default: every node on 127.0.0.1 here."""
         self.path = nats_server_path()
+        self.placement = list(placement) if placement else [(HOST, None)] * size
+        if len(self.placement) != size:
+            raise ValueError(f"placement names {len(self.placement)} nodes, size is {size}")
         self.user = USER
         self.password = password or secrets.token_urlsafe(18)
         self.size = size
@@ -167,7 +178,8 @@ class NatsCluster:
             ports = distinct_free_ports(3 * self.size)
             self.nodes = [NatsNode(NODE_NAMES[i] if i < len(NODE_NAMES) else f"n{i + 1}",
                                    *ports[3 * i:3 * i + 3],
-                                   os.path.join(self.base_dir, f"attempt{attempt}"))
+                                   os.path.join(self.base_dir, f"attempt{attempt}"),
+                                   *self.placement[i])
                           for i in range(self.size)]
             for node in self.nodes:
                 self._write_config(node)
@@ -186,11 +198,11 @@ class NatsCluster:
                            f"(ports taken): {last_error}")
 
     def _write_config(self, node):
-        routes = "\n".join(f"    nats-route://{HOST}:{n.route_port}" for n in self.nodes)
+        routes = "\n".join(f"    nats-route://{n.host}:{n.route_port}" for n in self.nodes)
         text = f"""# written by tests/integration/nats_cluster.py
 server_name: {node.name}
-listen: {HOST}:{node.client_port}
-http: {HOST}:{node.http_port}
+listen: {node.host}:{node.client_port}
+http: {node.host}:{node.http_port}
 jetstream {{
   store_dir: "{node.store_dir}"
   max_mem: 64MB
@@ -198,7 +210,7 @@ jetstream {{
 }}
 cluster {{
   name: {CLUSTER_NAME}
-  listen: {HOST}:{node.route_port}
+  listen: {node.host}:{node.route_port}
   routes: [
 {routes}
   ]
@@ -243,8 +255,11 @@ authorization {{
             # The kernel's parent-death signal follows the thread that forked: only the main
             # thread lives as long as the test process.
             on_main = threading.current_thread() is threading.main_thread()
+            argv = [self.path, "-c", node.config_path]
+            if node.netns is not None:
+                argv = netns.exec_prefix(node.netns) + argv
             node.proc = subprocess.Popen(
-                [self.path, "-c", node.config_path], stdin=subprocess.DEVNULL, stdout=log,
+                argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if on_main else None)
         node.paused = False
 
@@ -451,7 +466,157 @@ authorization {{
     def client(self, i=None, timeout=5.0):
         """A MiniNats connection to node i (default: the first reachable one)."""
         node = self.nodes[i] if i is not None else self._reachable()[0]
-        return MiniNats(HOST, node.client_port, self.user, self.password, timeout=timeout)
+        with netns.entered(node.netns):  # the constructor connects
+            return MiniNats(node.host, node.client_port, self.user, self.password,
+                            timeout=timeout)
+
+
+class NatsServer:
+    """One standalone nats-server with JetStream on 127.0.0.1 (no cluster, so replicas 1).
+
+    auth: the config text that sets up authentication, e.g. 'authorization { token: "t" }',
+    or an operator block (operator/resolver/resolver_preload); None: no authentication.
+    tls: None, or {"cert_file": ..., "key_file": ...}: TLS is then required of clients.
+    Started by the constructor; stop() (idempotent) ends it and removes its temp dir."""
+
+    def __init__(self, auth=None, tls=None, start_timeout=START_TIMEOUT_S):
+        self.path = nats_server_path()
+        self.auth = auth
+        self.tls = tls
+        self.base_dir = tempfile.mkdtemp(prefix="happy-nats-single-")
+        self.store_dir = os.path.join(self.base_dir, "jetstream")
+        self.config_path = os.path.join(self.base_dir, "nats.conf")
+        self.log_path = os.path.join(self.base_dir, "output.log")
+        os.makedirs(self.store_dir, exist_ok=True)
+        self.proc = None
+        self._stopped = False
+        _live_clusters.add(self)
+        try:
+            self._start_with_fresh_ports(start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def url(self, scheme="nats"):
+        return f"{scheme}://{HOST}:{self.client_port}"
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _start_with_fresh_ports(self, timeout):
+        last_error = None
+        for _ in range(START_ATTEMPTS):
+            self.client_port, self.http_port = distinct_free_ports(2)
+            self._write_config()
+            self._spawn()
+            try:
+                self._wait_ready(timeout)
+                return
+            except RuntimeError as e:
+                last_error = e
+                taken = "address already in use" in self._log().lower()
+                self.terminate()
+                if not taken:
+                    raise
+        raise RuntimeError(f"nats-server did not start in {START_ATTEMPTS} attempts "
+                           f"(ports taken): {last_error}")
+
+    def _write_config(self):
+        tls = ""
+        if self.tls:
+            tls = (f'tls {{\n  cert_file: "{self.tls["cert_file"]}"\n'
+                   f'  key_file: "{self.tls["key_file"]}"\n}}\n')
+        text = (f"# written by tests/integration/nats_cluster.py (NatsServer)\n"
+                f"listen: {HOST}:{self.client_port}\n"
+                f"http: {HOST}:{self.http_port}\n"
+                f'jetstream {{\n  store_dir: "{self.store_dir}"\n  max_mem: 64MB\n'
+                f"  max_file: 1GB\n}}\n{tls}{self.auth or ''}\n")
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def _spawn(self):
+        with open(self.log_path, "ab") as log:
+            log.write(f"=== nats_cluster: starting at {time.strftime('%H:%M:%S')}\n".encode())
+            log.flush()
+            on_main = threading.current_thread() is threading.main_thread()
+            self.proc = subprocess.Popen(
+                [self.path, "-c", self.config_path], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent if on_main else None)
+
+    def _log(self):
+        with contextlib.suppress(OSError):
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        return ""
+
+    def log_tail(self, lines=40):
+        text = self._log().splitlines()
+        state = "running" if self.running() else (
+            "not started" if self.proc is None else f"exited {self.proc.returncode}")
+        return "\n".join([f"--- nats-server ({state}), last {min(lines, len(text))} of "
+                          f"{len(text)} log lines:"] + text[-lines:])
+
+    def _wait_ready(self, timeout):
+        """Until GET /healthz answers ok: the server listens and JetStream is up."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            if not self.running():
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode} while "
+                                   f"starting:\n{self.log_tail()}")
+            try:
+                last = _http_json(self.http_port, "/healthz")
+                if last.get("status") == "ok":
+                    return
+            except (OSError, ValueError) as e:
+                last = repr(e)
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"nats-server not ready within {timeout} s: {last}\n"
+                                   f"{self.log_tail()}")
+            time.sleep(0.05)
+
+    def terminate(self, timeout=STOP_TIMEOUT_S):
+        """SIGTERM and wait (SIGKILL after timeout); keeps the port, config and store."""
+        if self.running():
+            with contextlib.suppress(OSError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
+
+    def restart(self, auth=None, timeout=RESTART_TIMEOUT_S):
+        """Ends the server and starts it again on the same port and store; with auth given,
+        with that authentication instead. Waits until it is ready."""
+        self.terminate()
+        if auth is not None:
+            self.auth = auth
+        self._write_config()
+        self._spawn()
+        self._wait_ready(timeout)
+
+    def stop(self):
+        """Ends the server and removes its temp dir. Idempotent; the addCleanup."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self.terminate()
+        finally:
+            if self.running():
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    self.proc.kill()
+                    self.proc.wait(timeout=5)
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            _live_clusters.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 @atexit.register

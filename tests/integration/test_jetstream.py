@@ -15,11 +15,11 @@ import json
 import threading
 import time
 
-from cluster_harness import LeanSubscriber, wait_until
 from harness import HttpStream, free_port, run_async, run_cli, write_temp
 from jetstream_harness import (NODE_NAMES, ORDERS, PUBLISH_TIMEOUT_MS, SLOW, JetStreamTestCase,
-                               cluster_topic, forget_node_name_from_environment, get_json,
-                               node_config, post, post_until_acked, stream_name, wait_http)
+                               LeanSubscriber, cluster_topic, forget_node_name_from_environment,
+                               get_json, node_config, post, post_until_acked, stream_name,
+                               wait_http, wait_until)
 from write_checker import read_histories
 
 

@@ -42,6 +42,7 @@ import threading
 import time
 
 from harness import HOST
+from netns import http_connection
 
 ACKED, REFUSED, FAILED, TIMEOUT = "acked", "refused", "failed", "timeout"
 INDETERMINATE = (FAILED, TIMEOUT)
@@ -56,14 +57,20 @@ def canonical(value):
 @dataclasses.dataclass
 class Target:
     """A service node as the checker reaches it. The port stays the node's across restarts
-    (start its harness.Server with port=<the same>)."""
+    (start its harness.Server with port=<the same>). netns: the network namespace the
+    node runs in (netns.py); connections to it are then opened from inside it."""
     name: str
     port: int
     host: str = HOST
+    netns: str = None
 
     @classmethod
     def of(cls, server, name):
-        return cls(name, server.port)
+        return cls(name, server.port, getattr(server, "host", HOST),
+                   getattr(server, "netns", None))
+
+    def connection(self, timeout):
+        return http_connection(self.host, self.port, timeout, self.netns)
 
 
 @dataclasses.dataclass
@@ -291,7 +298,7 @@ def post_value(target, topic, value, token, timeout, key=None):
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    conn = target.connection(timeout)
     try:
         try:
             conn.connect()
@@ -348,7 +355,7 @@ def read_history(target, topic, until_seq, deadline, headers=None, request_timeo
 
 
 def _poll(target, topic, since, headers, timeout):
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    conn = target.connection(timeout)
     try:
         conn.request("GET", f"/topics/{topic}?poll=1&since={since}&timeout=0",
                      headers=headers or {})
@@ -363,7 +370,7 @@ def _poll(target, topic, since, headers, timeout):
 
 def topic_seq(target, topic, timeout=3.0):
     """The topic's seq in the node's GET /topics, or None (node down, topic unknown)."""
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    conn = target.connection(timeout)
     try:
         conn.request("GET", "/topics")
         res = conn.getresponse()

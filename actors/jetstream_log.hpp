@@ -1,7 +1,7 @@
 #pragma once
 
-// The JetStream side of a hub (README "Clustering"): the topic's stream is
-// its log. A publish is sent to the stream with a message id (the client's
+// A topic's log on NATS JetStream (README "Clustering"): the topic's stream
+// is its log (actors/topic_log.hpp). A publish is sent to the stream with a message id (the client's
 // Idempotency-Key, or one unique to this node) and answered with the seq of
 // JetStream's quorum ack; while no leader answers, it is sent again with the
 // same id (stored once) until nats.publish_timeout_ms, then refused. The
@@ -27,15 +27,14 @@
 
 #include "actors/actors.hpp"
 #include "actors/lease_validity.hpp"
+#include "actors/topic_log.hpp"
 #include "storage/nats_connection.hpp"
 #include "storage/topic_stream.hpp"
 
 namespace happy {
 
-struct hub_state;
-
 // What a hub needs to use its topic's stream; a null `link`: no JetStream.
-struct hub_stream_link {
+struct jetstream_link {
   std::shared_ptr<stream_writer> link;
   nats_admin_actor admin;
   stream_limits limits;  // max_readings: at least the topic's history
@@ -46,26 +45,25 @@ struct hub_stream_link {
   std::shared_ptr<const lease_validity> leases = nullptr;
 };
 
-class hub_stream {
+class jetstream_log final : public topic_log {
  public:
-  explicit hub_stream(hub_stream_link link);
+  explicit jetstream_log(jetstream_link link);
 
-  // Makes sure the stream exists, then follows it from what history can hold.
-  void start(hub_state& hub);
+  // Makes sure the stream exists, then follows it (from what history can
+  // hold, or with a history file from just after its last seq).
+  void start(hub_state& hub) override;
   // Publishes wait (in hub_state::held) until the stream is set up.
-  bool ready() const { return ready_; }
-  // `accepted_ms`: when the hub took the reading (its ts), before any wait.
-  void append(hub_state& hub, std::string value_json, const std::string& key,
-              caf::typed_response_promise<std::uint64_t> promise, bool producer,
-              std::int64_t accepted_ms);
-  void on_appended(hub_state& hub, std::uint64_t id, publish_outcome outcome);
-  // id 0: set the stream up again; else send publish `id` again.
-  void on_retry(hub_state& hub, std::uint64_t id);
-  void on_reading(hub_state& hub, stream_reading reading);
+  bool ready(const hub_state&) const override { return ready_; }
+  void append(hub_state& hub, log_entry entry) override;
+  bool shared() const override { return true; }
   // A reload changed the topic's history: the stream keeps as many readings.
-  void resize(hub_state& hub, std::uint64_t history_capacity);
+  void resize(hub_state& hub, std::uint64_t history_capacity) override;
   // The hub ends: its follower is ended by the admin, off the hub's thread.
-  void stop();
+  void stop(hub_state& hub) override;
+  void on_appended(hub_state& hub, std::uint64_t id, publish_outcome outcome) override;
+  // id 0: set the stream up again; else send publish `id` again.
+  void on_retry(hub_state& hub, std::uint64_t id) override;
+  void on_reading(hub_state& hub, stream_reading reading) override;
 
  private:
   struct in_flight {
@@ -81,7 +79,7 @@ class hub_stream {
   // Where following starts once the stream reports `report`.
   std::uint64_t first_to_follow(hub_state& hub, const stream_report& report);
 
-  hub_stream_link link_;
+  jetstream_link link_;
   std::string subject_;
   std::string id_prefix_;  // node and start time: ids unique across nodes and restarts
   bool ready_ = false;

@@ -1,4 +1,4 @@
-#include "actors/hub_stream.hpp"
+#include "actors/jetstream_log.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -26,11 +26,11 @@ hub_actor handle_of(hub_state& hub) { return caf::actor_cast<hub_actor>(hub.self
 
 }  // namespace
 
-hub_stream::hub_stream(hub_stream_link link) : link_(std::move(link)) {
+jetstream_log::jetstream_log(jetstream_link link) : link_(std::move(link)) {
   id_prefix_ = link_.link->settings().node + "-" + std::to_string(unix_millis_now()) + "-";
 }
 
-void hub_stream::start(hub_state& hub) {
+void jetstream_log::start(hub_state& hub) {
   subject_ = stream_subject_of(hub.topic);
   hub.self->request(link_.admin, caf::infinite, ensure_atom::value, hub.topic, link_.limits)
       .then(
@@ -46,7 +46,7 @@ void hub_stream::start(hub_state& hub) {
           });
 }
 
-std::uint64_t hub_stream::first_to_follow(hub_state& hub, const stream_report& report) {
+std::uint64_t jetstream_log::first_to_follow(hub_state& hub, const stream_report& report) {
   if (!hub.store) {
     // What history can hold, then everything after it, in order.
     std::uint64_t capacity = std::max<std::uint64_t>(hub.history.capacity(), 1);
@@ -57,16 +57,17 @@ std::uint64_t hub_stream::first_to_follow(hub_state& hub, const stream_report& r
                 std::to_string(hub.seq) + " but the stream ends at " + std::to_string(report.last_seq) +
                 ": the file's readings of this topic are from another stream; refilling it from the stream");
     hub.self->send(hub.store, forget_atom::value, hub.topic);
+    hub.restart_subscribers();
     hub.history.clear();
+    hub.unsent.clear();
     hub.seq = 0;
-    hub.committed_seq = 0;
   }
   // The file and the ring hold everything up to hub.seq: on from there (the
   // follower skips ahead to the stream's first seq by itself).
   return hub.seq + 1;
 }
 
-void hub_stream::follow(hub_state& hub, std::uint64_t from_seq) {
+void jetstream_log::follow(hub_state& hub, std::uint64_t from_seq) {
   hub.self->request(link_.admin, caf::infinite, follow_atom::value, hub.topic, from_seq, handle_of(hub))
       .then([this](std::shared_ptr<stream_follower>& follower) { follower_ = std::move(follower); },
             [&hub](const caf::error& error) {
@@ -77,7 +78,7 @@ void hub_stream::follow(hub_state& hub, std::uint64_t from_seq) {
             });
 }
 
-void hub_stream::on_retry(hub_state& hub, std::uint64_t id) {
+void jetstream_log::on_retry(hub_state& hub, std::uint64_t id) {
   if (id == 0) {
     if (!follower_) start(hub);
     return;
@@ -85,30 +86,29 @@ void hub_stream::on_retry(hub_state& hub, std::uint64_t id) {
   if (in_flight_.count(id)) send(hub, id);
 }
 
-void hub_stream::append(hub_state& hub, std::string value_json, const std::string& key,
-                        caf::typed_response_promise<std::uint64_t> promise, bool producer,
-                        std::int64_t accepted_ms) {
+void jetstream_log::append(hub_state& hub, log_entry entry) {
+  bool producer = entry.producer;
   if (producer && link_.leases && !link_.leases->holds(hub.topic, unix_millis_now())) {
     // The lease may have moved while this node could not renew it (paused).
     ++link_.link->publishes_fenced;
     return;
   }
   std::uint64_t id = ++next_id_;
-  in_flight entry;
-  entry.value_json = std::move(value_json);
+  in_flight sent;
+  sent.value_json = std::move(entry.value_json);
   // A client's key makes its retries (to any node) one reading; ours are unique.
-  entry.message_id = key.empty() ? id_prefix_ + std::to_string(id) : "key:" + key;
-  entry.accepted_ms = accepted_ms;
-  entry.deadline_ms = entry.accepted_ms + link_.link->settings().publish_timeout_ms;
+  sent.message_id = entry.key.empty() ? id_prefix_ + std::to_string(id) : "key:" + entry.key;
+  sent.accepted_ms = entry.accepted_ms;
+  sent.deadline_ms = sent.accepted_ms + link_.link->settings().publish_timeout_ms;
   if (producer)
-    entry.expect_last_seq = hub.seq;
+    sent.expect_last_seq = hub.seq;
   else
-    entry.promise = std::move(promise);
-  in_flight_.emplace(id, std::move(entry));
+    sent.promise = std::move(entry.promise);
+  in_flight_.emplace(id, std::move(sent));
   send(hub, id);
 }
 
-void hub_stream::send(hub_state& hub, std::uint64_t id) {
+void jetstream_log::send(hub_state& hub, std::uint64_t id) {
   auto& entry = in_flight_.at(id);
   std::int64_t left = entry.deadline_ms - unix_millis_now();
   auto target = handle_of(hub);
@@ -120,7 +120,7 @@ void hub_stream::send(hub_state& hub, std::uint64_t id) {
                       });
 }
 
-void hub_stream::on_appended(hub_state& hub, std::uint64_t id, publish_outcome outcome) {
+void jetstream_log::on_appended(hub_state& hub, std::uint64_t id, publish_outcome outcome) {
   auto it = in_flight_.find(id);
   if (it == in_flight_.end()) return;
   auto& entry = it->second;
@@ -152,19 +152,15 @@ void hub_stream::on_appended(hub_state& hub, std::uint64_t id, publish_outcome o
   in_flight_.erase(it);
 }
 
-void hub_stream::on_reading(hub_state& hub, stream_reading reading) {
+void jetstream_log::on_reading(hub_state& hub, stream_reading reading) {
   // The follower hands each seq once and in order; after a retention gap
   // (or at the start) it skips ahead, never back.
   if (reading.seq <= hub.seq) return;
   ++link_.link->readings_followed;
-  hub.seq = reading.seq;
-  frame f{reading.seq, std::make_shared<const std::string>(
-                           make_envelope(hub.topic, reading.value_json, reading.seq, reading.accepted_ms))};
-  hub.history.push(f);
-  hub.queue_live(std::move(f));
+  hub.accept_reading(reading.value_json, reading.accepted_ms, reading.seq);
 }
 
-void hub_stream::resize(hub_state& hub, std::uint64_t history_capacity) {
+void jetstream_log::resize(hub_state& hub, std::uint64_t history_capacity) {
   std::uint64_t keep = std::max(history_capacity, link_.stored_readings);
   if (link_.limits.max_readings == keep) return;
   link_.limits.max_readings = keep;
@@ -176,7 +172,7 @@ void hub_stream::resize(hub_state& hub, std::uint64_t history_capacity) {
             });
 }
 
-void hub_stream::stop() {
+void jetstream_log::stop(hub_state&) {
   ready_ = false;
   if (follower_) caf::anon_send(link_.admin, dispose_atom::value, std::move(follower_));
   follower_ = nullptr;

@@ -68,7 +68,7 @@ std::uint64_t jetstream_log::first_to_follow(hub_state& hub, const stream_report
 }
 
 void jetstream_log::follow(hub_state& hub, std::uint64_t from_seq) {
-  hub.self->request(link_.admin, caf::infinite, follow_atom::value, hub.topic, from_seq, handle_of(hub))
+  hub.self->request(follow_admin(), caf::infinite, follow_atom::value, hub.topic, from_seq, handle_of(hub))
       .then([this](std::shared_ptr<stream_follower>& follower) { follower_ = std::move(follower); },
             [&hub](const caf::error& error) {
               log_warning("jetstream: topic '" + hub.topic + "': cannot follow the stream (" +
@@ -174,7 +174,7 @@ void jetstream_log::resize(hub_state& hub, std::uint64_t history_capacity) {
 
 void jetstream_log::stop(hub_state&) {
   ready_ = false;
-  if (follower_) caf::anon_send(link_.admin, dispose_atom::value, std::move(follower_));
+  if (follower_) caf::anon_send(follow_admin(), dispose_atom::value, std::move(follower_));
   follower_ = nullptr;
   // The hub is ending: what is still in flight gets no answer from it; the
   // callers' own deadlines answer them.

@@ -36,13 +36,16 @@ namespace happy {
 // What a hub needs to use its topic's stream; a null `link`: no JetStream.
 struct jetstream_link {
   std::shared_ptr<stream_writer> link;
-  nats_admin_actor admin;
+  nats_admin_actor admin;  // sets the stream up (one of a pool: set-ups run side by side)
   stream_limits limits;  // max_readings: at least the topic's history
   // With a history file: the stream keeps at least as many readings as the
   // file does (storage.retention), so a new or deleted file is rebuilt whole.
   std::uint64_t stored_readings = 0;
   // This node's leases; null: no lease keeper, every producer reading goes.
   std::shared_ptr<const lease_validity> leases = nullptr;
+  // Starts and ends followers; null: `admin`. Apart from the set-up pool, so
+  // a topic is followed as soon as its own stream is set up, not after all.
+  nats_admin_actor follow_admin = {};
 };
 
 class jetstream_log final : public topic_log {
@@ -76,6 +79,7 @@ class jetstream_log final : public topic_log {
   };
   void send(hub_state& hub, std::uint64_t id);
   void follow(hub_state& hub, std::uint64_t from_seq);
+  const nats_admin_actor& follow_admin() const { return link_.follow_admin ? link_.follow_admin : link_.admin; }
   // Where following starts once the stream reports `report`.
   std::uint64_t first_to_follow(hub_state& hub, const stream_report& report);
 

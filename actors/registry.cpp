@@ -6,6 +6,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <chrono>
+#include <functional>
 
 #include "actors/gather.hpp"
 #include "actors/generator.hpp"
@@ -60,7 +61,9 @@ jetstream_link stream_link_of(const registry_state& s, const std::string& name) 
   std::uint64_t stored = s.cfg.storage.enabled() ? s.cfg.storage.max_readings_per_topic : 0;
   limits.max_readings = std::max<std::uint64_t>(s.cfg.history_of(name), stored);
   if (s.cfg.storage.enabled()) limits.max_age_ms = s.cfg.storage.max_age_ms;
-  return {s.jetstream.link, s.jetstream.admin, limits, stored, s.jetstream.leases};
+  const auto& pool = s.jetstream.setup_admins;
+  auto setup = pool.empty() ? s.jetstream.admin : pool[std::hash<std::string>{}(name) % pool.size()];
+  return {s.jetstream.link, setup, limits, stored, s.jetstream.leases, s.jetstream.admin};
 }
 
 // The lease keeper tries for the topics that have a generator or source.

@@ -39,7 +39,9 @@ namespace happy {
 // The registry's link to JetStream; a null `link`: the embedded log.
 struct registry_jetstream {
   std::shared_ptr<nats_connection> link;
-  nats_admin_actor admin;
+  nats_admin_actor admin;  // discovery, followers
+  // Stream set-ups, each topic always on the same one (README "Clustering").
+  std::vector<nats_admin_actor> setup_admins;
   std::shared_ptr<lease_validity> leases = std::make_shared<lease_validity>();
 };
 

@@ -17,6 +17,9 @@ namespace happy {
 
 namespace {
 
+// Threads that set JetStream streams up side by side (each blocks on Raft).
+constexpr int stream_setup_threads = 8;
+
 // Sends `request` to `target` from a short-lived actor, so the calling thread
 // never blocks; `on_answer` or, after 5 s or an error, `on_failure` runs on an
 // actor thread. (Everything goes to spawn as arguments, not into a capture:
@@ -68,6 +71,11 @@ service::service(caf::actor_system& system, config cfg, service_storage storage,
   if (nats_) {
     // Detached: its calls wait for JetStream round trips.
     nats_admin_ = system.spawn<caf::detached>(nats_admin, nats_);
+    // Creating a stream is a Raft round trip: one at a time, 1,000 topics
+    // took 2.5 minutes to set up (BENCHMARKS.md); several run side by side.
+    for (int i = 0; i < stream_setup_threads; ++i)
+      setup_admins_.push_back(system.spawn<caf::detached>(nats_admin, nats_));
+    jetstream.setup_admins = setup_admins_;
     jetstream.link = nats_;
     jetstream.admin = nats_admin_;
     // The hub answers within nats.publish_timeout_ms; the asker waits a little longer.
@@ -171,6 +179,8 @@ void service::shutdown() {
   reader_ = nullptr;
   if (nats_admin_) caf::anon_send_exit(nats_admin_, caf::exit_reason::user_shutdown);
   nats_admin_ = nullptr;
+  for (auto& admin : setup_admins_) caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
+  setup_admins_.clear();
 }
 
 }  // namespace happy

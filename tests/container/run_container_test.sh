@@ -285,8 +285,9 @@ uid=$(podman exec "$name" id -u)
 [[ "$uid" != 0 ]] || fail "the service runs as root"
 pid1=$(podman exec "$name" cat /proc/1/comm)
 [[ "$pid1" == happy-dashboard ]] || fail "PID 1 is '$pid1', not happy-dashboard (SIGTERM would not reach it)"
-podman logs "$name" 2>&1 | grep -q 'config=/etc/happy-dashboard/config.json' ||
-  fail "the mounted config was not used: $(podman logs "$name" 2>&1 | head -5)"
+first_logs=$(podman logs "$name" 2>&1)
+grep -q 'config=/etc/happy-dashboard/config.json' <<<"$first_logs" ||
+  fail "the mounted config was not used: $(head -5 <<<"$first_logs")"
 echo "runs as uid $uid, PID 1 is happy-dashboard, config=/etc/happy-dashboard/config.json"
 
 # --- (f) a WebSocket client through the published port ----------------------------------------
@@ -368,8 +369,11 @@ wait_healthy "$name-again"
 seq_now=$(/usr/bin/python3 -c 'import json, sys, urllib.request
 topics = json.load(urllib.request.urlopen("http://127.0.0.1:%s/topics" % sys.argv[1], timeout=5))
 print(next(t["seq"] for t in topics if t["name"] == "happiness"))' "$port")
-podman logs "$name-again" 2>&1 | grep -m1 'storage: /var/lib/happy-dashboard/history.db' ||
-  fail "the image does not keep history in /var/lib/happy-dashboard: $(podman logs "$name-again" 2>&1 | head -3)"
+# Read the logs whole first: with pipefail, grep -m1 ending the pipe early made podman's
+# SIGPIPE fail the check although the line was there.
+again_logs=$(podman logs "$name-again" 2>&1)
+grep -m1 'storage: /var/lib/happy-dashboard/history.db' <<<"$again_logs" ||
+  fail "the image does not keep history in /var/lib/happy-dashboard: $(head -3 <<<"$again_logs")"
 ((seq_now > seen_seq)) || fail "seq started again ($seq_now) instead of continuing after $seen_seq"
 echo "seq continues: $seq_now after $seen_seq seen before the restart"
 podman rm -f -t 10 "$name-again" >/dev/null 2>&1 || true

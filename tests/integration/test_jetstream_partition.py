@@ -257,9 +257,17 @@ class JetStreamPartitionTest(JetStreamTestCase):
             served[TICKS] = ({n: [(seq, value) for seq, value, _ in h]
                               for n, h in ticks_histories.items()}, ticks_incomplete)
             for topic, (_, incomplete) in served.items():
-                if incomplete:
-                    failures.append(f"{topic}: the read-back through {incomplete} did not get "
+                # The cut-off node reads through the cut-off NATS server, whose copy may lack
+                # acknowledged messages for good (upstream, measured below): only the
+                # majority's nodes must get to the last seq.
+                ours = [node for node in incomplete if node != victim]
+                if ours:
+                    failures.append(f"{topic}: the read-back through {ours} did not get "
                                     f"to the last seq within {READ_BACK_WITHIN_S} s")
+                if victim in incomplete:
+                    print(f"{topic}: the read-back through the cut-off node {victim} did not get "
+                          f"to the last seq within {READ_BACK_WITHIN_S} s (its NATS server's "
+                          f"copy, measured below)", file=sys.stderr)
             service_view = analyze(everything, served[ORDERS][0], served[ORDERS][1])
 
             # -- the NATS servers' copies of the streams, read from their files --------------

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 
 namespace happy {
 

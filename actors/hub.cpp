@@ -7,7 +7,7 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/embedded_log.hpp"
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "actors/happy_error.hpp"
 
 namespace happy {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "log/log.hpp"
 
 namespace happy {

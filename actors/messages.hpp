@@ -1,14 +1,14 @@
 #pragma once
 
 // The atoms the service's actors are addressed with, and the vocabulary types
-// (actors/vocabulary.hpp) they may carry inside this process. Which actor
+// (wire/vocabulary.hpp) they may carry inside this process. Which actor
 // takes which message is written down once, as typed interfaces, in
 // actors/actors.hpp.
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 #include "config/config.hpp"
 #include "sources/source_outcome.hpp"
 #include "storage/topic_stream.hpp"

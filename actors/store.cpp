@@ -3,7 +3,7 @@
 #include <caf/system_messages.hpp>
 #include <chrono>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "log/log.hpp"
 
 namespace happy {

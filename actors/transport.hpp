@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy {
 

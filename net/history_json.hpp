@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "auth/constant_time.hpp"
 #include "log/log.hpp"
 #include "net/auth_info_json.hpp"

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy {
 

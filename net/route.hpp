@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy {
 

@@ -5,7 +5,7 @@
 
 #include "log/log.hpp"
 #include "net/peer_address.hpp"
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "net/refusal_answer.hpp"
 #include "net/token_expiry.hpp"
 

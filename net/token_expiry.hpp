@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 
 namespace happy {
 

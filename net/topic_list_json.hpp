@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy::ws {
 
@@ -25,7 +25,7 @@ enum class opcode : std::uint8_t {
   pong = 0xA,
 };
 
-// The reader reports close codes from happy::close_code (actors/vocabulary.hpp).
+// The reader reports close codes from happy::close_code (wire/vocabulary.hpp).
 
 inline constexpr std::size_t max_header_bytes = 10;
 using frame_header = std::array<std::uint8_t, max_header_bytes>;

@@ -7,7 +7,7 @@
 #include <map>
 #include <optional>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 
 namespace happy {
 

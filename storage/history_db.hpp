@@ -17,7 +17,7 @@
 #include <variant>
 #include <vector>
 
-#include "actors/vocabulary.hpp"
+#include "wire/vocabulary.hpp"
 
 struct sqlite3;
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "actor_test_support.hpp"
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 
 using namespace happy;
 using namespace std::chrono_literals;

@@ -8,7 +8,7 @@
 
 #include "../storage/temp_dir.hpp"
 #include "actor_test_support.hpp"
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "actors/happy_error.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "temp_dir.hpp"
 
 using namespace happy;

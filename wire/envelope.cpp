@@ -1,4 +1,4 @@
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

@@ -7,8 +7,8 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/embedded_log.hpp"
-#include "wire/envelope.hpp"
 #include "actors/happy_error.hpp"
+#include "wire/envelope.hpp"
 
 namespace happy {
 
@@ -70,13 +70,16 @@ bool hub_state::add_subscriber(const session_actor& session) {
   return inserted;
 }
 
-void hub_state::restart_subscribers() {
+void hub_state::start_over() {
   for (const auto& session : subscribers) {
     self->demonitor(session.address());
     self->send(session, restart_atom::value);
   }
   subscribers.clear();
   subscriber_index.clear();
+  history.clear();
+  unsent.clear();
+  seq = 0;
 }
 
 void hub_state::remove_subscriber(const caf::actor_addr& session) {

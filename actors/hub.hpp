@@ -82,9 +82,10 @@ struct hub_state {
   // Sends every subscriber, and the store, the unsent frames as one batch message.
   void flush();
   bool add_subscriber(const session_actor& session);
-  // The seqs start over (the log's history was replaced): every session is
-  // dropped and closes its client, which reconnects and is replayed anew.
-  void restart_subscribers();
+  // The log's history was replaced: seqs start over, history is forgotten,
+  // and every session is dropped and closes its client, which reconnects and
+  // is replayed anew.
+  void start_over();
   void remove_subscriber(const caf::actor_addr& session);
 };
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "actors/envelope.hpp"
+#include "wire/envelope.hpp"
 #include "actors/happy_error.hpp"
 #include "actors/hub.hpp"
 #include "log/log.hpp"
@@ -57,10 +57,7 @@ std::uint64_t jetstream_log::first_to_follow(hub_state& hub, const stream_report
                 std::to_string(hub.seq) + " but the stream ends at " + std::to_string(report.last_seq) +
                 ": the file's readings of this topic are from another stream; refilling it from the stream");
     hub.self->send(hub.store, forget_atom::value, hub.topic);
-    hub.restart_subscribers();
-    hub.history.clear();
-    hub.unsent.clear();
-    hub.seq = 0;
+    hub.start_over();
   }
   // The file and the ring hold everything up to hub.seq: on from there (the
   // follower skips ahead to the stream's first seq by itself).
@@ -176,8 +173,8 @@ void jetstream_log::stop(hub_state&) {
   ready_ = false;
   if (follower_) caf::anon_send(follow_admin(), dispose_atom::value, std::move(follower_));
   follower_ = nullptr;
-  // The hub is ending: what is still in flight gets no answer from it; the
-  // callers' own deadlines answer them.
+  // The hub is ending: what is still in flight is refused now (it may still
+  // be stored, at most once under its message id).
   for (auto& entry : in_flight_)
     if (entry.second.promise) entry.second.promise->deliver(make_error(happy_errc::log_unavailable));
   in_flight_.clear();

@@ -249,11 +249,10 @@ class JetStreamTestCase(ServerTestCase):
     def targets(self, names=NODE_NAMES):
         return [Target.of(self.nodes[name], name) for name in names]
 
-    def run_checker(self, fault, read_names=NODE_NAMES, retries=1):
+    def drive_writers(self, fault, retries=1):
         """Writers on every node; after WARM_UP_ACKS acks, fault() (which returns once the
-        fault has healed), then writing until 50 more acks after healing and at least 3 s;
-        then the read-back of read_names. Returns (result, checker, healed_at), times in
-        seconds of checker.elapsed()."""
+        fault has healed), then writing until 50 more acks after healing and at least 3 s.
+        Returns (checker, fault_at, healed_at), times in seconds of checker.elapsed()."""
         checker = WriteChecker(self.targets(), ORDERS, TOKEN, writers=WRITERS,
                                request_timeout=REQUEST_TIMEOUT_S, retries=retries)
         self.checker = checker  # fault() may watch the outcomes as they come
@@ -271,6 +270,12 @@ class JetStreamTestCase(ServerTestCase):
             time.sleep(max(0.0, healed_at + 3.0 - checker.elapsed()))
         finally:
             checker.stop()
+        return checker, fault_at, healed_at
+
+    def run_checker(self, fault, read_names=NODE_NAMES, retries=1):
+        """drive_writers(fault), then the read-back of read_names, which must show no
+        anomaly. Returns (result, checker, healed_at)."""
+        checker, fault_at, healed_at = self.drive_writers(fault, retries)
         result = checker.check(self.targets(read_names), timeout=READ_BACK_WITHIN_S)
         acked_after = sum(1 for o in checker.outcomes if o.kind == ACKED and o.started > healed_at)
         print(f"\n{self.id()}: fault at {fault_at:.1f} s, healed at {healed_at:.1f} s, "

@@ -359,9 +359,7 @@ authorization {{
         finally:
             for node in self.nodes:  # SIGKILL anything that resisted, whatever happened above
                 if node.running():
-                    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                        node.proc.kill()
-                        node.proc.wait(timeout=5)
+                    _kill_and_reap(node.proc)
             shutil.rmtree(self.base_dir, ignore_errors=True)
             _live_clusters.discard(self)
 
@@ -606,9 +604,7 @@ class NatsServer:
             self.terminate()
         finally:
             if self.running():
-                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                    self.proc.kill()
-                    self.proc.wait(timeout=5)
+                _kill_and_reap(self.proc)
             shutil.rmtree(self.base_dir, ignore_errors=True)
             _live_clusters.discard(self)
 
@@ -617,6 +613,13 @@ class NatsServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _kill_and_reap(proc):
+    """SIGKILL and wait (bounded) for a server that resisted its stop."""
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 @atexit.register

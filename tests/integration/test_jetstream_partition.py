@@ -55,12 +55,11 @@ import unittest
 import netns
 from harness import close_servers
 from jetstream_harness import (LEASE_MOVES_WITHIN_S, NODE_NAMES, ORDERS, PUBLISH_TIMEOUT_MS,
-                               READ_BACK_WITHIN_S, REQUEST_TIMEOUT_S, SLOW, TICKS, TOKEN,
-                               WARM_UP_ACKS, WRITERS, JetStreamTestCase,
+                               READ_BACK_WITHIN_S, SLOW, TICKS, JetStreamTestCase,
                                forget_node_name_from_environment, get_json, lease_holders,
                                stream_name)
 from nats_cluster import NatsCluster, nats_server_path
-from write_checker import ACKED, FAILED, WriteChecker, analyze, canonical, read_histories
+from write_checker import ACKED, FAILED, analyze, canonical, read_histories
 
 SITES = ("z1", "z2", "z3")              # site zk holds NATS node nk and service node sk
 SITE_OF = dict(zip(NODE_NAMES, SITES))
@@ -209,7 +208,9 @@ class JetStreamPartitionTest(JetStreamTestCase):
                 self.wait_for(lambda: outcomes([victim], (ACKED,), healed),
                               MINORITY_ACKS_WITHIN_S, None)
 
-            self.drive_checker(fault)
+            # Without the read-back's assertions: check_partition compares the nodes'
+            # histories with the NATS copies itself.
+            self.drive_writers(fault)
             cut, healed = marks["cut"], marks["healed"]
             failures = []  # our guarantees that did not hold
 
@@ -341,27 +342,6 @@ class JetStreamPartitionTest(JetStreamTestCase):
                   f"anomalies {service_view.anomalies()}", file=sys.stderr)
             if failures:
                 self.fail("\n".join(failures))
-
-    def drive_checker(self, fault):
-        """JetStreamTestCase.run_checker without its read-back and its assertions on the
-        histories (check_partition compares them with the NATS copies itself): writers on
-        every node, fault() after WARM_UP_ACKS acks, then writing until 50 more acks after
-        the heal and at least 3 s."""
-        self.checker = checker = WriteChecker(self.targets(), ORDERS, TOKEN, writers=WRITERS,
-                                              request_timeout=REQUEST_TIMEOUT_S, retries=1)
-        checker.start()
-        try:
-            self.assertTrue(checker.wait_acked(WARM_UP_ACKS, 20 * SLOW),
-                            f"not {WARM_UP_ACKS} acks before the fault: "
-                            f"{checker.acked_count()}")
-            fault()
-            healed_at = checker.elapsed()
-            acked_when_healed = checker.acked_count()
-            self.assertTrue(checker.wait_acked(acked_when_healed + 50, 30 * SLOW),
-                            "publishing did not recover after the fault healed")
-            time.sleep(max(0.0, healed_at + 3.0 - checker.elapsed()))
-        finally:
-            checker.stop()
 
     def stream_states(self, stream):
         return {name: view and (view["state"]["messages"], view["state"]["last_seq"])

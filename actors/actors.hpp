@@ -49,6 +49,9 @@ using hub_actor = caf::typed_actor<
     caf::reacts_to<remove_atom>,
     // To itself: fan out the unsent frames.
     caf::reacts_to<flush_atom>,
+    // To itself: the sessions waiting since admission round N have waited
+    // long enough for the log to catch up.
+    caf::reacts_to<admit_atom, std::uint64_t>,
     // From the store: its readings up to this seq are committed (true) or
     // could not be written (false); their publishes get their answers.
     caf::reacts_to<stored_atom, std::uint64_t, bool>,

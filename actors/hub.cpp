@@ -1,5 +1,7 @@
 #include "actors/hub.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
@@ -9,6 +11,7 @@
 #include "actors/embedded_log.hpp"
 #include "actors/happy_error.hpp"
 #include "wire/envelope.hpp"
+#include "log/log.hpp"
 
 namespace happy {
 
@@ -64,6 +67,36 @@ void hub_state::flush() {
                      self->context());
 }
 
+void hub_state::subscribe(const session_actor& session, const replay_request& request) {
+  bool known = subscriber_index.count(session.address()) > 0 ||
+               std::any_of(waiting.begin(), waiting.end(), [&](const auto& w) { return w.first == session; });
+  if (known) return;
+  self->monitor(session);
+  bool beyond = request.kind == replay_request::mode::since && request.value > seq;
+  if (!beyond || log->caught_up(*this)) return admit(session, request);
+  if (waiting.empty())
+    self->delayed_send(self, subscriber_catch_up_wait, admit_atom::value, admission_round);
+  waiting.emplace_back(session, request);
+}
+
+void hub_state::admit(const session_actor& session, const replay_request& request) {
+  // Frames accepted before this subscriber joined are in history, so they
+  // reach it in the replay, not once more in a live batch.
+  flush();
+  add_subscriber(session);
+  // CAF delivers the messages from one actor to another in the order they
+  // were sent: this replay reaches the session before any batch flushed
+  // after it, so the client sees no gap and no duplicate.
+  self->send(session, subscribed_atom::value, history.replay(request, seq), seq, log->shared());
+}
+
+void hub_state::admit_waiting() {
+  ++admission_round;
+  auto admitted = std::move(waiting);
+  waiting.clear();
+  for (auto& [session, request] : admitted) admit(session, request);
+}
+
 bool hub_state::add_subscriber(const session_actor& session) {
   auto [it, inserted] = subscriber_index.emplace(session.address(), subscribers.size());
   if (inserted) subscribers.push_back(session);
@@ -83,6 +116,9 @@ void hub_state::start_over() {
 }
 
 void hub_state::remove_subscriber(const caf::actor_addr& session) {
+  waiting.erase(std::remove_if(waiting.begin(), waiting.end(),
+                               [&](const auto& w) { return w.first.address() == session; }),
+                waiting.end());
   auto it = subscriber_index.find(session);
   if (it == subscriber_index.end()) return;
   std::size_t slot = it->second;
@@ -140,22 +176,20 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         return publish(self, value_json, {});
       },
       [self](subscribe_atom, const session_actor& session, const replay_request& request) {
-        auto& s = self->state;
-        if (!session) return;
-        // Frames accepted before this subscriber joined are in history, so
-        // they reach it in the replay, not once more in a live batch.
-        s.flush();
-        if (!s.add_subscriber(session)) return;
-        self->monitor(session);
-        // CAF delivers the messages from one actor to another in the order
-        // they were sent: this replay reaches the session before any batch
-        // flushed after it, so the client sees no gap and no duplicate.
-        self->send(session, subscribed_atom::value, s.history.replay(request, s.seq), s.seq,
-                   s.log->shared());
+        if (session) self->state.subscribe(session, request);
       },
       [self](flush_atom) {
         self->state.flush_scheduled = false;
         self->state.flush();
+      },
+      [self](admit_atom, std::uint64_t round) {
+        auto& s = self->state;
+        if (round != s.admission_round || s.waiting.empty()) return;
+        log_warning("topic '" + s.topic + "': " + std::to_string(s.waiting.size()) +
+                    " session(s) resuming beyond seq " + std::to_string(s.seq) + " waited " +
+                    std::to_string(subscriber_catch_up_wait.count()) +
+                    " s for this node to catch up with the log and are let in");
+        s.admit_waiting();
       },
       [self](unsubscribe_atom, const session_actor& session) {
         self->demonitor(session.address());

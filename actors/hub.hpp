@@ -26,6 +26,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@
 #include "actors/topic_log.hpp"
 
 namespace happy {
+
+// How long a session resuming beyond the hub's seq waits for the log to
+// catch up (readings that expired before the follower got to them never come).
+inline constexpr std::chrono::seconds subscriber_catch_up_wait{10};
 
 // A hub's link to the history file; without a store, history is memory only.
 struct hub_storage {
@@ -59,6 +64,9 @@ struct hub_state {
   // Session actors, dense for the fan-out loop; the index makes removal O(1).
   std::vector<session_actor> subscribers;
   std::unordered_map<caf::actor_addr, std::size_t> subscriber_index;
+  // Sessions that resume beyond `seq` while the log is still catching up, in order.
+  std::vector<std::pair<session_actor, replay_request>> waiting;
+  std::uint64_t admission_round = 0;  // admit_waiting() calls so far
   // Live frames accepted since the last flush, oldest first.
   frame_list unsent;
   bool flush_scheduled = false;
@@ -81,11 +89,19 @@ struct hub_state {
   void schedule_flush();
   // Sends every subscriber, and the store, the unsent frames as one batch message.
   void flush();
+  // Replays history to the session and makes it a subscriber (or, resuming
+  // beyond `seq` while the log is catching up, lets it wait).
+  void subscribe(const session_actor& session, const replay_request& request);
+  // From the log: it has caught up (or the wait is over); the waiting
+  // sessions are subscribed in the order they came.
+  void admit_waiting();
+  void admit(const session_actor& session, const replay_request& request);
   bool add_subscriber(const session_actor& session);
   // The log's history was replaced: seqs start over, history is forgotten,
   // and every session is dropped and closes its client, which reconnects and
   // is replayed anew.
   void start_over();
+  // A subscriber, or a session still waiting, is gone.
   void remove_subscriber(const caf::actor_addr& session);
 };
 

@@ -37,6 +37,8 @@ void jetstream_log::start(hub_state& hub) {
           [&hub, this](stream_report& report) {
             ready_ = true;
             follow(hub, first_to_follow(hub, report));
+            catch_up_to_ = report.last_seq;
+            if (hub.seq >= catch_up_to_) now_caught_up(hub);
             hub.release_held();
           },
           [&hub](const caf::error& error) {
@@ -155,6 +157,12 @@ void jetstream_log::on_reading(hub_state& hub, stream_reading reading) {
   if (reading.seq <= hub.seq) return;
   ++link_.link->readings_followed;
   hub.accept_reading(reading.value_json, reading.accepted_ms, reading.seq);
+  if (!caught_up_ && hub.seq >= catch_up_to_) now_caught_up(hub);
+}
+
+void jetstream_log::now_caught_up(hub_state& hub) {
+  caught_up_ = true;
+  hub.admit_waiting();
 }
 
 void jetstream_log::resize(hub_state& hub, std::uint64_t history_capacity) {

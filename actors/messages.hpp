@@ -36,6 +36,7 @@ using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;  // from th
 using frames_atom = caf::atom_constant<caf::atom("frames")>;          // from the hub: live frames
 using transport_closed_atom = caf::atom_constant<caf::atom("tclosed")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;  // the topic's seqs start over
+using admit_atom = caf::atom_constant<caf::atom("admit")>;      // to itself: waiting sessions waited enough
 // store and history reader
 using append_atom = caf::atom_constant<caf::atom("append")>;  // a hub's readings to write
 using stored_atom = caf::atom_constant<caf::atom("stored")>;  // to the hub: written up to a seq

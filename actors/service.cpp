@@ -76,6 +76,7 @@ service::service(caf::actor_system& system, config cfg, service_storage storage,
     for (int i = 0; i < stream_setup_threads; ++i)
       setup_admins_.push_back(system.spawn<caf::detached>(nats_admin, nats_));
     jetstream.setup_admins = setup_admins_;
+    status_admin_ = system.spawn<caf::detached>(nats_admin, nats_);
     jetstream.link = nats_;
     jetstream.admin = nats_admin_;
     // The hub answers within nats.publish_timeout_ms; the asker waits a little longer.
@@ -166,7 +167,7 @@ void service::describe_jetstream(std::function<void(std::optional<jetstream_stat
                 },
                 failed);
       },
-      registry_, nats_admin_, std::move(status), std::move(done));
+      registry_, status_admin_, std::move(status), std::move(done));
 }
 
 void service::shutdown() {
@@ -181,6 +182,8 @@ void service::shutdown() {
   nats_admin_ = nullptr;
   for (auto& admin : setup_admins_) caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
   setup_admins_.clear();
+  if (status_admin_) caf::anon_send_exit(status_admin_, caf::exit_reason::user_shutdown);
+  status_admin_ = nullptr;
 }
 
 }  // namespace happy

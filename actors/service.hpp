@@ -129,6 +129,8 @@ class service {
   std::shared_ptr<nats_connection> nats_;
   nats_admin_actor nats_admin_;
   std::vector<nats_admin_actor> setup_admins_;
+  // Answers /cluster's stream reports: neither following nor set-up keeps it waiting.
+  nats_admin_actor status_admin_;
   // How long a publish may take: with JetStream up to nats.publish_timeout_ms.
   std::chrono::milliseconds publish_wait_{5000};
   std::shared_ptr<storage_status> storage_status_ = std::make_shared<storage_status>();

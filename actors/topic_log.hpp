@@ -39,6 +39,11 @@ class topic_log {
   // Whether an entry may go in now; otherwise it waits, in arrival order,
   // in hub_state::held until the log calls hub_state::release_held().
   virtual bool ready(const hub_state& hub) const = 0;
+  // Whether the hub holds what the log held when the hub started. Until
+  // then a session resuming beyond the hub's seq waits (hub_state::waiting)
+  // for hub_state::admit_waiting() or subscriber_catch_up_wait, so it is not
+  // taken for one from before a restart while this node is catching up.
+  virtual bool caught_up(const hub_state&) const { return true; }
   virtual void append(hub_state& hub, log_entry entry) = 0;
   // Whether other nodes append to and follow the same log, so a client may
   // have seen seqs this node has not yet got.

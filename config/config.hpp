@@ -89,6 +89,8 @@ struct server_config {
   // server.tls: HTTPS and WSS on the port (both PEM; re-read on SIGHUP).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // server.tls.hsts_max_age: Strict-Transport-Security's max-age on HTTPS answers; 0: none.
+  std::int64_t hsts_max_age_s = 365LL * 24 * 3600;
 
   bool tls_enabled() const { return !tls_cert_file.empty(); }
 };

@@ -250,6 +250,14 @@ config read_config(const Value& doc, const std::string& source) {
     if (s.HasMember("tls")) {
       out.server.tls_cert_file = s["tls"]["cert_file"].GetString();
       out.server.tls_key_file = s["tls"]["key_file"].GetString();
+      if (s["tls"].HasMember("hsts_max_age")) {
+        const auto& age = s["tls"]["hsts_max_age"];
+        std::int64_t ms = age == "off" ? 0 : read_duration_ms(age);
+        if (age != "off" && ms < 1000)
+          throw rule_violation{"/server/tls/hsts_max_age",
+                               "expected a duration of at least 1s, or \"off\", got " + json_text(age)};
+        out.server.hsts_max_age_s = ms / 1000;
+      }
     }
   }
   if (doc.HasMember("cors") && doc["cors"].HasMember("allowed_origins"))

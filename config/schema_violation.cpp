@@ -62,7 +62,27 @@ std::string describe_violation(const std::string& keyword, const Value& rule, co
     for (const auto& c : rule["enum"].GetArray()) choices.push_back(json_text(c));
     return "expected one of " + join_keys(choices) + ", got " + json_text(found);
   }
-  if (keyword == "minLength") return "expected a non-empty string, got " + json_text(found);
+  // The rule's own words, where the schema gives them (patterns, choices of shape).
+  if (rule.HasMember("description") && rule["description"].IsString() &&
+      (keyword == "pattern" || keyword == "oneOf" || keyword == "anyOf"))
+    return std::string("expected ") + rule["description"].GetString() + ", got " + json_text(found);
+  if (keyword == "pattern")
+    return std::string("expected a string matching ") + rule["pattern"].GetString() + ", got " +
+           json_text(found);
+  if (keyword == "minLength") {
+    auto least = rule["minLength"].GetUint64();
+    return (least == 1 ? std::string("expected a non-empty string")
+                       : "expected a string of at least " + std::to_string(least) + " characters") +
+           ", got " + json_text(found);
+  }
+  if (keyword == "maxLength" && found.IsString())
+    return "expected a string of at most " + number_text(rule["maxLength"]) + " characters, got " +
+           std::to_string(found.GetStringLength());
+  if (keyword == "minItems")
+    return "expected at least " + number_text(rule["minItems"]) + " item(s), got " + json_text(found);
+  if (keyword == "maxItems" && found.IsArray())
+    return "expected at most " + number_text(rule["maxItems"]) + " item(s), got " +
+           std::to_string(found.Size());
   if (keyword == "required" && found.IsObject()) {
     std::vector<std::string> missing;
     for (const auto& r : rule["required"].GetArray())

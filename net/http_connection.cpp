@@ -564,6 +564,8 @@ void http_connection::refuse_publish(const http_request& request, const publish_
 
 void http_connection::send(http_response response) {
   if (context_.draining) response.keep_alive(false);  // let clients move elsewhere
+  if (!context_.strict_transport_security.empty())
+    response.set(http::field::strict_transport_security, context_.strict_transport_security);
   pending_response_ = std::make_shared<http_response>(std::move(response));
   bool keep_alive = pending_response_->keep_alive();
   // The head's deadline may be nearly used up (answers from actors take a moment).

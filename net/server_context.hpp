@@ -30,6 +30,9 @@ struct server_context {
         deliveries(ioc, settings.server.io_threads <= 1),
         access(settings),
         content_security_policy(happy::content_security_policy(settings.auth.token_url)),
+        strict_transport_security(settings.server.tls_enabled() && settings.server.hsts_max_age_s > 0
+                                      ? "max-age=" + std::to_string(settings.server.hsts_max_age_s)
+                                      : std::string()),
         addresses(settings.limits.max_connections_per_ip) {}
 
   service& actors;
@@ -40,6 +43,7 @@ struct server_context {
   delivery_queue deliveries;
   access_policy access;     // who may read and publish which topic
   std::string content_security_policy;  // for the page and its assets
+  std::string strict_transport_security;  // for every HTTPS answer; empty: none (no TLS, or off)
   address_limiter addresses;  // limits.max_connections_per_ip
   std::shared_ptr<tls_credentials> tls;  // server.tls; null: plain HTTP
   std::atomic<bool> draining{false};  // SIGTERM/SIGINT seen: /readyz is 503

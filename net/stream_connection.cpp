@@ -149,6 +149,8 @@ void stream_connection::do_accept(frame_list replay) {
   head_->set(http::field::content_type, content_type_of(kind_));
   head_->set(http::field::cache_control, "no-store");
   head_->set("X-Accel-Buffering", "no");  // ask reverse proxies not to buffer the stream
+  if (!context_.strict_transport_security.empty())
+    head_->set(http::field::strict_transport_security, context_.strict_transport_security);
   if (auto origin = allow_origin(); !origin.empty())
     head_->set(http::field::access_control_allow_origin, origin);
   head_->chunked(true);
@@ -282,6 +284,8 @@ void stream_connection::answer_poll() {
 }
 
 void stream_connection::send_whole(http_response response) {
+  if (!context_.strict_transport_security.empty())
+    response.set(http::field::strict_transport_security, context_.strict_transport_security);
   whole_ = std::make_shared<http_response>(std::move(response));
   http::async_write(stream_, *whole_,
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {

@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstdint>
+
 namespace happy {
 
 namespace ssl = boost::asio::ssl;
@@ -27,6 +29,18 @@ std::string openssl_reason(const boost::system::error_code& ec) {
   return text;
 }
 
+// What OpenSSL's error queue holds, oldest first; the queue is left empty.
+std::string openssl_error_queue() {
+  std::string text;
+  char buffer[256];
+  while (unsigned long code = ERR_get_error()) {
+    ERR_error_string_n(code, buffer, sizeof buffer);
+    if (!text.empty()) text += "; ";
+    text += buffer;
+  }
+  return text.empty() ? "no reason given" : text;
+}
+
 }  // namespace
 
 std::variant<std::shared_ptr<ssl::context>, std::string> tls_credentials::load(
@@ -37,10 +51,18 @@ std::variant<std::shared_ptr<ssl::context>, std::string> tls_credentials::load(
                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                        ec);
+  if (ec) return "server.tls: OpenSSL refused the protocol options: " + openssl_reason(ec);
   SSL_CTX* native = context->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(native, tls12_ciphers);
-  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  // An OpenSSL that refuses these (a stricter system policy) must not serve
+  // with weaker settings than the README promises: the start stops instead.
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
+    return "server.tls: OpenSSL refused TLS 1.2 as the oldest version: " + openssl_error_queue();
+  if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1)
+    return std::string("server.tls: OpenSSL refused the TLS 1.2 cipher list '") + tls12_ciphers +
+           "': " + openssl_error_queue();
+  const auto wanted = static_cast<std::uint64_t>(SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  if ((static_cast<std::uint64_t>(SSL_CTX_set_options(native, wanted)) & wanted) != wanted)
+    return "server.tls: OpenSSL refused server cipher preference and no renegotiation";
   // An idle dashboard connection gives its ~34 KB of record buffers back between reads.
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   context->use_certificate_chain_file(cert_file, ec);

@@ -462,6 +462,54 @@ TEST_CASE("with a stream log, readings are fanned out once, in order, and histor
   CHECK(inbox->hub_seq == 43);
 }
 
+TEST_CASE("with a stream log, a session resuming beyond the hub's seq waits until the follower has reached the stream's last seq") {
+  // A dashboard that saw seq 48 on another node and resumes on this one,
+  // just started: replayed from 48 on once the follower gets there, never
+  // taken for a client from before a restart (which would replay from 1).
+  testing::deterministic_system t;
+  auto s = spawn_stream_hub(t, 100, 50);
+  CHECK(*s.follow_from == std::vector<std::uint64_t>{1});
+  auto inbox = spawn_session(t, s.hub, replay_request::since(48)).second;
+  t.run();
+  for (std::uint64_t seq = 1; seq <= 49; ++seq)
+    caf::anon_send(s.hub, reading_atom::value, reading_of(seq, std::to_string(seq)));
+  t.run();
+  CHECK(inbox->kinds_so_far().empty());  // at 49 of 50: still waiting
+  // Sessions that do not resume beyond seq 49 are not held up.
+  auto latest = spawn_session(t, s.hub, replay_request::last(2)).second;
+  auto behind = spawn_session(t, s.hub, replay_request::since(47)).second;
+  t.run();
+  CHECK(latest->seqs() == std::vector<std::uint64_t>{48, 49});
+  CHECK(behind->seqs() == std::vector<std::uint64_t>{48, 49});
+  SECTION("let in with the replay once the last seq is there, then live") {
+    caf::anon_send(s.hub, reading_atom::value, reading_of(50, "50"));
+    caf::anon_send(s.hub, reading_atom::value, reading_of(51, "51"));
+    t.run();
+    CHECK(inbox->kinds_so_far() == std::vector<std::string>{"replay", "live"});
+    CHECK(inbox->seqs() == std::vector<std::uint64_t>{49, 50, 51});
+    auto later = spawn_session(t, s.hub, replay_request::since(50)).second;  // no longer waits
+    t.run();
+    CHECK(later->seqs() == std::vector<std::uint64_t>{51});
+  }
+  SECTION("let in after a while when the last seqs never come (they expired first)") {
+    t.scheduler.trigger_timeouts();
+    t.run();
+    CHECK(inbox->kinds_so_far() == std::vector<std::string>{"replay"});
+    CHECK(inbox->seqs() == std::vector<std::uint64_t>{49});
+    CHECK(inbox->hub_seq == 49);
+  }
+  SECTION("a session that ends while it waits is never sent anything") {
+    auto [gone, gone_inbox] = spawn_session(t, s.hub, replay_request::since(50));
+    t.run();
+    caf::anon_send_exit(gone, caf::exit_reason::user_shutdown);
+    t.run();
+    caf::anon_send(s.hub, reading_atom::value, reading_of(50, "50"));
+    t.run();
+    CHECK(gone_inbox->kinds_so_far().empty());
+    CHECK(ask<topic_stats>(t, s.hub, stats_atom::value).subscribers == 3);  // inbox, latest, behind
+  }
+}
+
 TEST_CASE("with a stream log, the history file is a cache fed from the stream") {
   testing::deterministic_system t;
   SECTION("a file behind the stream gets every reading after its last seq, once") {

@@ -77,6 +77,12 @@ TEST_CASE("schema violations name the file, the JSON path and what was expected"
   CHECK(error_of(R"({"topics":{"t":{"generator":{"interval_ms":5,"distribution":"gauss"}}}})") ==
         "test.json: /topics/t/generator/distribution: expected one of \"uniform\", \"normal\", "
         "\"random_walk\", \"sine\", got \"gauss\"");
+  // The rule that failed, in numbers: a one-character token is not merely "too short".
+  CHECK(error_of(R"({"publish":{"tokens":["x"]}})") ==
+        "test.json: /publish/tokens/0: expected a string of at least 8 characters, got \"x\"");
+  CHECK(error_of(R"({"storage":{"path":"h.db","retention":{"max_age":"24 hours"}}})") ==
+        "test.json: /storage/retention/max_age: expected a duration: a whole number with ms, s, m, h "
+        "or d, such as \"24h\", got \"24 hours\"");
 }
 
 TEST_CASE("unknown keys are reported with the keys that are allowed") {

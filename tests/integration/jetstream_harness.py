@@ -67,7 +67,7 @@ def node_config(nats_section, topics=None, interval_ms=TICK_MS):
     }
 
 
-def get_json(server, path, timeout=3.0):
+def get_json(server, path, timeout=3.0 * SLOW):
     status, _, body = server.http(path, timeout=timeout)
     try:
         return status, json.loads(body) if body else None

@@ -91,6 +91,38 @@ class TlsTest(ServerTestCase):
         seqs = [e["seq"] for e in events]
         self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
 
+    def test_https_answers_carry_strict_transport_security_as_configured(self):
+        """Browsers are told to come back over HTTPS only (a year by default, as testssl
+        expects); server.tls.hsts_max_age sets how long, "off" sends none, and plain
+        HTTP never sends it (it would mean nothing there)."""
+        cases = [({}, "max-age=31536000"), ({"hsts_max_age": "2h"}, "max-age=7200"),
+                 ({"hsts_max_age": "off"}, None)]
+        for extra, expected in cases:
+            with self.subTest(extra=extra):
+                cfg = tls_config(self.cert, self.key)
+                cfg["server"]["tls"].update(extra)
+                server = self.start_server(cfg)
+                wait_for_stderr(server, r"listening on .*\(TLS")
+                for path in ("/", "/topics", "/no-such-path"):
+                    head = self.curl("-s", "-o", "/dev/null", "-D", "-", f"https://localhost:{server.port}{path}")
+                    self.assertEqual(head.returncode, 0, head.stderr)
+                    sent = [line.split(":", 1)[1].strip() for line in head.stdout.splitlines()
+                            if line.lower().startswith("strict-transport-security:")]
+                    self.assertEqual(sent, [expected] if expected else [], (path, head.stdout))
+                server.stop()
+        plain = self.start_server({"topics": {"happiness": {}}})
+        status, headers, _ = plain.http("/topics")
+        self.assertEqual(status, 200)
+        self.assertNotIn("strict-transport-security", headers)
+
+    def test_hsts_max_age_that_is_no_duration_is_a_located_config_error(self):
+        cfg = tls_config(self.cert, self.key)
+        cfg["server"]["tls"]["hsts_max_age"] = "forever"
+        result = run_cli("--config", write_temp(json.dumps(cfg)), "--port", "0")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("/server/tls/hsts_max_age", result.stderr)
+        self.assertIn("off", result.stderr)  # says what it expected
+
     def test_an_https_source_trusts_only_certificates_its_cas_vouch_for(self):
         """A topic's http source on https:// reads this TLS server's /metrics when the CA is
         trusted (SSL_CERT_FILE); with the system's CAs alone the handshake fails: no

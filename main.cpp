@@ -43,8 +43,10 @@ std::variant<happy::service_storage, std::string> open_storage(const happy::conf
     log_warning("storage: the previous run did not stop cleanly; every topic's seq continues " +
                 std::to_string(max_uncommitted_seqs) +
                 " above its last stored one, so no seq a dashboard saw is reused");
-  storage.topics = storage.writer->load(
+  auto loaded = storage.writer->load(
       [&cfg](const std::string& topic) { return cfg.history_of(topic); }, max_uncommitted_seqs);
+  if (auto* problem = std::get_if<std::string>(&loaded)) return "history file " + cfg.storage.path + ": " + *problem;
+  storage.topics = std::move(std::get<0>(loaded));
   std::size_t readings = 0;
   for (const auto& topic : storage.topics) readings += topic.recent.size();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();

@@ -24,18 +24,23 @@ std::size_t reading_count(const std::vector<topic_frames>& batches) {
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
-void report_failure(store_state& s, const write_failure& failure) {
+// A statement on the file failed. A failed write refuses publishes until a
+// retry works; a failed delete (`doing` retention or forgetting a topic)
+// is only counted and logged, and tried again later.
+void report_failure(store_state& s, const write_failure& failure, const std::string& doing = "write") {
   ++s.status->write_errors;
   ++s.failures_since_log;
-  s.status->writable = false;
+  bool writing = doing == "write";
+  if (writing) s.status->writable = false;
   auto now = unix_millis_now();
   // One line a minute: a full disk must not fill the log too.
   if (now - s.last_failure_log_ms < failure_log_every_ms) return;
   s.last_failure_log_ms = now;
-  log_error("storage: cannot write " + s.settings.path + ": " + failure.message + " (" +
-            std::to_string(s.failures_since_log) + " failed writes in the last minute; " +
-            std::to_string(s.retained_readings) +
-            " readings kept for a retry; publishes are answered 503 until it works again)");
+  log_error("storage: cannot " + doing + " " + s.settings.path + ": " + failure.message + " (" +
+            std::to_string(s.failures_since_log) + " failed statements in the last minute" +
+            (writing ? "; " + std::to_string(s.retained_readings) +
+                           " readings kept for a retry; publishes are answered 503 until it works again)"
+                     : ")"));
   s.failures_since_log = 0;
 }
 
@@ -89,7 +94,11 @@ void quit_if_done(store_pointer self) {
   if (!s.stopping || !s.hubs.empty()) return;
   commit(self);
   // Everything handed to the store is on disk: the next start needs no seq margin.
-  if (s.retained.empty()) s.db->mark_clean_shutdown();
+  if (s.retained.empty()) {
+    if (auto failure = s.db->mark_clean_shutdown())
+      log_warning("storage: cannot mark " + s.settings.path + " as cleanly stopped (" + failure->message +
+                  "); the next start continues every seq above a margin, as after a crash");
+  }
   self->quit();
 }
 
@@ -127,7 +136,10 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
       },
       [self](forget_atom, const std::string& topic) {
         commit(self);  // its hub's last readings (sent before it ended) first
-        self->state.db->forget(topic);
+        if (auto failure = self->state.db->forget(topic)) {
+          // Its readings stay in the file (and come back as a topic at the next start).
+          report_failure(self->state, *failure, "forget topic '" + topic + "' in");
+        }
       },
       [self](stop_atom) {
         self->state.stopping = true;
@@ -139,11 +151,12 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
       },
       [self](trim_atom) {
         auto& s = self->state;
-        std::uint64_t deleted = s.db->trim(unix_millis_now() - s.settings.max_age_ms,
-                                           s.settings.max_readings_per_topic, trim_chunk);
-        s.status->readings_deleted += deleted;
+        auto trimmed = s.db->trim(unix_millis_now() - s.settings.max_age_ms,
+                                  s.settings.max_readings_per_topic, trim_chunk);
+        s.status->readings_deleted += trimmed.deleted;
+        if (trimmed.failure) report_failure(s, *trimmed.failure, "apply retention to");
         // More to delete: go on right after the writes queued meanwhile.
-        if (deleted >= trim_chunk)
+        if (!trimmed.failure && trimmed.deleted >= trim_chunk)
           self->send(self, trim_atom::value);
         else
           self->delayed_send(self, trim_every, trim_atom::value);

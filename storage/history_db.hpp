@@ -5,6 +5,11 @@
 // thread at a time: the store actor writes through one, the history reader
 // answers GET /topics/<name>/history through another.
 //
+// Every statement goes through SQLiteCpp, which turns each SQLite failure
+// into an exception; none is dropped here: each function answers with what
+// failed (write_failure, or the problem in words), and the store turns it
+// into 503s, /readyz, the write_errors counter and a log line.
+//
 // Opening never changes a file that is not ours: a file that is not SQLite,
 // a SQLite file of another application (its application_id), one written by
 // a newer version, or one that fails SQLite's quick_check is refused.
@@ -19,7 +24,9 @@
 
 #include "wire/vocabulary.hpp"
 
-struct sqlite3;
+namespace SQLite {
+class Database;
+}
 
 namespace happy {
 
@@ -36,10 +43,16 @@ struct topic_frames {
   frame_batch frames;
 };
 
-// Why a write failed; `disk` is true for a full disk or an I/O error.
+// Why a write failed; `disk` is true for a full disk, an I/O error or a
+// file that became read-only (not for a lock another process holds).
 struct write_failure {
   std::string message;
   bool disk = false;
+};
+
+struct trim_result {
+  std::uint64_t deleted = 0;
+  std::optional<write_failure> failure;  // the deletes stopped here
 };
 
 class history_db {
@@ -58,35 +71,38 @@ class history_db {
   // After a run that did not stop cleanly, last_seq is raised by
   // `unclean_margin`: readings dashboards saw but that were not committed
   // before the crash keep their seqs to themselves.
-  std::vector<stored_topic> load(const std::function<std::size_t(const std::string&)>& keep,
-                                 std::uint64_t unclean_margin);
+  // The problem in words when the file cannot be read.
+  std::variant<std::vector<stored_topic>, std::string> load(
+      const std::function<std::size_t(const std::string&)>& keep, std::uint64_t unclean_margin);
 
   // Whether the previous run ended with mark_clean_shutdown() (true for a new file).
   bool previous_run_ended_cleanly() const { return previous_run_clean_; }
   // Records that every reading is committed: the next start needs no margin.
-  void mark_clean_shutdown();
+  [[nodiscard]] std::optional<write_failure> mark_clean_shutdown();
 
   // Writes all `batches` in one transaction; nullopt when committed.
-  std::optional<write_failure> write(const std::vector<topic_frames>& batches);
+  [[nodiscard]] std::optional<write_failure> write(const std::vector<topic_frames>& batches);
 
   // Deletes up to `limit` readings per topic that are older than `oldest_ts`
   // or beyond the newest `keep` of their topic; answers how many it deleted.
-  std::uint64_t trim(std::int64_t oldest_ts, std::uint64_t keep, std::uint64_t limit);
+  [[nodiscard]] trim_result trim(std::int64_t oldest_ts, std::uint64_t keep, std::uint64_t limit);
 
-  // Deletes a topic and its readings (it was removed from the config).
-  void forget(const std::string& topic);
+  // Deletes a topic and its readings (it was removed from the config), in one transaction.
+  [[nodiscard]] std::optional<write_failure> forget(const std::string& topic);
 
-  // `topic`'s readings in [from, to) in at most `points` buckets.
-  history_series downsample(const std::string& topic, std::int64_t from, std::int64_t to,
-                            std::uint32_t points);
+  // `topic`'s readings in [from, to) in at most `points` buckets, or why
+  // the file could not answer.
+  [[nodiscard]] std::variant<history_series, std::string> downsample(const std::string& topic, std::int64_t from,
+                                                                     std::int64_t to, std::uint32_t points);
 
-  std::uint64_t reading_count();
+  // Every reading in the file; nullopt when it cannot be read.
+  [[nodiscard]] std::optional<std::uint64_t> reading_count();
 
  private:
-  explicit history_db(sqlite3* db);
+  explicit history_db(std::unique_ptr<SQLite::Database> db);
   struct statements;
 
-  sqlite3* db_;
+  std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<statements> statements_;
   bool previous_run_clean_ = true;
 };

@@ -35,8 +35,10 @@ struct stored_service {
   // Starts a store and a registry on the file, as main does.
   void start(const config& cfg) {
     auto writer = open_db(path, history_db::mode::write);
-    auto topics = writer->load([&](const std::string& name) { return cfg.history_of(name); },
+    auto loaded = writer->load([&](const std::string& name) { return cfg.history_of(name); },
                                max_uncommitted_seqs);
+    REQUIRE(std::holds_alternative<std::vector<stored_topic>>(loaded));
+    auto topics = std::get<0>(std::move(loaded));
     store = t.system.spawn<caf::detached>(happy::store, writer, storage_config{path}, status);
     registry = t.system.spawn(happy::registry, cfg,
                               registry_storage{store, status, std::move(topics)},
@@ -58,7 +60,7 @@ struct stored_service {
         .receive([&](std::uint64_t seq) { out = seq; }, [&](caf::error& e) { out = e; });
     return out;
   }
-  std::uint64_t stored_readings() { return open_db(path, history_db::mode::read)->reading_count(); }
+  std::uint64_t stored_readings() { return open_db(path, history_db::mode::read)->reading_count().value(); }
 };
 
 config publish_only(const std::string& topic) {

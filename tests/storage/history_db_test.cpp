@@ -1,6 +1,6 @@
 #include "storage/history_db.hpp"
 
-#include <sqlite3.h>
+#include <SQLiteCpp/Database.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -45,6 +45,27 @@ auto keep(std::size_t n) {
   return [n](const std::string&) { return n; };
 }
 
+std::vector<stored_topic> loaded(std::variant<std::vector<stored_topic>, std::string> result) {
+  if (auto* problem = std::get_if<std::string>(&result)) FAIL(*problem);
+  return std::move(std::get<0>(result));
+}
+
+history_series series_of(std::variant<history_series, std::string> result) {
+  if (auto* problem = std::get_if<std::string>(&result)) FAIL(*problem);
+  return std::move(std::get<0>(result));
+}
+
+std::uint64_t count_of(history_db& db) {
+  auto n = db.reading_count();
+  REQUIRE(n.has_value());
+  return *n;
+}
+
+std::uint64_t trimmed(trim_result result) {
+  if (result.failure) FAIL(result.failure->message);
+  return result.deleted;
+}
+
 }  // namespace
 
 TEST_CASE("an envelope splits back into its value and timestamp") {
@@ -66,11 +87,11 @@ TEST_CASE("readings written to the history file come back after reopening, newes
     for (std::uint64_t seq = 1; seq <= 5; ++seq)
       frames.push_back(envelope_frame("orders", std::to_string(seq * 10), seq, 1000 + seq));
     REQUIRE_FALSE(db->write({batch("orders", frames), batch("temp", {envelope_frame("temp", R"({"c":21.5})", 7, 2000)})}));
-    db->mark_clean_shutdown();
+    REQUIRE_FALSE(db->mark_clean_shutdown());
   }
   auto db = open_writer(path);
   CHECK(db->previous_run_ended_cleanly());
-  auto topics = db->load(keep(3), 1000);
+  auto topics = loaded(db->load(keep(3), 1000));
   REQUIRE(topics.size() == 2);
   CHECK(topics[0].name == "orders");
   CHECK(topics[0].last_seq == 5);
@@ -92,7 +113,7 @@ TEST_CASE("after a run that did not stop cleanly, seqs continue above a margin")
   }  // no mark_clean_shutdown: as after SIGKILL
   auto db = open_writer(path);
   CHECK_FALSE(db->previous_run_ended_cleanly());
-  auto topics = db->load(keep(10), 1000);
+  auto topics = loaded(db->load(keep(10), 1000));
   REQUIRE(topics.size() == 1);
   CHECK(topics[0].last_seq == 1009);
   CHECK(topics[0].recent.size() == 1);
@@ -103,7 +124,7 @@ TEST_CASE("a repeated seq (a replica seen twice) is stored once") {
   auto db = open_writer(dir.file("h.db"));
   REQUIRE_FALSE(db->write({batch("t", {envelope_frame("t", "1", 1, 1)})}));
   REQUIRE_FALSE(db->write({batch("t", {envelope_frame("t", "1", 1, 1), envelope_frame("t", "2", 2, 2)})}));
-  CHECK(db->reading_count() == 2);
+  CHECK(count_of(*db) == 2);
 }
 
 TEST_CASE("files that are not happy-dashboard history are refused and left as they were") {
@@ -117,10 +138,8 @@ TEST_CASE("files that are not happy-dashboard history are refused and left as th
   }
   SECTION("another application's SQLite database") {
     auto path = dir.file("other.db");
-    sqlite3* other = nullptr;
-    sqlite3_open(path.c_str(), &other);
-    sqlite3_exec(other, "CREATE TABLE accounts (id INTEGER); INSERT INTO accounts VALUES (1);", nullptr, nullptr, nullptr);
-    sqlite3_close(other);
+    SQLite::Database(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE)
+        .exec("CREATE TABLE accounts (id INTEGER); INSERT INTO accounts VALUES (1);");
     auto before = file_text(path);
     CHECK_THAT(open_problem(path), Catch::Contains("another application"));
     CHECK(file_text(path) == before);
@@ -133,13 +152,11 @@ TEST_CASE("files that are not happy-dashboard history are refused and left as th
       for (std::uint64_t seq = 1; seq <= 3000; ++seq)
         frames.push_back(envelope_frame("t", std::to_string(seq), seq, static_cast<std::int64_t>(seq)));
       REQUIRE_FALSE(db->write({batch("t", frames)}));
-      db->mark_clean_shutdown();
+      REQUIRE_FALSE(db->mark_clean_shutdown());
     }
     {  // checkpointed into the main file, then scribbled over in the middle
-      sqlite3* raw = nullptr;
-      sqlite3_open(path.c_str(), &raw);
-      sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", nullptr, nullptr, nullptr);
-      sqlite3_close(raw);
+      SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+      raw.exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;");
       // Pages 2 to 4 (b-tree pages) get garbage headers.
       std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
       std::string garbage(64, '\x5a');
@@ -163,22 +180,22 @@ TEST_CASE("retention deletes readings beyond the count and older than the age, i
     frames.push_back(envelope_frame("t", "1", seq, static_cast<std::int64_t>(seq) * 1000));
   REQUIRE_FALSE(db->write({batch("t", frames)}));
   SECTION("by count: the newest 30 stay") {
-    CHECK(db->trim(0, 30, 1000) == 70);
-    auto topics = db->load(keep(1000), 0);
+    CHECK(trimmed(db->trim(0, 30, 1000)) == 70);
+    auto topics = loaded(db->load(keep(1000), 0));
     CHECK(topics[0].recent.size() == 30);
     CHECK(topics[0].recent.front().seq == 71);
   }
   SECTION("by age: older than seq 61's time goes, 10 per chunk") {
-    CHECK(db->trim(61 * 1000, 1000, 10) == 10);
+    CHECK(trimmed(db->trim(61 * 1000, 1000, 10)) == 10);
     std::uint64_t total = 10;
-    while (auto n = db->trim(61 * 1000, 1000, 10)) total += n;
+    while (auto n = trimmed(db->trim(61 * 1000, 1000, 10))) total += n;
     CHECK(total == 60);
-    CHECK(db->reading_count() == 40);
+    CHECK(count_of(*db) == 40);
   }
   SECTION("the seq survives even when every reading is gone") {
-    db->trim(1'000'000, 1000, 1000);
-    CHECK(db->reading_count() == 0);
-    CHECK(db->load(keep(10), 0)[0].last_seq == 100);
+    CHECK(trimmed(db->trim(1'000'000, 1000, 1000)) == 100);
+    CHECK(count_of(*db) == 0);
+    CHECK(loaded(db->load(keep(10), 0))[0].last_seq == 100);
   }
 }
 
@@ -193,7 +210,7 @@ TEST_CASE("history is bucketed in SQL: min, avg, max and count per bucket and fi
                                      static_cast<std::int64_t>(i - 1) * 1000));
   }
   REQUIRE_FALSE(db->write({batch("n", numbers), batch("o", objects)}));
-  auto series = db->downsample("n", 0, 10000, 2);
+  auto series = series_of(db->downsample("n", 0, 10000, 2));
   CHECK(series.bucket_ms == 5000);
   REQUIRE(series.buckets.size() == 2);
   CHECK(series.buckets[0].count == 5);
@@ -205,12 +222,12 @@ TEST_CASE("history is bucketed in SQL: min, avg, max and count per bucket and fi
   CHECK(series.buckets[0].fields[0].max == 5);
   CHECK(series.buckets[1].fields[0].avg == 8);
   // More points than readings: each reading its own bucket at its own time.
-  auto raw = db->downsample("n", 0, 10000, 2000);
+  auto raw = series_of(db->downsample("n", 0, 10000, 2000));
   REQUIRE(raw.buckets.size() == 10);
   CHECK(raw.buckets[3].time == 3000);
   CHECK(raw.buckets[3].fields[0].avg == 4);
 
-  auto obj = db->downsample("o", 5000, 10000, 1);
+  auto obj = series_of(db->downsample("o", 5000, 10000, 1));
   REQUIRE(obj.buckets.size() == 1);
   REQUIRE(obj.buckets[0].fields.size() == 2);  // "host" is text: not charted
   CHECK(obj.buckets[0].fields[0].name == "cpu");
@@ -218,5 +235,36 @@ TEST_CASE("history is bucketed in SQL: min, avg, max and count per bucket and fi
   CHECK(obj.buckets[0].fields[0].max == 10);
   CHECK(obj.buckets[0].fields[1].name == "mem");
   CHECK(obj.buckets[0].fields[1].avg == 100);
-  CHECK(db->downsample("unknown", 0, 10000, 10).buckets.empty());
+  CHECK(series_of(db->downsample("unknown", 0, 10000, 10)).buckets.empty());
+}
+
+TEST_CASE("a file locked by another process: writes and deletes say so, nothing is half-written, then it works") {
+  // The sqlite3 shell or a backup holding the file: after the busy timeout
+  // (5 s) each statement fails with SQLite's reason, not silently.
+  testing::temp_dir dir;
+  auto path = dir.file("h.db");
+  auto db = open_writer(path);
+  REQUIRE_FALSE(db->write({batch("t", {envelope_frame("t", "1", 1, 1000)})}));
+  auto two_topics = std::vector<topic_frames>{batch("t", {envelope_frame("t", "2", 2, 2000)}),
+                                              batch("new", {envelope_frame("new", "1", 1, 2000)})};
+  {
+    SQLite::Database other(path, SQLite::OPEN_READWRITE);
+    other.exec("BEGIN EXCLUSIVE");
+    auto failure = db->write(two_topics);
+    REQUIRE(failure);
+    CHECK_THAT(failure->message, Catch::Contains("locked"));
+    CHECK_FALSE(failure->disk);  // a lock is not a broken disk
+    auto forgotten = db->forget("t");
+    REQUIRE(forgotten);
+    CHECK_THAT(forgotten->message, Catch::Contains("locked"));
+    other.exec("ROLLBACK");
+  }
+  CHECK(count_of(*db) == 1);  // the failed transaction left nothing behind
+  REQUIRE_FALSE(db->write(two_topics));  // the same statements work again
+  auto topics = loaded(db->load(keep(10), 0));
+  REQUIRE(topics.size() == 2);
+  CHECK(topics[0].name == "new");
+  CHECK(topics[1].last_seq == 2);
+  REQUIRE_FALSE(db->forget("t"));
+  CHECK(count_of(*db) == 1);
 }

@@ -29,19 +29,21 @@ using store_pointer = store_actor::stateful_pointer<store_state>;
 // is only counted and logged, and tried again later.
 void report_failure(store_state& s, const write_failure& failure, const std::string& doing = "write") {
   ++s.status->write_errors;
-  ++s.failures_since_log;
   bool writing = doing == "write";
   if (writing) s.status->writable = false;
+  auto& last_log_ms = writing ? s.last_failure_log_ms : s.last_delete_failure_log_ms;
+  auto& since_log = writing ? s.failures_since_log : s.delete_failures_since_log;
+  ++since_log;
   auto now = unix_millis_now();
   // One line a minute: a full disk must not fill the log too.
-  if (now - s.last_failure_log_ms < failure_log_every_ms) return;
-  s.last_failure_log_ms = now;
+  if (now - last_log_ms < failure_log_every_ms) return;
+  last_log_ms = now;
   log_error("storage: cannot " + doing + " " + s.settings.path + ": " + failure.message + " (" +
-            std::to_string(s.failures_since_log) + " failed statements in the last minute" +
+            std::to_string(since_log) + " failed in the last minute" +
             (writing ? "; " + std::to_string(s.retained_readings) +
                            " readings kept for a retry; publishes are answered 503 until it works again)"
                      : ")"));
-  s.failures_since_log = 0;
+  since_log = 0;
 }
 
 // Writes what is kept and pending in one transaction and tells the hubs.

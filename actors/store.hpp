@@ -42,8 +42,12 @@ struct store_state {
   std::vector<topic_frames> retained;
   std::size_t retained_readings = 0;
   bool retry_scheduled = false;
+  // Write failures and failed deletes are logged once a minute each: a
+  // failing retention delete must not hide why publishes are refused.
   std::int64_t last_failure_log_ms = 0;
   std::uint64_t failures_since_log = 0;
+  std::int64_t last_delete_failure_log_ms = 0;
+  std::uint64_t delete_failures_since_log = 0;
   // Hubs that may still send readings: the store ends after the last one.
   std::set<caf::actor_addr> hubs;
   bool stopping = false;

@@ -82,13 +82,14 @@ caller_identity access_policy::identify(std::string_view token, std::int64_t now
   caller_identity caller;
   if (token.empty()) return caller;
   if (!verifier_) {
-    caller.refused = true;
+    caller.refusal = access_refusal::no_verifier;
     caller.reason = "a token was sent, but this server verifies none (no auth.jwt)";
     return caller;
   }
   auto verdict = verifier_->verify(token, now_ms);
   if (!verdict.valid) {
-    caller.refused = true;
+    caller.refusal = access_refusal::token_invalid;
+    caller.token = verdict.refusal;
     caller.reason = std::move(verdict.reason);
     return caller;
   }
@@ -106,35 +107,38 @@ access_decision access_policy::check_read(const std::string& topic, std::string_
   // An open topic ignores tokens: the original clients send none.
   if (!is_protected(topic)) return {};
   const std::string needs_token = "this topic needs a valid token: 'Authorization: Bearer <token>' or ?token=";
-  if (!verifier_) return {401, needs_token, "topic is token-protected, but no auth.jwt verifies tokens", 0};
-  if (token.empty()) return {401, needs_token, "no token", 0};
+  if (!verifier_) return {access_refusal::no_verifier, {}, needs_token, "topic is token-protected, but no auth.jwt verifies tokens", 0};
+  if (token.empty()) return {access_refusal::token_missing, {}, needs_token, "no token", 0};
   auto verdict = verifier_->verify(token, now_ms);
-  if (!verdict.valid) return {401, needs_token, std::move(verdict.reason), 0};
+  if (!verdict.valid) return {access_refusal::token_invalid, verdict.refusal, needs_token, std::move(verdict.reason), 0};
   if (!verdict.grant.may_read(topic))
-    return {403, "the token does not allow reading this topic", "read claim does not cover the topic", 0};
-  return {0, {}, {}, verdict.grant.expires_at_ms};
+    return {access_refusal::not_for_this_topic, {}, "the token does not allow reading this topic",
+            "read claim does not cover the topic", 0};
+  return {access_refusal::none, {}, {}, {}, verdict.grant.expires_at_ms};
 }
 
 access_decision access_policy::check_publish(const std::string& topic, std::string_view token,
                                              std::int64_t now_ms) const {
   if (!publishing_possible())
-    return {403,
+    return {access_refusal::publishing_disabled, {},
             "publishing is disabled: add a token to publish.tokens in the config or set "
             "HAPPY_PUBLISH_TOKENS (or configure auth.jwt), then send it as 'Authorization: Bearer <token>'",
             "no publish.tokens and no auth.jwt", 0};
   if (token.empty())
-    return {401, "a publish token is required: 'Authorization: Bearer <token>' or ?token=", "no token", 0};
+    return {access_refusal::token_missing, {}, "a publish token is required: 'Authorization: Bearer <token>' or ?token=",
+            "no token", 0};
   bool static_match = false;
   for (const auto& candidate : publish_tokens_) static_match |= equal_in_constant_time(token, candidate);
   if (static_match) return {};
   if (!verifier_ || !looks_like_jwt(token))
-    return {403, "the publish token is not valid", "not one of publish.tokens", 0};
+    return {access_refusal::wrong_publish_token, {}, "the publish token is not valid", "not one of publish.tokens", 0};
   auto verdict = verifier_->verify(token, now_ms);
-  if (!verdict.valid) return {401, "the token is not valid", std::move(verdict.reason), 0};
+  if (!verdict.valid)
+    return {access_refusal::token_invalid, verdict.refusal, "the token is not valid", std::move(verdict.reason), 0};
   if (!verdict.grant.may_publish(topic))
-    return {403, "the token does not allow publishing to this topic",
+    return {access_refusal::not_for_this_topic, {}, "the token does not allow publishing to this topic",
             "publish claim does not cover the topic", 0};
-  return {0, {}, {}, verdict.grant.expires_at_ms};
+  return {access_refusal::none, {}, {}, {}, verdict.grant.expires_at_ms};
 }
 
 }  // namespace happy

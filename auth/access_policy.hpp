@@ -16,22 +16,26 @@
 #include <vector>
 
 #include "auth/jwt_verifier.hpp"
+#include "auth/refusal.hpp"
 #include "config/config.hpp"
 
 namespace happy {
 
 struct access_decision {
-  unsigned status = 0;             // 0: allowed; 401 or 403 otherwise
+  access_refusal refusal = access_refusal::none;  // net/refusal_status makes it 401 or 403
+  token_refusal token = token_refusal::none;      // for token_invalid: what was wrong with it
   std::string answer;              // what the client is told: generic, a how-to at most
   std::string reason;              // for the log only: the detail (never the token)
   std::int64_t expires_at_ms = 0;  // allowed by a token: when it runs out; 0: never
-  bool allowed() const { return status == 0; }
+  bool allowed() const { return refusal == access_refusal::none; }
 };
 
 // The caller of GET /topics and the like: no token, a valid one, or a bad one.
 struct caller_identity {
-  bool refused = false;  // a token was presented and is not valid
+  access_refusal refusal = access_refusal::none;  // a token was presented and is not valid
+  token_refusal token = token_refusal::none;
   std::string reason;
+  bool refused() const { return refusal != access_refusal::none; }
   std::optional<token_grant> grant;
 };
 

@@ -47,7 +47,7 @@ bool has_jwt_shape(std::string_view token) {
   return dots == 2;
 }
 
-token_verdict refused(std::string reason) { return {false, std::move(reason), {}}; }
+token_verdict refused(token_refusal why, std::string reason) { return {false, why, std::move(reason), {}}; }
 
 // A NumericDate (seconds, possibly fractional) as Unix milliseconds.
 bool read_numeric_date(const rapidjson::Value& v, std::int64_t& out_ms) {
@@ -90,52 +90,52 @@ bool audience_matches(const rapidjson::Value& aud, const std::string& wanted) {
 jwt_verifier::jwt_verifier(jwt_config settings) : settings_(std::move(settings)) {}
 
 token_verdict jwt_verifier::verify(std::string_view token, std::int64_t now_ms) const {
-  if (token.size() > max_token_bytes) return refused("token longer than 8 KiB");
-  if (!has_jwt_shape(token)) return refused("not a JWT (three base64url parts)");
+  if (token.size() > max_token_bytes) return refused(token_refusal::too_long, "token longer than 8 KiB");
+  if (!has_jwt_shape(token)) return refused(token_refusal::malformed, "not a JWT (three base64url parts)");
   // Judged before libjwt: it takes `alg` in any case and ignores `crit`.
   if (auto problem = check_token_header(token, algorithm_name(settings_.algorithm)); !problem.empty())
-    return refused(problem);
+    return refused(token_refusal::malformed, problem);
   std::string text(token);
   jwt_t* raw = nullptr;
   const auto* key = reinterpret_cast<const unsigned char*>(settings_.key.data());
   int error = jwt_decode(&raw, text.c_str(), key, static_cast<int>(settings_.key.size()));
   std::unique_ptr<jwt_t, jwt_free_deleter> decoded(raw);
-  if (error != 0 || !decoded) return refused("bad signature or malformed token");
+  if (error != 0 || !decoded) return refused(token_refusal::bad_signature, "bad signature or malformed token");
   // libjwt verified with the algorithm the token names; only ours is trusted.
   if (jwt_get_alg(decoded.get()) != libjwt_algorithm(settings_.algorithm))
-    return refused(std::string("token not signed with ") + algorithm_name(settings_.algorithm));
+    return refused(token_refusal::wrong_algorithm, std::string("token not signed with ") + algorithm_name(settings_.algorithm));
   // The signed bytes themselves, not libjwt's re-serialization (which keeps
   // only the last of two equal keys).
   rapidjson::Document claims;
-  if (std::string problem; !read_token_claims(token, claims, problem)) return refused(problem);
+  if (std::string problem; !read_token_claims(token, claims, problem)) return refused(token_refusal::malformed, problem);
 
   std::int64_t leeway_ms = settings_.leeway_s * 1000;
   token_verdict verdict;
   auto exp = claims.FindMember("exp");
-  if (exp == claims.MemberEnd()) return refused("no 'exp' claim");
+  if (exp == claims.MemberEnd()) return refused(token_refusal::bad_claims, "no 'exp' claim");
   std::int64_t exp_ms = 0;
-  if (!read_numeric_date(exp->value, exp_ms)) return refused("'exp' is not a NumericDate");
+  if (!read_numeric_date(exp->value, exp_ms)) return refused(token_refusal::bad_claims, "'exp' is not a NumericDate");
   verdict.grant.expires_at_ms = exp_ms + leeway_ms;
-  if (now_ms >= verdict.grant.expires_at_ms) return refused("token expired");
+  if (now_ms >= verdict.grant.expires_at_ms) return refused(token_refusal::expired, "token expired");
   if (auto nbf = claims.FindMember("nbf"); nbf != claims.MemberEnd()) {
     std::int64_t nbf_ms = 0;
-    if (!read_numeric_date(nbf->value, nbf_ms)) return refused("'nbf' is not a NumericDate");
-    if (now_ms + leeway_ms < nbf_ms) return refused("token not valid yet (nbf)");
+    if (!read_numeric_date(nbf->value, nbf_ms)) return refused(token_refusal::bad_claims, "'nbf' is not a NumericDate");
+    if (now_ms + leeway_ms < nbf_ms) return refused(token_refusal::not_yet_valid, "token not valid yet (nbf)");
   }
   if (!settings_.audience.empty()) {
     auto aud = claims.FindMember("aud");
     if (aud == claims.MemberEnd() || !audience_matches(aud->value, settings_.audience))
-      return refused("wrong audience");
+      return refused(token_refusal::wrong_audience, "wrong audience");
   }
   if (!settings_.issuer.empty()) {
     auto iss = claims.FindMember("iss");
     if (iss == claims.MemberEnd() || !iss->value.IsString() || settings_.issuer != iss->value.GetString())
-      return refused("wrong issuer");
+      return refused(token_refusal::wrong_issuer, "wrong issuer");
   }
   std::string problem;
   if (!read_patterns(claims, "read", verdict.grant.read, problem) ||
       !read_patterns(claims, "publish", verdict.grant.publish, problem))
-    return refused(problem);
+    return refused(token_refusal::bad_claims, problem);
   verdict.valid = true;
   return verdict;
 }

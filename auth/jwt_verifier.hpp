@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/refusal.hpp"
 #include "auth/token_grant.hpp"
 #include "config/config.hpp"
 
@@ -20,7 +21,8 @@ inline constexpr std::size_t max_token_bytes = 8 * 1024;
 
 struct token_verdict {
   bool valid = false;
-  std::string reason;  // why not, for the log (never contains the token)
+  token_refusal refusal = token_refusal::none;  // why not (none when valid)
+  std::string reason;  // why not, in words, for the log (never contains the token)
   token_grant grant;
 };
 

@@ -11,11 +11,12 @@
 #include "log/log.hpp"
 #include "net/auth_info_json.hpp"
 #include "net/history_json.hpp"
+#include "net/refusal_status.hpp"
 #include "net/jetstream_metrics.hpp"
 #include "net/jetstream_status_json.hpp"
 #include "net/on_strand.hpp"
 #include "wire/keyed_publish.hpp"
-#include "wire/publish_body.hpp"
+#include "wire/reading_check.hpp"
 #include "net/route.hpp"
 #include "net/publisher_connection.hpp"
 #include "net/stream_connection.hpp"
@@ -220,7 +221,7 @@ void http_connection::handle_request(http_request request) {
                                   "node's servers are cut off from the others?); publishes are refused"));
       if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
         return answer(http::status::service_unavailable,
-                      R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full or I/O error); publishes are refused"})");
+                      R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full, I/O error, read-only, or locked by another process); publishes are refused"})");
       return answer(http::status::ok, R"({"status":"ready"})");
     case route::kind::metrics: {
       if (!metrics_reader_admitted(request)) {
@@ -286,8 +287,8 @@ void http_connection::handle_request(http_request request) {
 void http_connection::list_topics(http_request request, const std::string& allow_origin,
                                   const route& target) {
   auto caller = context_.access.identify(presented_token(request, target), unix_millis_now());
-  if (caller.refused) {
-    access_decision refusal{401, "the token is not valid", caller.reason, 0};
+  if (caller.refused()) {
+    access_decision refusal{caller.refusal, caller.token, "the token is not valid", caller.reason, 0};
     return refuse_access(request, refusal, "", "list topics");
   }
   auto answer_json = json_answer_later(std::move(request), allow_origin);
@@ -323,8 +324,8 @@ void http_connection::serve_asset(const http_request& request, const std::string
 void http_connection::publish(http_request request, const route& target) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
   if (!admit_publisher(request, target)) return;
-  auto check = check_publish_body(request.body());
-  if (check.status != 0) return refuse_publish(request, check);
+  auto check = check_reading(request.body());
+  if (!check.ok()) return refuse_publish(request, check);
   std::string key;
   if (auto field = request.find("Idempotency-Key"); field != request.end()) {
     key = std::string(field->value());
@@ -536,7 +537,7 @@ std::optional<std::int64_t> http_connection::admit_publisher(const http_request&
       target.token, {}, {});
   auto decision = context_.access.check_publish(target.topic, token, unix_millis_now());
   if (!decision.allowed()) {
-    context_.metrics.count_rejection_status(decision.status, context_.access.publishing_possible());
+    context_.metrics.count_rejection(rejection_of(decision.refusal));
     refuse_access(request, decision, target.topic, "publish");
     return std::nullopt;
   }
@@ -547,18 +548,20 @@ std::optional<std::int64_t> http_connection::admit_publisher(const http_request&
 void http_connection::refuse_access(const http_request& request, const access_decision& decision,
                                     const std::string& topic, const char* action) {
   log_info(std::string("refused ") + action + (topic.empty() ? "" : " topic=" + topic) +
-           " peer=" + client_address_ + " status=" + std::to_string(decision.status) + ": " +
+           " peer=" + client_address_ + " reason=" + name_of(decision.refusal) +
+           (decision.token != token_refusal::none ? std::string("/") + name_of(decision.token) : std::string()) +
+           " status=" + std::to_string(static_cast<unsigned>(http_status_of(decision.refusal))) + ": " +
            decision.reason);
-  http_response res =
-      json_response(request, static_cast<http::status>(decision.status), error_body(decision.answer),
-                    context_.allowed_origin(origin_of(request)));
-  if (decision.status == 401) res.set(http::field::www_authenticate, "Bearer");
+  auto status = http_status_of(decision.refusal);
+  http_response res = json_response(request, status, error_body(decision.answer),
+                                    context_.allowed_origin(origin_of(request)));
+  if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
   send(std::move(res));
 }
 
-void http_connection::refuse_publish(const http_request& request, const publish_check& check) {
-  context_.metrics.count_rejection_status(check.status, context_.access.publishing_possible());
-  send(json_response(request, static_cast<http::status>(check.status), error_body(check.error),
+void http_connection::refuse_publish(const http_request& request, const reading_check& check) {
+  context_.metrics.count_rejection(rejection_of(check.refusal));
+  send(json_response(request, http_status_of(check.refusal), error_body(check.error),
                      context_.allowed_origin(origin_of(request))));
 }
 

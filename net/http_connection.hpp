@@ -49,7 +49,7 @@ class http_connection : public tracked_connection,
   std::optional<std::int64_t> admit_publisher(const http_request& request, const struct route& target);
   void refuse_access(const http_request& request, const struct access_decision& decision,
                      const std::string& topic, const char* action);
-  void refuse_publish(const http_request& request, const struct publish_check& check);
+  void refuse_publish(const http_request& request, const struct reading_check& check);
   void send(http_response response);
   // A callback for the actors: called on an actor thread with a JSON body, it
   // answers `request` with 200 from the connection's strand.

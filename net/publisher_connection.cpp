@@ -4,7 +4,7 @@
 #include "net/on_strand.hpp"
 #include "net/peer_address.hpp"
 #include "wire/keyed_publish.hpp"
-#include "wire/publish_body.hpp"
+#include "wire/reading_check.hpp"
 #include "net/token_expiry.hpp"
 
 namespace happy {
@@ -89,9 +89,9 @@ void publisher_connection::on_read(beast::error_code ec, std::size_t) {
   if (!ws_.is_message_done()) return do_read();
   if (!ws_.got_text())
     return refuse(close_code::unsupported_data, "binary frames are not accepted: send JSON as text");
-  auto check = check_publish_body(beast::buffers_to_string(buffer_.data()));
+  auto check = check_reading(beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
-  if (check.status != 0) return refuse(close_code::invalid_payload, check.error);
+  if (!check.ok()) return refuse(close_code::invalid_payload, check.error);
   std::string key;
   if (keyed_) {
     auto keyed = read_keyed_publish(check.value_json);

@@ -12,8 +12,8 @@ namespace happy {
 namespace {
 
 constexpr const char* rejection_names[publish_rejection_count] = {
-    "invalid_json", "too_large", "missing_token", "wrong_token",
-    "publishing_disabled", "invalid_topic", "topic_limit"};
+    "invalid_json", "too_large",     "missing_token", "wrong_token",       "publishing_disabled",
+    "invalid_topic", "topic_limit", "invalid_token", "not_for_this_topic"};
 
 void header(std::ostringstream& out, const char* name, const char* type, const char* help) {
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
@@ -48,20 +48,6 @@ std::shared_ptr<topic_counters> service_metrics::topic(const std::string& name) 
 
 void service_metrics::count_rejection(publish_rejection reason) {
   ++rejections_[static_cast<std::size_t>(reason)];
-}
-
-void service_metrics::count_rejection_status(unsigned http_status, bool tokens_configured) {
-  switch (http_status) {
-    case 400: return count_rejection(publish_rejection::invalid_json);
-    case 401: return count_rejection(publish_rejection::missing_token);
-    case 403:
-      return count_rejection(tokens_configured ? publish_rejection::wrong_token
-                                               : publish_rejection::publishing_disabled);
-    case 404: return count_rejection(publish_rejection::invalid_topic);
-    case 413: return count_rejection(publish_rejection::too_large);
-    case 429: return count_rejection(publish_rejection::topic_limit);
-    default: return;
-  }
 }
 
 std::string service_metrics::render(const std::vector<topic_stats>& topics,

@@ -20,16 +20,20 @@
 
 namespace happy {
 
+// Why a publish was refused, as /metrics labels it (net/refusal_status maps
+// auth/ and wire/ reasons to these).
 enum class publish_rejection {
   invalid_json,
   too_large,
   missing_token,
-  wrong_token,
+  wrong_token,          // not one of publish.tokens
   publishing_disabled,
   invalid_topic,
   topic_limit,
+  invalid_token,        // a JWT that did not verify (expired, bad signature, ...)
+  not_for_this_topic,   // a valid JWT whose publish claim does not cover the topic
 };
-inline constexpr std::size_t publish_rejection_count = 7;
+inline constexpr std::size_t publish_rejection_count = 9;
 
 struct topic_counters {
   explicit topic_counters(std::string topic_name) : name(std::move(topic_name)) {}
@@ -44,8 +48,6 @@ class service_metrics {
   std::shared_ptr<topic_counters> topic(const std::string& name);
 
   void count_rejection(publish_rejection reason);
-  // Maps a refused publish's HTTP status (and whether tokens exist) to a reason.
-  void count_rejection_status(unsigned http_status, bool tokens_configured);
   void count_slow_consumer() { ++slow_consumer_disconnects_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
   void count_tls_handshake_failure() { ++tls_handshake_failures_; }

@@ -8,7 +8,7 @@
 
 #include <cctype>
 
-#include "wire/publish_body.hpp"
+#include "wire/reading_check.hpp"
 
 namespace happy {
 
@@ -54,8 +54,8 @@ std::string excerpt(std::string_view text, std::size_t max_chars) {
 source_outcome reading_from_text(std::string_view text, std::size_t max_reading_bytes) {
   // The gate every published value passes: one JSON value, at most 64 levels
   // deep, valid Unicode, numbers JSON can hold.
-  auto checked = check_publish_body(text);
-  if (checked.status != 0)
+  auto checked = check_reading(text);
+  if (!checked.ok())
     return source_outcome::failed(source_failure::bad_output,
                                   "expected one JSON value, got '" + excerpt(text) + "' (" +
                                       lower_case(checked.error) + ")");
@@ -86,10 +86,10 @@ source_outcome reading_at_pointer(std::string_view text, const std::string& poin
     return source_outcome::failed(source_failure::bad_output,
                                   "the body has no value at JSON Pointer '" + pointer + "'");
   // Writing the value out recurses once per level.
-  if (deeper_than(*value, max_publish_nesting))
+  if (deeper_than(*value, max_reading_nesting))
     return source_outcome::failed(source_failure::bad_output,
                                   "the value at '" + pointer + "' is nested deeper than " +
-                                      std::to_string(max_publish_nesting) + " levels");
+                                      std::to_string(max_reading_nesting) + " levels");
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   value->Accept(writer);

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -46,12 +47,21 @@ std::vector<std::string> words_of(std::string_view line) {
   return out;
 }
 
+// A whole word of /proc text as a number.
 std::uint64_t number_of(const std::string& word) {
-  try {
-    return std::stoull(word);
-  } catch (...) {
-    return 0;
-  }
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), n);
+  if (ec != std::errc() || end != word.data() + word.size())
+    throw garbled_proc_text("'" + word.substr(0, 40) + "' where a number belongs");
+  return n;
+}
+
+double decimal_of(const std::string& word) {
+  double n = 0;
+  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), n);
+  if (ec != std::errc() || end != word.data() + word.size())
+    throw garbled_proc_text("'" + word.substr(0, 40) + "' where a number belongs");
+  return n;
 }
 
 double rounded(double value, double step) { return std::round(value / step) * step; }
@@ -133,6 +143,26 @@ system_sampler::system_sampler(system_metric metric, std::string proc_root, std:
     : metric_(metric), proc_root_(std::move(proc_root)), sys_block_(std::move(sys_block)) {}
 
 std::optional<source_outcome> system_sampler::sample(std::chrono::steady_clock::time_point now) {
+  try {
+    return sample_unchecked(now);
+  } catch (const garbled_proc_text& e) {
+    return source_outcome::failed(source_failure::bad_output,
+                                  "garbled text in " + proc_root_ + file_of(metric_) + ": " + e.what());
+  }
+}
+
+const char* system_sampler::file_of(system_metric metric) {
+  switch (metric) {
+    case system_metric::cpu: return "/stat";
+    case system_metric::memory: return "/meminfo";
+    case system_metric::load: return "/loadavg";
+    case system_metric::network: return "/net/dev";
+    case system_metric::disk: return "/diskstats";
+  }
+  return "";
+}
+
+std::optional<source_outcome> system_sampler::sample_unchecked(std::chrono::steady_clock::time_point now) {
   switch (metric_) {
     case system_metric::cpu: return cpu();
     case system_metric::memory: return memory();
@@ -207,14 +237,7 @@ source_outcome system_sampler::load() {
   if (!text) return unreadable(path);
   auto words = words_of(*text);
   if (words.size() < 3) return source_outcome::failed(source_failure::start, "no load averages in " + path);
-  auto average = [](const std::string& word) {
-    try {
-      return std::stod(word);
-    } catch (...) {
-      return 0.0;
-    }
-  };
-  return object_of({{"1m", average(words[0])}, {"5m", average(words[1])}, {"15m", average(words[2])}});
+  return object_of({{"1m", decimal_of(words[0])}, {"5m", decimal_of(words[1])}, {"15m", decimal_of(words[2])}});
 }
 
 std::optional<source_outcome> system_sampler::rates(

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,13 @@
 
 namespace happy {
 
+// /proc text with a word where a number belongs: the sample fails (counted
+// as bad_output) instead of reading the word as 0.
+struct garbled_proc_text : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The parsers below throw garbled_proc_text.
 struct cpu_times {
   std::uint64_t user = 0, system = 0, iowait = 0, total = 0;
 };
@@ -42,6 +50,8 @@ class system_sampler {
   std::optional<source_outcome> sample(std::chrono::steady_clock::time_point now);
 
  private:
+  static const char* file_of(system_metric metric);  // under the /proc root
+  std::optional<source_outcome> sample_unchecked(std::chrono::steady_clock::time_point now);
   std::optional<source_outcome> cpu();
   source_outcome memory();
   source_outcome load();

@@ -16,11 +16,11 @@ bool is_valid_idempotency_key(std::string_view key);
 
 struct keyed_publish {
   std::string key;
-  std::string value_json;  // compact, as check_publish_body wrote it
+  std::string value_json;  // compact, as check_reading wrote it
   std::string error;       // non-empty: the frame is refused, and why
 };
 
-// `frame_json`: a frame check_publish_body accepted (compact JSON).
+// `frame_json`: a frame check_reading accepted (compact JSON).
 keyed_publish read_keyed_publish(std::string_view frame_json);
 
 }  // namespace happy

@@ -40,7 +40,7 @@ TEST_CASE("the token comes from the Authorization header, then ?token=, then the
   CHECK(find_presented_token("", "", "happy_token=ghi", "").empty());  // no cookie configured
 }
 
-TEST_CASE("open topics need no token; protected ones answer 401 without a valid one, 403 for another topic") {
+TEST_CASE("open topics need no token; protected ones say which: no token, a bad one, or one for another topic") {
   access_policy policy(protected_config());
   CHECK_FALSE(policy.is_protected("happiness"));
   CHECK(policy.is_protected("sales"));
@@ -48,12 +48,13 @@ TEST_CASE("open topics need no token; protected ones answer 401 without a valid 
   CHECK(policy.check_read("happiness", "garbage", now_ms()).allowed());  // ignored on open topics
 
   auto missing = policy.check_read("sales", "", now_ms());
-  CHECK(missing.status == 401);
+  CHECK(missing.refusal == access_refusal::token_missing);
   auto bad = policy.check_read("sales", "a.b.c", now_ms());
-  CHECK(bad.status == 401);
+  CHECK(bad.refusal == access_refusal::token_invalid);
+  CHECK(bad.token == token_refusal::malformed);
   CHECK(bad.answer.find("a.b.c") == std::string::npos);
   auto other = policy.check_read("sales", token_for(R"("read":["marketing"])"), now_ms());
-  CHECK(other.status == 403);
+  CHECK(other.refusal == access_refusal::not_for_this_topic);
   auto good = policy.check_read("sales", token_for(R"("read":["sal*"])"), now_ms());
   CHECK(good.allowed());
   CHECK(good.expires_at_ms == (now_s() + 60) * 1000);
@@ -82,25 +83,29 @@ TEST_CASE("a reload changes which topics are protected") {
 TEST_CASE("publishing takes a publish.tokens entry or a JWT whose publish claim covers the topic") {
   access_policy policy(protected_config());
   CHECK(policy.check_publish("sales", "static-publish-token", now_ms()).allowed());
-  CHECK(policy.check_publish("sales", "", now_ms()).status == 401);
-  CHECK(policy.check_publish("sales", "wrong-static-token", now_ms()).status == 403);
+  CHECK(policy.check_publish("sales", "", now_ms()).refusal == access_refusal::token_missing);
+  CHECK(policy.check_publish("sales", "wrong-static-token", now_ms()).refusal ==
+        access_refusal::wrong_publish_token);
   CHECK(policy.check_publish("sales", token_for(R"("publish":["sales"])"), now_ms()).allowed());
-  CHECK(policy.check_publish("sales", token_for(R"("read":["sales"])"), now_ms()).status == 403);
-  CHECK(policy.check_publish("sales", hs256(R"({"exp":1,"publish":["*"]})"), now_ms()).status == 401);
+  CHECK(policy.check_publish("sales", token_for(R"("read":["sales"])"), now_ms()).refusal ==
+        access_refusal::not_for_this_topic);
+  auto expired = policy.check_publish("sales", hs256(R"({"exp":1,"publish":["*"]})"), now_ms());
+  CHECK(expired.refusal == access_refusal::token_invalid);
+  CHECK(expired.token == token_refusal::expired);
 
   config nothing;  // neither static tokens nor JWT: publishing is off, with a how-to
   auto off = access_policy(nothing).check_publish("happiness", "anything", now_ms());
-  CHECK(off.status == 403);
+  CHECK(off.refusal == access_refusal::publishing_disabled);
   CHECK_THAT(off.answer, Catch::Contains("publish.tokens"));
 }
 
 TEST_CASE("a caller sees open topics and the protected ones its token reads") {
   access_policy policy(protected_config());
   auto anonymous = policy.identify("", now_ms());
-  CHECK_FALSE(anonymous.refused);
+  CHECK_FALSE(anonymous.refused());
   CHECK(policy.may_read(anonymous, "happiness"));
   CHECK_FALSE(policy.may_read(anonymous, "sales"));
   auto reader = policy.identify(token_for(R"("read":["sales"])"), now_ms());
   CHECK(policy.may_read(reader, "sales"));
-  CHECK(policy.identify("not-a-token", now_ms()).refused);
+  CHECK(policy.identify("not-a-token", now_ms()).refusal == access_refusal::token_invalid);
 }

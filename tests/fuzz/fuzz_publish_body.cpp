@@ -1,4 +1,4 @@
-// libFuzzer target: publish bodies through happy::check_publish_body, the gate
+// libFuzzer target: publish bodies through happy::check_reading, the gate
 // every POSTed value and every WebSocket-published frame passes before it is
 // stored and broadcast to every subscriber inside an envelope.
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "auth/constant_time.hpp"
-#include "wire/publish_body.hpp"
+#include "wire/reading_check.hpp"
 
 namespace {
 
@@ -70,9 +70,8 @@ std::size_t depth_outside_strings(std::string_view json) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
-  auto check = happy::check_publish_body(body);
-  if (check.status != 0) {
-    require(check.status == 400, "a refused body is a 400");
+  auto check = happy::check_reading(body);
+  if (!check.ok()) {
     require(!check.error.empty(), "a refused body says why");
     require(check.value_json.empty(), "a refused body has no value");
   } else {
@@ -84,14 +83,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             "the stored value is one line", value);
     require(is_valid_utf8(value), "the stored value is valid UTF-8 (WebSocket text frames must be)",
             value);
-    require(depth_outside_strings(value) <= happy::max_publish_nesting,
+    require(depth_outside_strings(value) <= happy::max_reading_nesting,
             "the stored value is at most 64 levels deep", value);
     // What is stored is itself an acceptable body. (Not byte-identical:
     // RapidJSON's default number parsing may move a long mantissa by a unit in
     // the last place, and its full-precision mode has undefined behaviour on
     // some inputs, so the server does not use it.)
-    auto again = happy::check_publish_body(value);
-    require(again.status == 0, "the stored value is accepted again", value);
+    auto again = happy::check_reading(value);
+    require(again.ok(), "the stored value is accepted again", value);
   }
 
   // Token comparison: constant-time equality agrees with ==.

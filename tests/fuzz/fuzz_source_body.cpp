@@ -1,7 +1,7 @@
 // libFuzzer target: what a command prints or an HTTP source answers, through
 // the functions that turn it into a reading (sources/reading_text,
 // sources/prometheus_text, and through them the publish gate in
-// wire/publish_body). Those bytes come from programs and servers the service
+// wire/reading_check). Those bytes come from programs and servers the service
 // does not control.
 //
 // Input: a first line (a JSON Pointer, or a metric name and one label) and
@@ -47,14 +47,14 @@
 
 #include "sources/prometheus_text.hpp"
 #include "sources/reading_text.hpp"
-#include "wire/publish_body.hpp"
+#include "wire/reading_check.hpp"
 
 namespace {
 
 constexpr std::size_t limit = 4096;
 
 // Found by this target and fixed (wire::unread_bytes_problem): RapidJSON stops
-// reading a document at a NUL byte, so check_publish_body("42\0garbage")
+// reading a document at a NUL byte, so check_reading("42\0garbage")
 // accepted 42, and so did both source paths (and POST bodies).
 constexpr bool tolerate_nul_ending_document = false;
 
@@ -530,9 +530,9 @@ parsed check_reading(const happy::source_outcome& outcome, std::string_view inpu
   parsed p = parse_strict(reading);
   if (!p.valid) fail("the reading is one valid JSON value", input, reading);
   if (!p.unicode_ok) fail("the reading is valid Unicode", input, reading);
-  if (p.depth > happy::max_publish_nesting)
+  if (p.depth > happy::max_reading_nesting)
     fail("the reading is at most 64 levels deep", input, reading);
-  if (happy::check_publish_body(reading).status != 0)
+  if (!happy::check_reading(reading).ok())
     fail("the publish gate accepts the reading again", input, reading);
   return p;
 }
@@ -555,12 +555,12 @@ void check_from_text(std::string_view text) {
   parsed reading = check_reading(outcome, text);
   parsed in = parse_strict(text);
   if (!in.valid && outcome.ok()) in = parse_strict(as_rapidjson_reads(text));
-  bool acceptable = in.valid && in.unicode_ok && in.depth <= happy::max_publish_nesting;
+  bool acceptable = in.valid && in.unicode_ok && in.depth <= happy::max_reading_nesting;
   if (outcome.ok()) {
     if (in.too_deep) fail("from_text accepts at most 64 levels", text, outcome.reading);
     if (!in.valid) fail("from_text accepts only one JSON value (RFC 8259)", text, outcome.reading);
     if (!in.unicode_ok) fail("from_text accepts only valid Unicode", text, outcome.reading);
-    if (in.depth > happy::max_publish_nesting)
+    if (in.depth > happy::max_reading_nesting)
       fail("from_text accepts at most 64 levels", text, outcome.reading);
     if (!same_value(in.root, reading.root))
       fail("from_text's reading is the text's value", text, outcome.reading);
@@ -596,7 +596,7 @@ void check_at_pointer(std::string_view body, const std::string& pointer) {
   if (!pointer.empty() && pointer[0] == '#') return;  // RapidJSON also wants URI characters
   if (tolerate_pointer_names_cut_at_nul && pointer.find('\0') != std::string::npos) return;
   const json& v = *named.front();
-  if (depth_of(v) > happy::max_publish_nesting) return;
+  if (depth_of(v) > happy::max_reading_nesting) return;
   if (outcome.failure != happy::source_failure::too_large)
     fail("at_pointer refuses a value it names only as too large", body, outcome.problem);
 }

@@ -140,12 +140,13 @@ void check_claim(const rapidjson::Value& claims, const char* name,
   for (const auto* claim : claimed) some_covers |= claim_covers(*claim, topic);
   if (decision.allowed())
     require(valid && some_covers, "allowed only by a valid token whose claim covers the topic");
-  if (!valid) require(decision.status == 401, "an invalid token is a 401");
+  if (!valid) require(decision.refusal == happy::access_refusal::token_invalid, "an invalid token is refused as invalid");
   if (!valid || claimed.size() > 1) return;
   // One claim or none: the decision is exactly what it says.
   require(decision.allowed() == some_covers,
           "a valid token is allowed exactly where its claim covers");
-  if (!some_covers) require(decision.status == 403, "a valid token outside its claim is a 403");
+  if (!some_covers)
+    require(decision.refusal == happy::access_refusal::not_for_this_topic, "a valid token outside its claim is not for this topic");
   if (claimed.empty())
     require(granted.empty(), "no claim, nothing granted");
   else
@@ -233,14 +234,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& p : verdict.grant.publish) require(happy::is_topic_pattern(p), "publish holds patterns only");
   }
   auto read = policy.check_read("sales", token, now_ms);
-  require(read.status == 0 || read.status == 401 || read.status == 403, "read: 0, 401 or 403");
+  require(read.allowed() == (read.refusal == happy::access_refusal::none), "read: allowed exactly when nothing refused");
+  require((read.refusal == happy::access_refusal::token_invalid) == (read.token != happy::token_refusal::none),
+          "read: a token reason exactly for an invalid token");
   require(read.allowed() == (verdict.valid && verdict.grant.may_read("sales")), "read follows the verdict");
   // (Checked for JWT-shaped tokens: plain words may occur in the fixed wording,
   // which has no '.', e.g. "Bearer".)
   if (token.find('.') != std::string::npos)
     require(read.answer.find(token) == std::string::npos, "the answer never repeats the token");
   auto publish = policy.check_publish("sales", token, now_ms);
-  require(publish.status == 0 || publish.status == 401 || publish.status == 403, "publish: 0, 401 or 403");
+  require((publish.refusal == happy::access_refusal::token_invalid) == (publish.token != happy::token_refusal::none),
+          "publish: a token reason exactly for an invalid token");
   if (signed_mode)
     check_signed(header_json, payload, verdict, policy, token);
   else

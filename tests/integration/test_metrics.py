@@ -13,6 +13,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
+import jwt
 import websockets
 
 from harness import (HOST, HttpStream, RawWebSocket, ServerTestCase, fast_config, free_port,
@@ -21,7 +22,8 @@ from harness import (HOST, HttpStream, RawWebSocket, ServerTestCase, fast_config
 TOKEN = "metrics-token-1"
 TRANSPORTS = ("http", "websocket", "sse", "stream", "poll", "publisher")
 REASONS = ("invalid_json", "too_large", "missing_token", "wrong_token", "publishing_disabled",
-           "invalid_topic", "topic_limit")
+           "invalid_topic", "topic_limit", "invalid_token", "not_for_this_topic")
+JWT_SECRET = "metrics-secret-0123456789abcdef-0123"
 
 
 def promtool():
@@ -233,6 +235,38 @@ class MetricsCountersTest(ServerTestCase):
             self.assertEqual(metric_value(after, "happy_publish_rejections_total", reason=r),
                              metric_value(before, "happy_publish_rejections_total", reason=r), r)
         self.assertEqual(metric_value(after, "happy_readings_published_total", topic="orders"), 1)
+
+    def test_jwt_publish_rejections_are_counted_by_what_was_wrong(self):
+        """The reason comes from the token check itself, not guessed back from 401/403:
+        an expired JWT, a badly signed one, and a valid one for another topic."""
+        server = self.start_server({
+            "auth": {"jwt": {"algorithm": "HS256", "secret": JWT_SECRET}},
+            "topics": {"orders": {}}})
+        now = int(time.time())
+        cases = [
+            ("invalid_token", jwt.encode({"exp": now - 60, "publish": ["orders"]}, JWT_SECRET,
+                                         algorithm="HS256"), 401),
+            ("invalid_token", jwt.encode({"exp": now + 60, "publish": ["orders"]},
+                                         "another-secret-0123456789abcdef-01", algorithm="HS256"), 401),
+            ("not_for_this_topic", jwt.encode({"exp": now + 60, "publish": ["other"]}, JWT_SECRET,
+                                              algorithm="HS256"), 403),
+            ("missing_token", None, 401),
+        ]
+        for reason, token, expected_status in cases:
+            with self.subTest(reason=reason):
+                before = get_metrics(server)
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                status, _, answer = server.http("/topics/orders", "POST", headers=headers, body=b"1")
+                self.assertEqual(status, expected_status, answer)
+                after = get_metrics(server)
+                for r in REASONS:
+                    delta = (metric_value(after, "happy_publish_rejections_total", reason=r)
+                             - metric_value(before, "happy_publish_rejections_total", reason=r))
+                    self.assertEqual(delta, 1 if r == reason else 0, f"{r} moved by {delta} after {reason}")
+        good = jwt.encode({"exp": now + 60, "publish": ["orders"]}, JWT_SECRET, algorithm="HS256")
+        status, _, answer = server.http("/topics/orders", "POST",
+                                        headers={"Authorization": f"Bearer {good}"}, body=b"1")
+        self.assertEqual(status, 202, answer)
 
     def test_websocket_publisher_rejections_are_counted(self):
         server = self.start_server({"publish": {"tokens": [TOKEN]}, "topics": {"orders": {}}})

@@ -4,6 +4,7 @@ file, GET /topics/<name>/history buckets it, and disk trouble is an error the
 service recovers from. The history file is read back with Python's own sqlite3."""
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -32,7 +33,8 @@ def stored_config(path, **storage):
 
 def stored_readings(path, topic):
     """(seq, value) pairs in the file, read by another SQLite client."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    # closing() closes the connection; sqlite3's own context manager only commits.
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         return db.execute("SELECT r.seq, r.value FROM readings r JOIN topics t ON t.id = r.topic_id "
                           "WHERE t.name = ? ORDER BY r.seq", (topic,)).fetchall()
 

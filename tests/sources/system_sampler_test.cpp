@@ -34,11 +34,18 @@ std::uint64_t meminfo_bytes(const std::string& key) {
   return 0;
 }
 
-// A directory shaped like /proc whose files the test writes.
+// A directory shaped like /proc whose files the test writes (a fresh one of its own).
 struct fake_proc {
-  std::string root = "/tmp/happy-fake-proc-" + std::to_string(::getpid());
-  fake_proc() { std::filesystem::create_directories(root + "/net"); }
-  ~fake_proc() { std::filesystem::remove_all(root); }
+  std::string root;
+  fake_proc() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "happy-fake-proc-XXXXXX").string();
+    root = ::mkdtemp(pattern.data());
+    std::filesystem::create_directories(root + "/net");
+  }
+  ~fake_proc() {
+    std::error_code ignored;
+    std::filesystem::remove_all(root, ignored);
+  }
   void write(const std::string& name, const std::string& text) const {
     std::ofstream(root + "/" + name) << text;
   }
@@ -88,6 +95,34 @@ TEST_CASE("rates come from the difference of two samples over the time between t
   auto net_doc = parsed(*network.sample(t0 + 2s));
   CHECK(net_doc["eth0_rx"].GetInt64() == 1000);  // 2000 bytes in 2 s
   CHECK(net_doc["eth0_tx"].GetInt64() == 50);
+}
+
+TEST_CASE("garbled /proc text is a counted failure with no reading, never a reading of 0") {
+  CHECK_THROWS_WITH(parse_proc_stat("cpu 100 5x 30 800\n"), Catch::Contains("'5x' where a number belongs"));
+  CHECK_THROWS_AS(parse_net_dev("  eth0: 12-3 1 0 0 0 0 0 0 500 1 0 0 0 0 0 0\n"), garbled_proc_text);
+  CHECK_THROWS_AS(parse_diskstats("   8 0 sda 100 0 two 10 50 0 4096 20 0 30 30\n"), garbled_proc_text);
+
+  fake_proc proc;
+  auto now = std::chrono::steady_clock::now();
+  proc.write("meminfo", "MemTotal: 1000 kB\nMemAvailable: lots kB\n");
+  auto memory = system_sampler(system_metric::memory, proc.root).sample(now);
+  REQUIRE(memory);
+  CHECK(memory->failure == source_failure::bad_output);
+  CHECK(memory->problem == "garbled text in " + proc.root + "/meminfo: 'lots' where a number belongs");
+  proc.write("loadavg", "0.5 nan? 0.2 1/100 42\n");
+  auto load = system_sampler(system_metric::load, proc.root).sample(now);
+  REQUIRE(load);
+  CHECK(load->failure == source_failure::bad_output);
+  // A rate goes on from its last good baseline once the text is whole again.
+  proc.write("net/dev", "  eth0: 1000 1 0 0 0 0 0 0 500 1 0 0 0 0 0 0\n");
+  system_sampler network(system_metric::network, proc.root);
+  CHECK_FALSE(network.sample(now));
+  proc.write("net/dev", "  eth0: 2?00 1 0 0 0 0 0 0 500 1 0 0 0 0 0 0\n");
+  CHECK(network.sample(now + 1s)->failure == source_failure::bad_output);
+  proc.write("net/dev", "  eth0: 3000 1 0 0 0 0 0 0 700 1 0 0 0 0 0 0\n");
+  auto rates = parsed(*network.sample(now + 2s));
+  CHECK(rates["eth0_rx"].GetInt64() == 1000);  // 2000 bytes over the 2 s since the baseline
+  CHECK(rates["eth0_tx"].GetInt64() == 100);
 }
 
 TEST_CASE("a missing /proc file is a failure, not a crash") {

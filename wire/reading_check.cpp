@@ -1,4 +1,4 @@
-#include "wire/publish_body.hpp"
+#include "wire/reading_check.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -42,11 +42,11 @@ std::string unread_bytes_problem(std::string_view text) {
   return {};
 }
 
-publish_check check_publish_body(std::string_view body) {
+reading_check check_reading(std::string_view body) {
   if (auto problem = unread_bytes_problem(body); !problem.empty())
-    return {400, "invalid JSON: " + problem, {}};
-  if (nesting_depth(body) > max_publish_nesting)
-    return {400, "invalid value: nested deeper than " + std::to_string(max_publish_nesting) +
+    return {reading_refusal::not_json, "invalid JSON: " + problem, {}};
+  if (nesting_depth(body) > max_reading_nesting)
+    return {reading_refusal::too_deep, "invalid value: nested deeper than " + std::to_string(max_reading_nesting) +
                      " levels",
             {}};
   rapidjson::Document doc;
@@ -56,18 +56,19 @@ publish_check check_publish_body(std::string_view body) {
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
                                                                                    body.size());
   if (doc.HasParseError())
-    return {400,
+    return {reading_refusal::not_json,
             "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
                 rapidjson::GetParseError_En(doc.GetParseError()),
             {}};
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   if (!doc.Accept(writer))  // e.g. 1e999: JSON has no infinity
-    return {400, "invalid value: a number is out of range", {}};
+    return {reading_refusal::out_of_range, "invalid value: a number is out of range", {}};
   std::string value(buffer.GetString(), buffer.GetSize());
   // An escaped lone surrogate ("\udc00") parses, but is not text a client can decode.
-  if (!is_valid_utf8(value)) return {400, "invalid value: a string is not valid Unicode", {}};
-  return {0, {}, std::move(value)};
+  if (!is_valid_utf8(value))
+    return {reading_refusal::invalid_unicode, "invalid value: a string is not valid Unicode", {}};
+  return {reading_refusal::none, {}, std::move(value)};
 }
 
 }  // namespace happy

@@ -79,6 +79,14 @@ void hub_state::subscribe(const session_actor& session, const replay_request& re
   waiting.emplace_back(session, request);
 }
 
+void hub_state::admit_overdue(std::uint64_t round) {
+  if (round != admission_round || waiting.empty()) return;  // admitted since
+  log_warning("topic '" + topic + "': " + std::to_string(waiting.size()) + " session(s) resuming beyond seq " +
+              std::to_string(seq) + " waited " + std::to_string(subscriber_catch_up_wait.count()) +
+              " s for this node to catch up with the log and are let in");
+  admit_waiting();
+}
+
 void hub_state::admit(const session_actor& session, const replay_request& request) {
   // Frames accepted before this subscriber joined are in history, so they
   // reach it in the replay, not once more in a live batch.
@@ -182,15 +190,7 @@ hub_actor::behavior_type hub(hub_actor::stateful_pointer<hub_state> self, std::s
         self->state.flush_scheduled = false;
         self->state.flush();
       },
-      [self](admit_atom, std::uint64_t round) {
-        auto& s = self->state;
-        if (round != s.admission_round || s.waiting.empty()) return;
-        log_warning("topic '" + s.topic + "': " + std::to_string(s.waiting.size()) +
-                    " session(s) resuming beyond seq " + std::to_string(s.seq) + " waited " +
-                    std::to_string(subscriber_catch_up_wait.count()) +
-                    " s for this node to catch up with the log and are let in");
-        s.admit_waiting();
-      },
+      [self](admit_atom, std::uint64_t round) { self->state.admit_overdue(round); },
       [self](unsubscribe_atom, const session_actor& session) {
         self->demonitor(session.address());
         self->state.remove_subscriber(session.address());

@@ -35,7 +35,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/jetstream_log.hpp"
-#include "actors/storage_status.hpp"
+#include "storage/storage_status.hpp"
 #include "actors/topic_history.hpp"
 #include "actors/topic_log.hpp"
 
@@ -95,6 +95,8 @@ struct hub_state {
   // From the log: it has caught up (or the wait is over); the waiting
   // sessions are subscribed in the order they came.
   void admit_waiting();
+  // subscriber_catch_up_wait has passed since admission round `round` began.
+  void admit_overdue(std::uint64_t round);
   void admit(const session_actor& session, const replay_request& request);
   bool add_subscriber(const session_actor& session);
   // The log's history was replaced: seqs start over, history is forgotten,

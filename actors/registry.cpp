@@ -133,7 +133,7 @@ void reconcile_producer(registry_pointer self, const std::string& name) {
 
 // The hub of `name`, started on first use (publish, or a stream another
 // node created); null when limits.max_topics is reached.
-hub_actor hub_of(registry_pointer self, const std::string& name) {
+hub_actor find_or_create_hub(registry_pointer self, const std::string& name) {
   auto& s = self->state;
   auto it = s.hubs.find(name);
   if (it != s.hubs.end()) return it->second;
@@ -220,7 +220,7 @@ void discover_streams(registry_pointer self) {
           [self](const std::vector<std::string>& topics) {
             self->state.jetstream.link->set_jetstream_answers(true);
             for (const auto& name : topics)
-              if (is_valid_topic_name(name) && !hub_of(self, name))
+              if (is_valid_topic_name(name) && !find_or_create_hub(self, name))
                 log_warning("jetstream: topic '" + name + "' is not served here: limits.max_topics reached");
             self->delayed_send(self, stream_discovery_interval, discover_atom::value);
           },
@@ -236,6 +236,29 @@ std::vector<hub_actor> all_hubs(const registry_state& s) {
   std::vector<hub_actor> hubs;
   for (const auto& entry : s.hubs) hubs.push_back(entry.second);
   return hubs;
+}
+
+// The configured topics, the ones only the history file knows, and with
+// JetStream the lease keeper and the search for streams other nodes made.
+void start_everything(registry_pointer self) {
+  for (const auto& [name, topic] : self->state.cfg.topics)
+    self->state.hubs.emplace(name, start_topic(self, name, topic));
+  // Topics only the file knows (created by publishing) come back too. One
+  // beyond limits.max_topics stays in `restored`: should it start later, it
+  // still continues from its stored seq.
+  std::vector<std::string> stored_only;
+  for (const auto& entry : self->state.restored) stored_only.push_back(entry.first);
+  for (const auto& name : stored_only)
+    if (!find_or_create_hub(self, name))
+      log_warning("storage: topic '" + name + "' is not started: limits.max_topics reached");
+  if (self->state.jetstream.link) {
+    // Detached: the bucket's calls wait for JetStream. Linked: it ends with the registry.
+    self->state.leases = self->spawn<caf::detached + caf::linked>(
+        lease_keeper, self->state.jetstream.link, caf::actor_cast<registry_actor>(self),
+        self->state.jetstream.leases);
+    want_leases(self);
+    self->send(self, discover_atom::value);
+  }
 }
 
 }  // namespace
@@ -266,29 +289,12 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
       s.removed_hubs.erase(it);
     });
   }
-  for (const auto& [name, topic] : self->state.cfg.topics)
-    self->state.hubs.emplace(name, start_topic(self, name, topic));
-  // Topics only the file knows (created by publishing) come back too. One
-  // beyond limits.max_topics stays in `restored`: should it start later, it
-  // still continues from its stored seq.
-  std::vector<std::string> stored_only;
-  for (const auto& entry : self->state.restored) stored_only.push_back(entry.first);
-  for (const auto& name : stored_only)
-    if (!hub_of(self, name))
-      log_warning("storage: topic '" + name + "' is not started: limits.max_topics reached");
-  if (self->state.jetstream.link) {
-    // Detached: the bucket's calls wait for JetStream. Linked: it ends with the registry.
-    self->state.leases = self->spawn<caf::detached + caf::linked>(
-        lease_keeper, self->state.jetstream.link, caf::actor_cast<registry_actor>(self),
-        self->state.jetstream.leases);
-    want_leases(self);
-    self->send(self, discover_atom::value);
-  }
+  start_everything(self);
   return {
       [self](publish_atom, const std::string& topic,
              const std::string& value_json) -> caf::result<std::uint64_t> {
         // Publishing creates the topic, within limits.max_topics.
-        auto topic_hub = hub_of(self, topic);
+        auto topic_hub = find_or_create_hub(self, topic);
         if (!topic_hub) return make_error(happy_errc::topic_limit);
         // The hub answers the publisher directly with the seq.
         return self->delegate(topic_hub, publish_atom::value, value_json);
@@ -315,7 +321,7 @@ registry_actor::behavior_type registry(registry_pointer self, config cfg,
       [self](reload_atom, const config& next) { apply_topics(self, next); },
       [self](publish_atom, const std::string& topic, std::string& value_json,
              std::string& key) -> caf::result<std::uint64_t> {
-        auto topic_hub = hub_of(self, topic);
+        auto topic_hub = find_or_create_hub(self, topic);
         if (!topic_hub) return make_error(happy_errc::topic_limit);
         return self->delegate(topic_hub, publish_atom::value, std::move(value_json), std::move(key));
       },

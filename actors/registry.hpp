@@ -29,7 +29,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/lease_validity.hpp"
-#include "actors/storage_status.hpp"
+#include "storage/storage_status.hpp"
 #include "config/config.hpp"
 #include "sources/source_counters.hpp"
 #include "storage/history_db.hpp"

@@ -14,7 +14,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/publisher.hpp"
-#include "actors/storage_status.hpp"
+#include "storage/storage_status.hpp"
 #include "actors/transport.hpp"
 #include "config/config.hpp"
 #include "sources/source_counters.hpp"

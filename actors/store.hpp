@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "actors/actors.hpp"
-#include "actors/storage_status.hpp"
+#include "storage/storage_status.hpp"
 #include "storage/history_db.hpp"
 
 namespace happy {

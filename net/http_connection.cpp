@@ -209,44 +209,9 @@ void http_connection::handle_request(http_request request) {
     case route::kind::health:
       return answer(http::status::ok, R"({"status":"ok"})");
     case route::kind::ready:
-      if (context_.draining)
-        return answer(http::status::service_unavailable, R"({"status":"draining"})");
-      if (auto* nats = context_.actors.jetstream(); nats && !nats->connected())
-        return answer(http::status::service_unavailable,
-                      status_body("nats unavailable", nats->unavailable_reason()));
-      if (auto* nats = context_.actors.jetstream(); nats && !nats->jetstream_answers())
-        return answer(http::status::service_unavailable,
-                      status_body("jetstream unavailable",
-                                  "connected to NATS, but JetStream's quorum does not answer (this "
-                                  "node's servers are cut off from the others?); publishes are refused"));
-      if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
-        return answer(http::status::service_unavailable,
-                      R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full, I/O error, read-only, or locked by another process); publishes are refused"})");
-      return answer(http::status::ok, R"({"status":"ready"})");
-    case route::kind::metrics: {
-      if (!metrics_reader_admitted(request)) {
-        http_response res = json_response(
-            request, http::status::unauthorized,
-            error_body("/metrics needs 'Authorization: Bearer <token>' with one of metrics.tokens"),
-            allow_origin);
-        res.set(http::field::www_authenticate, "Bearer");
-        return send(std::move(res));
-      }
-      auto self = shared_from_this();
-      auto shared_request = std::make_shared<http_request>(std::move(request));
-      context_.actors.collect_stats(
-          on_strand(strand_, [self, shared_request](std::vector<topic_stats> stats) {
-            self->send(text_response(
-                *shared_request, "text/plain; version=0.0.4; charset=utf-8",
-                self->context_.metrics.render(stats, self->context_.connections,
-                                              self->context_.actors.storage_numbers(),
-                                              &self->context_.actors.source_numbers()) +
-                    (self->context_.actors.jetstream()
-                         ? jetstream_metrics(*self->context_.actors.jetstream())
-                         : std::string{})));
-          }));
-      return;
-    }
+      return answer_ready(request, allow_origin);
+    case route::kind::metrics:
+      return answer_metrics(std::move(request), allow_origin);
     case route::kind::index:
       return serve_asset(request, "index.html");
     case route::kind::asset:
@@ -257,16 +222,8 @@ void http_connection::handle_request(http_request request) {
       return list_topics(std::move(request), allow_origin, target);
     case route::kind::auth_info:
       return answer(http::status::ok, auth_info_json(context_.settings.auth));
-    case route::kind::cluster: {
-      // One machine: the embedded log, nothing shared.
-      if (!context_.actors.jetstream())
-        return answer(http::status::ok, R"({"enabled":false,"engine":"embedded"})");
-      auto answer_json = json_answer_later(std::move(request), allow_origin);
-      return context_.actors.describe_jetstream([answer_json](std::optional<jetstream_status> status) {
-        answer_json(status ? jetstream_status_json(*status)
-                           : R"({"error":"JetStream did not answer in time"})");
-      });
-    }
+    case route::kind::cluster:
+      return answer_cluster(std::move(request), allow_origin);
     case route::kind::publisher:
       return open_publisher(std::move(request), target);
     case route::kind::history:
@@ -281,6 +238,56 @@ void http_connection::handle_request(http_request request) {
       return open_stream(std::move(request), target, *expires_at_ms);
     }
   }
+}
+
+// GET /readyz: 503 with the reason while this node cannot take publishes.
+void http_connection::answer_ready(const http_request& request, const std::string& allow_origin) {
+  auto answer = [&](http::status status, std::string body) {
+    send(json_response(request, status, std::move(body), allow_origin));
+  };
+  if (context_.draining) return answer(http::status::service_unavailable, R"({"status":"draining"})");
+  if (auto* nats = context_.actors.jetstream(); nats && !nats->connected())
+    return answer(http::status::service_unavailable, status_body("nats unavailable", nats->unavailable_reason()));
+  if (auto* nats = context_.actors.jetstream(); nats && !nats->jetstream_answers())
+    return answer(http::status::service_unavailable,
+                  status_body("jetstream unavailable",
+                              "connected to NATS, but JetStream's quorum does not answer (this "
+                              "node's servers are cut off from the others?); publishes are refused"));
+  if (auto* storage = context_.actors.storage_numbers(); storage && !storage->writable)
+    return answer(http::status::service_unavailable,
+                  R"({"status":"storage unavailable","reason":"the history file cannot be written (disk full, I/O error, read-only, or locked by another process); publishes are refused"})");
+  answer(http::status::ok, R"({"status":"ready"})");
+}
+
+// GET /metrics: the Prometheus text, once the hubs have answered.
+void http_connection::answer_metrics(http_request request, const std::string& allow_origin) {
+  if (!metrics_reader_admitted(request)) {
+    http_response res = json_response(
+        request, http::status::unauthorized,
+        error_body("/metrics needs 'Authorization: Bearer <token>' with one of metrics.tokens"), allow_origin);
+    res.set(http::field::www_authenticate, "Bearer");
+    return send(std::move(res));
+  }
+  auto self = shared_from_this();
+  auto shared_request = std::make_shared<http_request>(std::move(request));
+  context_.actors.collect_stats(on_strand(strand_, [self, shared_request](std::vector<topic_stats> stats) {
+    auto& context = self->context_;
+    self->send(text_response(
+        *shared_request, "text/plain; version=0.0.4; charset=utf-8",
+        context.metrics.render(stats, context.connections, context.actors.storage_numbers(),
+                               &context.actors.source_numbers()) +
+            (context.actors.jetstream() ? jetstream_metrics(*context.actors.jetstream()) : std::string{})));
+  }));
+}
+
+// GET /cluster: this node and its streams (JetStream), or the embedded log.
+void http_connection::answer_cluster(http_request request, const std::string& allow_origin) {
+  if (!context_.actors.jetstream())
+    return send(json_response(request, http::status::ok, R"({"enabled":false,"engine":"embedded"})", allow_origin));
+  auto answer_json = json_answer_later(std::move(request), allow_origin);
+  context_.actors.describe_jetstream([answer_json](std::optional<jetstream_status> status) {
+    answer_json(status ? jetstream_status_json(*status) : R"({"error":"JetStream did not answer in time"})");
+  });
 }
 
 // GET /topics: the open topics and the protected ones the caller's token reads.

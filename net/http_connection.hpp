@@ -37,6 +37,9 @@ class http_connection : public tracked_connection,
   void answer_history(http_request request, const struct route& target);
   void open_publisher(http_request request, const struct route& target);
   void open_stream(http_request request, struct route target, std::int64_t expires_at_ms);
+  void answer_ready(const http_request& request, const std::string& allow_origin);
+  void answer_metrics(http_request request, const std::string& allow_origin);
+  void answer_cluster(http_request request, const std::string& allow_origin);
   void list_topics(http_request request, const std::string& allow_origin, const struct route& target);
   void serve_asset(const http_request& request, const std::string& name);
   void publish(http_request request, const struct route& target);

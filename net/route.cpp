@@ -37,6 +37,103 @@ std::string quoted(std::string_view text) {
   return "'" + shown + (text.size() > max_shown ? "...'" : "'");
 }
 
+
+// Paths that name one thing, whatever the query says.
+struct fixed_path {
+  std::string_view path;
+  route::kind what;
+};
+constexpr fixed_path fixed_paths[] = {
+    {"/", route::kind::index},           {"/index.html", route::kind::index},
+    {"/healthz", route::kind::health},   {"/readyz", route::kind::ready},
+    {"/metrics", route::kind::metrics},  {"/cluster", route::kind::cluster},
+    {"/api/auth", route::kind::auth_info},
+    // With a token, the protected topics it reads too.
+    {"/topics", route::kind::topic_list}, {"/topics/", route::kind::topic_list},
+};
+
+// GET /topics/<name>/history?from=&to=&points=
+route history_route(std::string_view name, const boost::urls::url_view& url, route r) {
+  r.what = route::kind::history;
+  r.topic = std::string(name);
+  std::string problem;
+  for_each_parameter(url, [&](std::string_view key, std::string_view value) {
+    if (!problem.empty()) return;
+    if (key != "from" && key != "to" && key != "points") return;
+    std::uint64_t number = 0;
+    if (key == "points") {
+      if (!parse_u64(value, number) || number == 0 || number > max_history_points)
+        problem = "invalid query parameter 'points': expected 1 to " + std::to_string(max_history_points) +
+                  ", got " + quoted(value);
+      r.points = static_cast<std::uint32_t>(number);
+      return;
+    }
+    // Unix milliseconds: up to the year 2286 fits 13 digits.
+    if (!parse_u64(value, number) || number == 0 || number >= 10'000'000'000'000ull) {
+      problem = "invalid query parameter '" + std::string(key) + "': expected Unix time in milliseconds, got " +
+                quoted(value);
+      return;
+    }
+    (key == "from" ? r.from_ms : r.to_ms) = static_cast<std::int64_t>(number);
+  });
+  if (problem.empty() && r.from_ms && r.to_ms && r.from_ms >= r.to_ms) problem = "'from' must be before 'to'";
+  return problem.empty() ? r : bad_request(problem);
+}
+
+// /topics/<name>/publish?ack=1&keyed=1 (a WebSocket publisher)
+route publisher_route(std::string_view name, const boost::urls::url_view& url, route r) {
+  r.what = route::kind::publisher;
+  r.topic = std::string(name);
+  for_each_parameter(url, [&](std::string_view key, std::string_view value) {
+    if (key == "ack") r.ack = value == "1" || value == "true";
+    if (key == "keyed") r.keyed = value == "1" || value == "true";
+  });
+  return r;
+}
+
+// /topics/<name> or /<name>?since=|last=&poll=&timeout=
+route topic_route(std::string_view name, const boost::urls::url_view& url, route r) {
+  r.what = route::kind::topic;
+  r.topic = std::string(name);
+  bool has_since = false, has_last = false;
+  std::string problem;
+  for_each_parameter(url, [&](std::string_view key, std::string_view value) {
+    if (!problem.empty()) return;
+    if (key == "poll") {
+      if (value != "1" && value != "0" && value != "true" && value != "false")
+        problem = "invalid query parameter 'poll': expected 1 or 0, got " + quoted(value);
+      r.poll = value == "1" || value == "true";
+      return;
+    }
+    if (key == "timeout") {
+      std::uint64_t seconds = 0;
+      if (!parse_u64(value, seconds) || seconds > 60)
+        problem = "invalid query parameter 'timeout': expected seconds from 0 to 60, got " + quoted(value);
+      r.poll_timeout_s = seconds;
+      return;
+    }
+    if (key != "since" && key != "last") return;
+    std::uint64_t number = 0;
+    if (!parse_u64(value, number)) {
+      problem = "invalid query parameter '" + std::string(key) + "': expected an unsigned 64-bit integer, got " +
+                quoted(value);
+      return;
+    }
+    (key == "since" ? has_since : has_last) = true;
+    r.replay = key == "since" ? replay_request::since(number) : replay_request::last(number);
+  });
+  if (!problem.empty()) return bad_request(problem);
+  if (has_since && has_last) return bad_request("use either 'since' or 'last', not both");
+  return r;
+}
+
+// Routes under /topics/<name>/<suffix>.
+struct topic_suffix {
+  std::string_view suffix;
+  route (*make)(std::string_view name, const boost::urls::url_view& url, route r);
+};
+constexpr topic_suffix topic_suffixes[] = {{"/history", history_route}, {"/publish", publisher_route}};
+
 }  // namespace
 
 bool parse_u64(std::string_view text, std::uint64_t& out) {
@@ -53,16 +150,14 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
 route parse_route(std::string_view target) {
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed)
-    return bad_request("invalid request target " + quoted(target) + ": " +
-                       parsed.error().message());
+    return bad_request("invalid request target " + quoted(target) + ": " + parsed.error().message());
   const auto& url = *parsed;
   // Segments are decoded one by one, so an encoded '/' would join two of
   // them ("/topics%2Fsecret" read as "/topics/secret") behind a proxy that
   // filters on the raw path. No name here contains '/': refuse it.
   for (auto raw : url.encoded_segments())
     if (raw.find("%2F") != std::string_view::npos || raw.find("%2f") != std::string_view::npos)
-      return bad_request("an encoded '/' (%2F) inside a path segment is not allowed: " +
-                         quoted(target));
+      return bad_request("an encoded '/' (%2F) inside a path segment is not allowed: " + quoted(target));
   const std::string decoded_path = url.path();
   std::string_view path = decoded_path;
 
@@ -72,134 +167,29 @@ route parse_route(std::string_view target) {
   for_each_parameter(url, [&](std::string_view key, std::string_view value) {
     if (key == "token") r.token = std::string(value);
   });
-  if (path == "/" || path == "/index.html") {
-    r.what = route::kind::index;
-    return r;
-  }
-  if (path == "/favicon.ico") {  // browsers ask for it on JSON pages too
+  for (const auto& fixed : fixed_paths)
+    if (path == fixed.path) {
+      r.what = fixed.what;
+      return r;
+    }
+  if (path == "/favicon.ico" || path.substr(0, 8) == "/assets/") {
     r.what = route::kind::asset;
-    r.asset = "favicon.svg";
+    // Browsers ask for the icon on JSON pages too.
+    r.asset = path == "/favicon.ico" ? "favicon.svg" : std::string(path.substr(8));
     return r;
   }
-  if (path.substr(0, 8) == "/assets/") {
-    r.what = route::kind::asset;
-    r.asset = std::string(path.substr(8));
-    return r;
-  }
-  if (path == "/healthz") {
-    r.what = route::kind::health;
-    return r;
-  }
-  if (path == "/readyz") {
-    r.what = route::kind::ready;
-    return r;
-  }
-  if (path == "/metrics") {
-    r.what = route::kind::metrics;
-    return r;
-  }
-  if (path == "/cluster") {
-    r.what = route::kind::cluster;
-    return r;
-  }
-  if (path == "/api/auth") {
-    r.what = route::kind::auth_info;
-    return r;
-  }
-  if (path == "/topics" || path == "/topics/") {
-    r.what = route::kind::topic_list;  // with a token, the protected topics it reads too
-    return r;
-  }
-  std::string_view name;
-  constexpr std::string_view history_suffix = "/history";
-  if (path.substr(0, 8) == "/topics/" && path.size() > 8 + history_suffix.size() &&
-      path.substr(path.size() - history_suffix.size()) == history_suffix) {
-    name = path.substr(8, path.size() - 8 - history_suffix.size());
-    if (!is_valid_topic_name(name)) return r;
-    r.what = route::kind::history;
-    r.topic = std::string(name);
-    std::string problem;
-    for_each_parameter(url, [&](std::string_view key, std::string_view value) {
-      if (!problem.empty()) return;
-      if (key != "from" && key != "to" && key != "points") return;
-      std::uint64_t number = 0;
-      if (key == "points") {
-        if (!parse_u64(value, number) || number == 0 || number > max_history_points)
-          problem = "invalid query parameter 'points': expected 1 to " +
-                    std::to_string(max_history_points) + ", got " + quoted(value);
-        r.points = static_cast<std::uint32_t>(number);
-        return;
-      }
-      // Unix milliseconds: up to the year 2286 fits 13 digits.
-      if (!parse_u64(value, number) || number == 0 || number >= 10'000'000'000'000ull) {
-        problem = "invalid query parameter '" + std::string(key) +
-                  "': expected Unix time in milliseconds, got " + quoted(value);
-        return;
-      }
-      (key == "from" ? r.from_ms : r.to_ms) = static_cast<std::int64_t>(number);
-    });
-    if (problem.empty() && r.from_ms && r.to_ms && r.from_ms >= r.to_ms)
-      problem = "'from' must be before 'to'";
-    if (!problem.empty()) return bad_request(problem);
-    return r;
-  }
-  constexpr std::string_view publish_suffix = "/publish";
-  if (path.substr(0, 8) == "/topics/" && path.size() > 8 + publish_suffix.size() &&
-      path.substr(path.size() - publish_suffix.size()) == publish_suffix) {
-    name = path.substr(8, path.size() - 8 - publish_suffix.size());
-    if (!is_valid_topic_name(name)) return r;
-    r.what = route::kind::publisher;
-    r.topic = std::string(name);
-    for_each_parameter(url, [&](std::string_view key, std::string_view value) {
-      if (key == "ack") r.ack = value == "1" || value == "true";
-      if (key == "keyed") r.keyed = value == "1" || value == "true";
-    });
-    return r;
-  }
-  if (path.substr(0, 8) == "/topics/")
-    name = path.substr(8);
-  else if (path.size() > 1 && path[0] == '/')
-    name = path.substr(1);
+  constexpr std::string_view topics = "/topics/";
+  bool under_topics = path.substr(0, topics.size()) == topics;
+  for (const auto& [suffix, make] : topic_suffixes)
+    if (under_topics && path.size() > topics.size() + suffix.size() &&
+        path.substr(path.size() - suffix.size()) == suffix) {
+      auto name = path.substr(topics.size(), path.size() - topics.size() - suffix.size());
+      return is_valid_topic_name(name) ? make(name, url, std::move(r)) : r;  // else not_found
+    }
+  std::string_view name = under_topics ? path.substr(topics.size())
+                                       : path.size() > 1 && path[0] == '/' ? path.substr(1) : std::string_view{};
   if (name.empty() || !is_valid_topic_name(name)) return r;  // not_found
-
-  r.what = route::kind::topic;
-  r.topic = std::string(name);
-  bool has_since = false, has_last = false;
-  std::string problem;
-  for_each_parameter(url, [&](std::string_view key, std::string_view value) {
-    if (!problem.empty()) return;
-    if (key == "poll") {
-      if (value != "1" && value != "0" && value != "true" && value != "false")
-        problem = "invalid query parameter 'poll': expected 1 or 0, got " + quoted(value);
-      r.poll = value == "1" || value == "true";
-      return;
-    }
-    if (key == "timeout") {
-      std::uint64_t seconds = 0;
-      if (!parse_u64(value, seconds) || seconds > 60)
-        problem = "invalid query parameter 'timeout': expected seconds from 0 to 60, got " +
-                  quoted(value);
-      r.poll_timeout_s = seconds;
-      return;
-    }
-    if (key != "since" && key != "last") return;
-    std::uint64_t number = 0;
-    if (!parse_u64(value, number)) {
-      problem = "invalid query parameter '" + std::string(key) +
-                "': expected an unsigned 64-bit integer, got " + quoted(value);
-      return;
-    }
-    if (key == "since") {
-      has_since = true;
-      r.replay = replay_request::since(number);
-    } else {
-      has_last = true;
-      r.replay = replay_request::last(number);
-    }
-  });
-  if (!problem.empty()) return bad_request(problem);
-  if (has_since && has_last) return bad_request("use either 'since' or 'last', not both");
-  return r;
+  return topic_route(name, url, std::move(r));
 }
 
 }  // namespace happy

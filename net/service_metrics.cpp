@@ -54,12 +54,23 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
                                     const connection_tracker& connections,
                                     const storage_status* storage,
                                     const source_counters* sources) const {
+  // One writer per subsystem, in the order the README's table lists them.
   std::ostringstream out;
+  write_connections(out, connections);
+  write_topics(out, topics);
+  write_deliveries(out);
+  write_refusals(out);
+  if (sources) write_sources(out, *sources);
+  if (storage) write_storage(out, *storage);
+  write_process(out);
+  return out.str();
+}
+
+void service_metrics::write_connections(std::ostringstream& out, const connection_tracker& connections) {
   header(out, "happy_connections", "gauge", "Open connections by transport.");
   for (std::size_t i = 0; i < transport_kind_count; ++i) {
     auto kind = static_cast<transport_kind>(i);
-    out << "happy_connections{transport=\"" << transport_name(kind) << "\"} "
-        << connections.open(kind) << '\n';
+    out << "happy_connections{transport=\"" << transport_name(kind) << "\"} " << connections.open(kind) << '\n';
   }
   header(out, "happy_connections_opened_total", "counter", "Connections opened by transport.");
   for (std::size_t i = 0; i < transport_kind_count; ++i) {
@@ -67,23 +78,25 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
     out << "happy_connections_opened_total{transport=\"" << transport_name(kind) << "\"} "
         << connections.opened_total(kind) << '\n';
   }
+}
+
+void service_metrics::write_topics(std::ostringstream& out, const std::vector<topic_stats>& topics) {
   header(out, "happy_topic_subscribers", "gauge", "Subscribed sessions by topic.");
-  for (const auto& t : topics)
-    out << "happy_topic_subscribers{topic=\"" << t.name << "\"} " << t.subscribers << '\n';
+  for (const auto& t : topics) out << "happy_topic_subscribers{topic=\"" << t.name << "\"} " << t.subscribers << '\n';
   header(out, "happy_topic_history", "gauge", "Envelopes held for replay by topic.");
-  for (const auto& t : topics)
-    out << "happy_topic_history{topic=\"" << t.name << "\"} " << t.history_size << '\n';
+  for (const auto& t : topics) out << "happy_topic_history{topic=\"" << t.name << "\"} " << t.history_size << '\n';
   header(out, "happy_readings_published_total", "counter",
          "Readings accepted by topic since start (the topic's seq).");
-  for (const auto& t : topics)
-    out << "happy_readings_published_total{topic=\"" << t.name << "\"} " << t.seq << '\n';
+  for (const auto& t : topics) out << "happy_readings_published_total{topic=\"" << t.name << "\"} " << t.seq << '\n';
+}
+
+void service_metrics::write_deliveries(std::ostringstream& out) const {
   std::map<std::string, std::shared_ptr<topic_counters>> counters;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     counters = topics_;
   }
-  header(out, "happy_readings_delivered_total", "counter",
-         "Envelopes written to clients by topic.");
+  header(out, "happy_readings_delivered_total", "counter", "Envelopes written to clients by topic.");
   for (const auto& [name, c] : counters)
     out << "happy_readings_delivered_total{topic=\"" << name << "\"} " << c->delivered << '\n';
   header(out, "happy_readings_dropped_total", "counter",
@@ -93,71 +106,71 @@ std::string service_metrics::render(const std::vector<topic_stats>& topics,
   header(out, "happy_slow_consumer_disconnects_total", "counter",
          "Clients disconnected because their unsent data passed the limit.");
   out << "happy_slow_consumer_disconnects_total " << slow_consumer_disconnects_ << '\n';
+}
+
+void service_metrics::write_refusals(std::ostringstream& out) const {
   header(out, "happy_publish_rejections_total", "counter", "Refused publishes by reason.");
   for (std::size_t i = 0; i < publish_rejection_count; ++i)
-    out << "happy_publish_rejections_total{reason=\"" << rejection_names[i] << "\"} "
-        << rejections_[i] << '\n';
+    out << "happy_publish_rejections_total{reason=\"" << rejection_names[i] << "\"} " << rejections_[i] << '\n';
   header(out, "happy_config_reloads_total", "counter", "Config reloads by result.");
   out << "happy_config_reloads_total{result=\"ok\"} " << reloads_ok_ << '\n';
   out << "happy_config_reloads_total{result=\"failed\"} " << reloads_failed_ << '\n';
   header(out, "happy_tls_handshake_failures_total", "counter",
          "TLS handshakes that failed (plain HTTP on the TLS port, untrusted certificate, scanners).");
   out << "happy_tls_handshake_failures_total " << tls_handshake_failures_ << '\n';
-  if (auto numbers = sources ? sources->snapshot() : std::map<std::string, source_numbers>{};
-      !numbers.empty()) {
-    header(out, "happy_source_readings_total", "counter",
-           "Readings a topic's source (system, command, http) produced.");
-    for (const auto& [name, n] : numbers)
-      out << "happy_source_readings_total{topic=\"" << name << "\"} " << n.readings << '\n';
-    header(out, "happy_source_failures_total", "counter",
-           "Source runs that gave no reading, by topic and reason.");
-    for (const auto& [name, n] : numbers)
-      for (std::size_t i = 1; i < source_failure_count; ++i)
-        out << "happy_source_failures_total{topic=\"" << name << "\",reason=\""
-            << failure_label(static_cast<source_failure>(i)) << "\"} " << n.failures[i] << '\n';
-    header(out, "happy_source_skipped_total", "counter",
-           "Ticks passed over because the source's previous run was still going.");
-    for (const auto& [name, n] : numbers)
-      out << "happy_source_skipped_total{topic=\"" << name << "\"} " << n.skipped << '\n';
+}
+
+void service_metrics::write_sources(std::ostringstream& out, const source_counters& sources) {
+  auto numbers = sources.snapshot();
+  if (numbers.empty()) return;
+  header(out, "happy_source_readings_total", "counter", "Readings a topic's source (system, command, http) produced.");
+  for (const auto& [name, n] : numbers)
+    out << "happy_source_readings_total{topic=\"" << name << "\"} " << n.readings << '\n';
+  header(out, "happy_source_failures_total", "counter", "Source runs that gave no reading, by topic and reason.");
+  for (const auto& [name, n] : numbers)
+    for (std::size_t i = 1; i < source_failure_count; ++i)
+      out << "happy_source_failures_total{topic=\"" << name << "\",reason=\""
+          << failure_label(static_cast<source_failure>(i)) << "\"} " << n.failures[i] << '\n';
+  header(out, "happy_source_skipped_total", "counter",
+         "Ticks passed over because the source's previous run was still going.");
+  for (const auto& [name, n] : numbers)
+    out << "happy_source_skipped_total{topic=\"" << name << "\"} " << n.skipped << '\n';
+}
+
+void service_metrics::write_storage(std::ostringstream& out, const storage_status& storage) {
+  const struct {
+    const char* name;
+    const char* help;
+    const std::atomic<std::uint64_t>& value;
+  } storage_totals[] = {
+      {"happy_storage_commits_total",
+       "Transactions committed to the history file (with synchronous=full, one fsync each).", storage.commits},
+      {"happy_storage_readings_written_total", "Readings written to the history file.", storage.readings_written},
+      {"happy_storage_write_errors_total",
+       "Statements on the history file that failed: writes (their publishes were answered 503), "
+       "retention deletes, removals of a topic's readings.",
+       storage.write_errors},
+      {"happy_storage_readings_deleted_total", "Readings deleted by retention.", storage.readings_deleted},
+      {"happy_storage_readings_dropped_total",
+       "Readings a failing disk made the store give up on (beyond its retry buffer).", storage.readings_dropped},
+  };
+  for (const auto& total : storage_totals) {
+    header(out, total.name, "counter", total.help);
+    out << total.name << ' ' << total.value << '\n';
   }
-  if (storage) {
-    const struct {
-      const char* name;
-      const char* help;
-      const std::atomic<std::uint64_t>& value;
-    } storage_totals[] = {
-        {"happy_storage_commits_total",
-         "Transactions committed to the history file (with synchronous=full, one fsync each).",
-         storage->commits},
-        {"happy_storage_readings_written_total", "Readings written to the history file.",
-         storage->readings_written},
-        {"happy_storage_write_errors_total",
-         "Transactions that failed (disk full, I/O error); their publishes were answered 503.",
-         storage->write_errors},
-        {"happy_storage_readings_deleted_total", "Readings deleted by retention.",
-         storage->readings_deleted},
-        {"happy_storage_readings_dropped_total",
-         "Readings a failing disk made the store give up on (beyond its retry buffer).",
-         storage->readings_dropped},
-    };
-    for (const auto& total : storage_totals) {
-      header(out, total.name, "counter", total.help);
-      out << total.name << ' ' << total.value << '\n';
-    }
-    header(out, "happy_storage_writable", "gauge",
-           "1 while the history file takes writes; 0 while publishes are refused.");
-    out << "happy_storage_writable " << (storage->writable ? 1 : 0) << '\n';
-    header(out, "happy_storage_pending_readings", "gauge",
-           "Readings kept in memory for a retry while the disk fails.");
-    out << "happy_storage_pending_readings " << storage->pending_readings << '\n';
-  }
+  header(out, "happy_storage_writable", "gauge", "1 while the history file takes writes; 0 while publishes are refused.");
+  out << "happy_storage_writable " << (storage.writable ? 1 : 0) << '\n';
+  header(out, "happy_storage_pending_readings", "gauge", "Readings kept in memory for a retry while the disk fails.");
+  out << "happy_storage_pending_readings " << storage.pending_readings << '\n';
+}
+
+void service_metrics::write_process(std::ostringstream& out) {
   header(out, "happy_build_info", "gauge", "Build information; always 1.");
   out << "happy_build_info{version=\"" << HAPPY_VERSION << "\"} 1\n";
   header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
   out << "process_resident_memory_bytes " << resident_bytes() << '\n';
   header(out, "process_open_fds", "gauge", "Number of open file descriptors.");
   out << "process_open_fds " << open_fds() << '\n';
-  return out.str();
 }
 
 }  // namespace happy

@@ -10,13 +10,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include "actors/storage_status.hpp"
-#include "actors/messages.hpp"
+#include "storage/storage_status.hpp"
 #include "net/connection_tracker.hpp"
 #include "sources/source_counters.hpp"
+#include "wire/vocabulary.hpp"
 
 namespace happy {
 
@@ -58,6 +59,14 @@ class service_metrics {
                      const source_counters* sources = nullptr) const;
 
  private:
+  static void write_connections(std::ostringstream& out, const connection_tracker& connections);
+  static void write_topics(std::ostringstream& out, const std::vector<topic_stats>& topics);
+  void write_deliveries(std::ostringstream& out) const;
+  void write_refusals(std::ostringstream& out) const;
+  static void write_sources(std::ostringstream& out, const source_counters& sources);
+  static void write_storage(std::ostringstream& out, const storage_status& storage);
+  static void write_process(std::ostringstream& out);
+
   mutable std::mutex mutex_;  // guards the map only
   std::map<std::string, std::shared_ptr<topic_counters>> topics_;
   std::array<std::atomic<std::uint64_t>, publish_rejection_count> rejections_{};

@@ -76,6 +76,45 @@ void client_frame_reader::violation(std::vector<client_event>& out, std::uint16_
   out.push_back({client_event::kind::violation, code, std::move(reason)});
 }
 
+void client_frame_reader::take_frame(std::uint8_t op, bool fin, std::string payload,
+                                     std::vector<client_event>& out) {
+  switch (static_cast<opcode>(op)) {
+    case opcode::ping:
+      out.push_back({client_event::kind::ping, 0, std::move(payload)});
+      return;
+    case opcode::pong:
+      out.push_back({client_event::kind::pong, 0, {}});
+      return;
+    case opcode::close:
+      return take_close(payload, out);
+    default:  // text, binary, continuation
+      if (op != 0) message_opcode_ = static_cast<opcode>(op);
+      message_.append(payload);
+      in_message_ = !fin;
+      if (!fin) return;
+      if (message_opcode_ == opcode::text && !is_valid_utf8(message_))
+        return violation(out, close_code::invalid_payload, "text message is not valid UTF-8");
+      out.push_back({client_event::kind::message, 0, std::move(message_)});
+      message_.clear();
+  }
+}
+
+void client_frame_reader::take_close(const std::string& payload, std::vector<client_event>& out) {
+  if (payload.empty()) {
+    finished_ = true;
+    out.push_back({client_event::kind::close, close_code::no_status, {}});
+    return;
+  }
+  if (payload.size() == 1) return violation(out, close_code::protocol_error, "close frame with a 1-byte payload");
+  auto code = static_cast<std::uint16_t>(read_big_endian(reinterpret_cast<const unsigned char*>(payload.data()), 2));
+  if (!is_valid_close_code(code))
+    return violation(out, close_code::protocol_error, "invalid close code " + std::to_string(code));
+  if (!is_valid_utf8(std::string_view(payload).substr(2)))
+    return violation(out, close_code::invalid_payload, "close reason is not valid UTF-8");
+  finished_ = true;
+  out.push_back({client_event::kind::close, code, payload.substr(2)});
+}
+
 std::size_t client_frame_reader::read(std::string_view data, std::vector<client_event>& out) {
   auto bytes = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t used = 0;
@@ -145,7 +184,6 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
     }
     header_bytes += 4;  // the masking key
     if (available - header_bytes < length || available < header_bytes) break;
-
     const unsigned char* mask = head + header_bytes - 4;
     const unsigned char* masked_payload = head + header_bytes;
     std::string payload(static_cast<std::size_t>(length), '\0');
@@ -153,51 +191,7 @@ std::size_t client_frame_reader::read(std::string_view data, std::vector<client_
       payload[i] = static_cast<char>(masked_payload[i] ^ mask[i % 4]);
     used += header_bytes + static_cast<std::size_t>(length);
 
-    switch (static_cast<opcode>(op)) {
-      case opcode::ping:
-        out.push_back({client_event::kind::ping, 0, std::move(payload)});
-        break;
-      case opcode::pong:
-        out.push_back({client_event::kind::pong, 0, {}});
-        break;
-      case opcode::close: {
-        if (payload.empty()) {
-          finished_ = true;
-          out.push_back({client_event::kind::close, close_code::no_status, {}});
-          break;
-        }
-        if (payload.size() == 1) {
-          violation(out, close_code::protocol_error, "close frame with a 1-byte payload");
-          break;
-        }
-        auto code = static_cast<std::uint16_t>(read_big_endian(
-            reinterpret_cast<const unsigned char*>(payload.data()), 2));
-        if (!is_valid_close_code(code)) {
-          violation(out, close_code::protocol_error, "invalid close code " + std::to_string(code));
-          break;
-        }
-        if (!is_valid_utf8(std::string_view(payload).substr(2))) {
-          violation(out, close_code::invalid_payload, "close reason is not valid UTF-8");
-          break;
-        }
-        finished_ = true;
-        out.push_back({client_event::kind::close, code, payload.substr(2)});
-        break;
-      }
-      default:  // text, binary, continuation
-        if (op != 0) message_opcode_ = static_cast<opcode>(op);
-        message_.append(payload);
-        in_message_ = !fin;
-        if (fin) {
-          if (message_opcode_ == opcode::text && !is_valid_utf8(message_)) {
-            violation(out, close_code::invalid_payload, "text message is not valid UTF-8");
-            break;
-          }
-          out.push_back({client_event::kind::message, 0, std::move(message_)});
-          message_.clear();
-        }
-        break;
-    }
+    take_frame(op, fin, std::move(payload), out);
   }
   return used;
 }

@@ -70,6 +70,9 @@ class client_frame_reader {
 
  private:
   void violation(std::vector<client_event>& out, std::uint16_t code, std::string reason);
+  // A whole, unmasked frame: its event, or the violation it is.
+  void take_frame(std::uint8_t op, bool fin, std::string payload, std::vector<client_event>& out);
+  void take_close(const std::string& payload, std::vector<client_event>& out);
 
   std::size_t max_message_bytes_;
   bool finished_ = false;

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 
@@ -36,14 +37,12 @@ std::optional<envelope_parts> split_envelope(std::string_view topic, std::string
   if (at == std::string_view::npos || at < prefix.size()) return std::nullopt;
   auto ts_key = envelope.find(",\"ts\":", at + middle.size());
   if (ts_key == std::string_view::npos) return std::nullopt;
+  // Digits only up to the closing brace; from_chars refuses a value past int64.
+  auto digits = envelope.substr(ts_key + 6, envelope.size() - 1 - (ts_key + 6));
   std::int64_t ts = 0;
-  std::size_t digits = 0;
-  for (std::size_t i = ts_key + 6; i + 1 < envelope.size(); ++i, ++digits) {
-    char c = envelope[i];
-    if (c < '0' || c > '9' || digits > 18) return std::nullopt;
-    ts = ts * 10 + (c - '0');
-  }
-  if (digits == 0) return std::nullopt;
+  auto [end, problem] = std::from_chars(digits.data(), digits.data() + digits.size(), ts);
+  if (digits.empty() || digits.front() == '-' || problem != std::errc() || end != digits.data() + digits.size())
+    return std::nullopt;
   return envelope_parts{envelope.substr(prefix.size(), at - prefix.size()), ts};
 }
 

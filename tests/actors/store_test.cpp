@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../storage/temp_dir.hpp"
+#include "temp_dir.hpp"
 #include "actor_test_support.hpp"
 #include "wire/envelope.hpp"
 #include "actors/happy_error.hpp"

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "config/config_loader.hpp"
+#include "temp_dir.hpp"
 
 using namespace happy;
 
@@ -210,8 +211,9 @@ TEST_CASE("auth mistakes are located") {
 }
 
 TEST_CASE("the verifier's key is read from the environment or the key file, and checked") {
-  auto write = [](const std::string& text, const std::string& suffix = ".json") {
-    std::string path = "/tmp/happy-config-test-" + std::to_string(::getpid()) + suffix;
+  testing::temp_dir dir;
+  auto write = [&dir](const std::string& text, const std::string& suffix = ".json") {
+    std::string path = dir.file("config" + suffix);
     std::FILE* f = std::fopen(path.c_str(), "w");
     std::fputs(text.c_str(), f);
     std::fclose(f);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "net/web_assets.hpp"
+#include "temp_dir.hpp"
 
 using namespace happy;
 
@@ -42,7 +43,8 @@ TEST_CASE("only plain file names map to files below web/") {
 
 TEST_CASE("a web root directory serves the current file contents from disk") {
   namespace fs = std::filesystem;
-  auto root = fs::temp_directory_path() / ("happy-web-" + std::to_string(::getpid()));
+  happy::testing::temp_dir dir;
+  auto root = dir.path;
   fs::create_directories(root / "src");
   std::ofstream(root / "src" / "app.js") << "one";
   auto assets = web_assets::from_directory(root.string());
@@ -55,5 +57,4 @@ TEST_CASE("a web root directory serves the current file contents from disk") {
   CHECK(*second->body == "two");
   CHECK(first->etag != second->etag);
   CHECK_FALSE(assets.find("index.html"));
-  fs::remove_all(root);
 }

@@ -76,6 +76,12 @@ TEST_CASE("an envelope splits back into its value and timestamp") {
   CHECK(parts->ts_ms == 1700000000123);
   CHECK_FALSE(split_envelope("other", env));
   CHECK_FALSE(split_envelope("orders", R"({"orders":1})"));
+  // A ts beyond int64 (or not digits) is not an envelope make_envelope wrote.
+  CHECK_FALSE(split_envelope("orders", R"({"orders":1,"topic":"orders","seq":1,"ts":9999999999999999999})"));
+  CHECK_FALSE(split_envelope("orders", R"({"orders":1,"topic":"orders","seq":1,"ts":-5})"));
+  CHECK_FALSE(split_envelope("orders", R"({"orders":1,"topic":"orders","seq":1,"ts":})"));
+  CHECK(split_envelope("orders", R"({"orders":1,"topic":"orders","seq":1,"ts":9223372036854775807})")->ts_ms ==
+        9223372036854775807);
 }
 
 TEST_CASE("readings written to the history file come back after reopening, newest kept") {

@@ -73,7 +73,7 @@ std::string summary(const happy::config& cfg, std::uint16_t port) {
     for (const auto& url : cfg.nats->servers) nodes += " " + url;
   }
   return "happy-dashboard listening on " + cfg.server.host + ":" + std::to_string(port) +
-         (cfg.server.tls_enabled() ? " (TLS: https, wss)" : "") + " config=" + cfg.source + " topics: " + (topics.empty() ? "none" : topics) + nodes;
+         (cfg.server.tls_enabled() ? " (TLS: https, wss)" : "") + " config=" + cfg.file_name + " topics: " + (topics.empty() ? "none" : topics) + nodes;
 }
 
 // SIGHUP or --watch-config: re-read the file; topics change live, the rest
@@ -97,7 +97,7 @@ bool reload(happy::service& actors, happy::server& http, happy::config& running,
   http.apply_topic_access(next);
   actors.reload(next);
   running = std::move(next);
-  log_info("reload: applied " + running.source);
+  log_info("reload: applied " + running.file_name);
   return true;
 }
 

@@ -3,7 +3,8 @@
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/parsers.hpp>
 #include <boost/program_options/variables_map.hpp>
-#include <charconv>
+
+#include "wire/number_text.hpp"
 
 namespace happy {
 
@@ -32,12 +33,9 @@ const char* const usage_text =
     "file, overrides storage.path).\n";
 
 std::optional<std::uint16_t> parse_port(const std::string& text) {
-  if (text.size() > 5) return std::nullopt;  // as many digits as 65535 has, no more
-  std::uint16_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [stop, problem] = std::from_chars(text.data(), end, value);
-  if (problem != std::errc{} || stop != end || text.empty()) return std::nullopt;
-  return value;
+  auto value = text.size() <= 5 ? parse_unsigned(text) : std::nullopt;  // as many digits as 65535 has
+  if (!value || *value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(*value);
 }
 
 command_line parse_command_line(const std::vector<std::string>& args) {

@@ -154,7 +154,7 @@ struct auth_config {
 };
 
 struct config {
-  std::string source = "<embedded default>";  // file the values came from, for messages
+  std::string file_name = "<embedded default>";  // the file the values came from, for messages
   server_config server;
   std::vector<std::string> cors_allowed_origins{"*"};
   std::vector<std::string> publish_tokens;

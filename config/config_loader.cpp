@@ -238,7 +238,7 @@ auth_config read_auth(const Value& a) {
 
 config read_config(const Value& doc, const std::string& source) {
   config out;
-  out.source = source;
+  out.file_name = source;
   if (doc.HasMember("server")) {
     const auto& s = doc["server"];
     if (s.HasMember("host")) out.server.host = s["host"].GetString();

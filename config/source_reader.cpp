@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/schema_violation.hpp"
+#include "wire/number_text.hpp"
 
 namespace happy {
 
@@ -82,10 +83,8 @@ http_source read_http(const Value& s, const std::string& at) {
     throw rule_violation{at + "/http", "expected an http:// or https:// URL with a host, got '" +
                                            out.url + "'"};
   if (url->has_port()) {
-    std::string port(url->port());
-    bool digits = !port.empty() && port.size() <= 5 &&
-                  port.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits || std::stoul(port) < 1 || std::stoul(port) > 65535)
+    auto port = url->port().size() <= 5 ? parse_unsigned(url->port()) : std::nullopt;
+    if (!port || *port < 1 || *port > 65535)
       throw rule_violation{at + "/http", "expected a port from 1 to 65535 after the host, got '" +
                                              out.url + "'"};
   }

@@ -12,6 +12,7 @@
 #include "net/auth_info_json.hpp"
 #include "net/history_json.hpp"
 #include "net/refusal_status.hpp"
+#include "wire/number_text.hpp"
 #include "net/jetstream_metrics.hpp"
 #include "net/jetstream_status_json.hpp"
 #include "net/on_strand.hpp"
@@ -450,10 +451,9 @@ void http_connection::open_stream(http_request request, route target, std::int64
     kind = stream_connection::format::ndjson_as_text;
   // EventSource reconnects with Last-Event-ID: resume after it unless the URL says otherwise.
   auto last_event_id = request.find("Last-Event-ID");
-  std::uint64_t last_seen = 0;
   if (kind == stream_connection::format::sse && target.replay.kind == replay_request::mode::none &&
-      last_event_id != request.end() && parse_u64(last_event_id->value(), last_seen))
-    target.replay = replay_request::since(last_seen);
+      last_event_id != request.end())
+    if (auto last_seen = parse_unsigned(last_event_id->value())) target.replay = replay_request::since(*last_seen);
   std::string reader_token(presented_token(request, target));
   upgraded_ = true;
   context_.connections.remove(this);

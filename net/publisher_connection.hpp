@@ -5,7 +5,8 @@
 // answered with {"seq":n}. With ?keyed=1 each frame is
 // {"idempotency_key":…,"value":…} (wire/keyed_publish.hpp). Bad input closes
 // the connection with a reason: 1007 invalid JSON or frame, 1009 too big,
-// 1003 binary frame, 1008 topic limit.
+// 1003 binary frame, 1008 topic limit. It reads through Beast's
+// websocket::stream, unlike subscribers (why: net/websocket_connection.hpp).
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>

@@ -4,9 +4,10 @@
 #include <boost/url/param.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-#include <charconv>
 
 #include "config/topic_name.hpp"
+#include "wire/number_text.hpp"
+#include "wire/text_excerpt.hpp"
 
 namespace happy {
 
@@ -27,15 +28,8 @@ void for_each_parameter(const boost::urls::url_view& target, Visit&& visit) {
     visit(std::string_view(param.key), std::string_view(param.value));
 }
 
-std::string quoted(std::string_view text) {
-  constexpr std::size_t max_shown = 40;
-  std::string shown(text.substr(0, max_shown));
-  for (auto& c : shown)
-    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\' ||
-        static_cast<unsigned char>(c) >= 0x7f)
-      c = '?';
-  return "'" + shown + (text.size() > max_shown ? "...'" : "'");
-}
+// A query value or target in an error message.
+std::string quoted(std::string_view text) { return "'" + excerpt(text, 40) + "'"; }
 
 
 // Paths that name one thing, whatever the query says.
@@ -60,16 +54,16 @@ route history_route(std::string_view name, const boost::urls::url_view& url, rou
   for_each_parameter(url, [&](std::string_view key, std::string_view value) {
     if (!problem.empty()) return;
     if (key != "from" && key != "to" && key != "points") return;
-    std::uint64_t number = 0;
+    std::uint64_t number = parse_unsigned(value).value_or(0);
     if (key == "points") {
-      if (!parse_u64(value, number) || number == 0 || number > max_history_points)
+      if (number == 0 || number > max_history_points)
         problem = "invalid query parameter 'points': expected 1 to " + std::to_string(max_history_points) +
                   ", got " + quoted(value);
       r.points = static_cast<std::uint32_t>(number);
       return;
     }
     // Unix milliseconds: up to the year 2286 fits 13 digits.
-    if (!parse_u64(value, number) || number == 0 || number >= 10'000'000'000'000ull) {
+    if (number == 0 || number >= 10'000'000'000'000ull) {
       problem = "invalid query parameter '" + std::string(key) + "': expected Unix time in milliseconds, got " +
                 quoted(value);
       return;
@@ -106,21 +100,21 @@ route topic_route(std::string_view name, const boost::urls::url_view& url, route
       return;
     }
     if (key == "timeout") {
-      std::uint64_t seconds = 0;
-      if (!parse_u64(value, seconds) || seconds > 60)
+      auto seconds = parse_unsigned(value);
+      if (!seconds || *seconds > 60)
         problem = "invalid query parameter 'timeout': expected seconds from 0 to 60, got " + quoted(value);
-      r.poll_timeout_s = seconds;
+      r.poll_timeout_s = seconds.value_or(0);
       return;
     }
     if (key != "since" && key != "last") return;
-    std::uint64_t number = 0;
-    if (!parse_u64(value, number)) {
+    auto number = parse_unsigned(value);
+    if (!number) {
       problem = "invalid query parameter '" + std::string(key) + "': expected an unsigned 64-bit integer, got " +
                 quoted(value);
       return;
     }
     (key == "since" ? has_since : has_last) = true;
-    r.replay = key == "since" ? replay_request::since(number) : replay_request::last(number);
+    r.replay = key == "since" ? replay_request::since(*number) : replay_request::last(*number);
   });
   if (!problem.empty()) return bad_request(problem);
   if (has_since && has_last) return bad_request("use either 'since' or 'last', not both");
@@ -136,16 +130,6 @@ constexpr topic_suffix topic_suffixes[] = {{"/history", history_route}, {"/publi
 
 }  // namespace
 
-bool parse_u64(std::string_view text, std::uint64_t& out) {
-  // At most 20 digits (2^64 - 1 has 20): no unbounded runs of leading zeros.
-  if (text.size() > 20) return false;
-  std::uint64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [stop, problem] = std::from_chars(text.data(), end, value);
-  if (problem != std::errc{} || stop != end || text.empty()) return false;
-  out = value;
-  return true;
-}
 
 route parse_route(std::string_view target) {
   auto parsed = boost::urls::parse_origin_form(target);

@@ -51,7 +51,4 @@ route parse_route(std::string_view target);
 
 inline constexpr std::uint32_t max_history_points = 2000;
 
-// Parses a decimal unsigned 64-bit integer; false on anything else (sign, overflow, empty).
-bool parse_u64(std::string_view text, std::uint64_t& out);
-
 }  // namespace happy

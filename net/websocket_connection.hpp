@@ -8,6 +8,11 @@
 // next to the hub's shared envelope text, nothing copied), and an idle
 // connection holds no read or write buffer of its own.
 //
+// Publishers (net/publisher_connection) keep Beast's websocket::stream: one
+// client, frames in and small acks out, where the fan-out writer's gains do
+// not apply and Beast's handshake, fragmentation and control-frame handling
+// are worth more. This is the one place that says why there are two paths.
+//
 // Threads: deliver() and the other transport calls come from the session
 // actor; each batch the session got from its hub travels through the
 // server's delivery queue to the I/O thread (the connection's strand), where

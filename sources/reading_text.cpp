@@ -8,7 +8,9 @@
 
 #include <cctype>
 
+#include "wire/json_depth.hpp"
 #include "wire/reading_check.hpp"
+#include "wire/text_excerpt.hpp"
 
 namespace happy {
 
@@ -24,32 +26,9 @@ std::string lower_case(std::string text) {
   return text;
 }
 
-// True when `value` nests deeper than `limit`; looks no deeper than that.
-bool deeper_than(const rapidjson::Value& value, std::size_t limit) {
-  if (!value.IsArray() && !value.IsObject()) return false;
-  if (limit == 0) return true;
-  if (value.IsArray()) {
-    for (const auto& item : value.GetArray())
-      if (deeper_than(item, limit - 1)) return true;
-  } else {
-    for (const auto& member : value.GetObject())
-      if (deeper_than(member.value, limit - 1)) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
-std::string excerpt(std::string_view text, std::size_t max_chars) {
-  std::string out;
-  for (char c : text.substr(0, max_chars)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    out += u == '\n' ? ' ' : (u < 0x20 || u >= 0x7f) ? '?' : c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  if (text.size() > max_chars) out += "...";
-  return out;
-}
 
 source_outcome reading_from_text(std::string_view text, std::size_t max_reading_bytes) {
   // The gate every published value passes: one JSON value, at most 64 levels
@@ -86,7 +65,7 @@ source_outcome reading_at_pointer(std::string_view text, const std::string& poin
     return source_outcome::failed(source_failure::bad_output,
                                   "the body has no value at JSON Pointer '" + pointer + "'");
   // Writing the value out recurses once per level.
-  if (deeper_than(*value, max_reading_nesting))
+  if (nests_deeper_than(*value, max_reading_nesting))
     return source_outcome::failed(source_failure::bad_output,
                                   "the value at '" + pointer + "' is nested deeper than " +
                                       std::to_string(max_reading_nesting) + " levels");

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "sources/source_outcome.hpp"
+#include "wire/text_excerpt.hpp"  // excerpt(), for the callers' messages
 
 namespace happy {
 
@@ -16,8 +17,5 @@ source_outcome reading_from_text(std::string_view text, std::size_t max_reading_
 // The value at `pointer` (RFC 6901) in the JSON document `text`.
 source_outcome reading_at_pointer(std::string_view text, const std::string& pointer,
                                   std::size_t max_reading_bytes);
-
-// A short, printable excerpt of `text` for a log line.
-std::string excerpt(std::string_view text, std::size_t max_chars = 80);
 
 }  // namespace happy

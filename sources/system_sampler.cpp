@@ -3,12 +3,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "wire/number_text.hpp"
+#include "wire/text_excerpt.hpp"
 
 namespace happy {
 
@@ -49,19 +51,13 @@ std::vector<std::string> words_of(std::string_view line) {
 
 // A whole word of /proc text as a number.
 std::uint64_t number_of(const std::string& word) {
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), n);
-  if (ec != std::errc() || end != word.data() + word.size())
-    throw garbled_proc_text("'" + word.substr(0, 40) + "' where a number belongs");
-  return n;
+  if (auto n = parse_unsigned(word)) return *n;
+  throw garbled_proc_text("'" + excerpt(word, 40) + "' where a number belongs");
 }
 
 double decimal_of(const std::string& word) {
-  double n = 0;
-  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), n);
-  if (ec != std::errc() || end != word.data() + word.size())
-    throw garbled_proc_text("'" + word.substr(0, 40) + "' where a number belongs");
-  return n;
+  if (auto n = parse_decimal(word)) return *n;
+  throw garbled_proc_text("'" + excerpt(word, 40) + "' where a number belongs");
 }
 
 double rounded(double value, double step) { return std::round(value / step) * step; }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "wire/number_text.hpp"
+
 namespace happy {
 
 namespace {
@@ -161,10 +163,10 @@ void stream_follower::on_message(natsConnection*, natsSubscription*, natsMsg* ms
     reading.accepted_ms = meta->Timestamp / 1'000'000;
     const char* accepted = nullptr;
     if (natsMsgHeader_Get(msg, accepted_at_header, &accepted) == NATS_OK && accepted) {
-      std::int64_t ms = 0;
-      std::string_view text = accepted;
-      if (std::from_chars(text.data(), text.data() + text.size(), ms).ec == std::errc{} && ms > 0)
-        reading.accepted_ms = ms;
+      // Ours, digits only; anything else (another writer) keeps the stream's own time.
+      auto ms = parse_unsigned(accepted);
+      if (ms && *ms > 0 && *ms <= static_cast<std::uint64_t>(INT64_MAX))
+        reading.accepted_ms = static_cast<std::int64_t>(*ms);
     }
     reading.value_json.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
     jsMsgMetaData_Destroy(meta);

@@ -3,9 +3,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <charconv>
 #include <chrono>
+#include <climits>
 #include <cmath>
+
+#include "wire/number_text.hpp"
 
 namespace happy {
 
@@ -37,13 +39,10 @@ std::optional<envelope_parts> split_envelope(std::string_view topic, std::string
   if (at == std::string_view::npos || at < prefix.size()) return std::nullopt;
   auto ts_key = envelope.find(",\"ts\":", at + middle.size());
   if (ts_key == std::string_view::npos) return std::nullopt;
-  // Digits only up to the closing brace; from_chars refuses a value past int64.
-  auto digits = envelope.substr(ts_key + 6, envelope.size() - 1 - (ts_key + 6));
-  std::int64_t ts = 0;
-  auto [end, problem] = std::from_chars(digits.data(), digits.data() + digits.size(), ts);
-  if (digits.empty() || digits.front() == '-' || problem != std::errc() || end != digits.data() + digits.size())
-    return std::nullopt;
-  return envelope_parts{envelope.substr(prefix.size(), at - prefix.size()), ts};
+  // Digits only up to the closing brace, and within int64.
+  auto ts = parse_unsigned(envelope.substr(ts_key + 6, envelope.size() - 1 - (ts_key + 6)));
+  if (!ts || *ts > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+  return envelope_parts{envelope.substr(prefix.size(), at - prefix.size()), static_cast<std::int64_t>(*ts)};
 }
 
 std::string number_json(double value) {

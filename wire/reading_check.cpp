@@ -7,30 +7,13 @@
 
 #include <algorithm>
 
+#include "wire/json_depth.hpp"
 #include "wire/utf8.hpp"
 
 namespace happy {
 
 namespace {
 
-// Deepest nesting of arrays/objects, ignoring brackets inside strings. Checked
-// before parsing because writing the value back out recurses per level.
-std::size_t nesting_depth(std::string_view text) {
-  std::size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') deepest = std::max(deepest, ++depth);
-    else if ((c == ']' || c == '}') && depth > 0) --depth;
-  }
-  return deepest;
-}
 
 }  // namespace
 

@@ -25,7 +25,7 @@ void require(bool ok, const char* what, const std::string& detail = {}) {
 // What the schema and the loader's extra rules promise about an accepted config.
 void check_config(const happy::config& c) {
   using happy::distribution_kind;
-  require(c.source == source, "the config remembers its source", c.source);
+  require(c.file_name == source, "the config remembers its file", c.file_name);
   require(!c.server.host.empty(), "server.host is not empty");
   require(c.server.io_threads >= 1 && c.server.io_threads <= 256, "io_threads in 1..256");
   require(c.server.actor_threads >= 1 && c.server.actor_threads <= 256, "actor_threads in 1..256");

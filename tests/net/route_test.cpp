@@ -113,18 +113,6 @@ TEST_CASE("the WebSocket publisher endpoint") {
   CHECK(parse_route("/orders/publish").what == route::kind::not_found);
 }
 
-TEST_CASE("numbers in queries are plain decimal digits, at most 20 of them") {
-  std::uint64_t n = 7;
-  CHECK(parse_u64("18446744073709551615", n));
-  CHECK(n == 18446744073709551615ull);
-  CHECK_FALSE(parse_u64("18446744073709551616", n));  // 2^64
-  CHECK_FALSE(parse_u64("000000000000000000042", n));  // 21 digits, though the value is small
-  CHECK_FALSE(parse_u64("+42", n));
-  CHECK_FALSE(parse_u64("-1", n));
-  CHECK_FALSE(parse_u64(" 42", n));
-  CHECK_FALSE(parse_u64("", n));
-  CHECK(n == 18446744073709551615ull);  // untouched by the failures
-}
 
 TEST_CASE("history: window and points, each checked") {
   auto r = parse_route("/topics/sales/history?from=1700000000000&to=1700003600000&points=100");

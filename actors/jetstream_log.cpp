@@ -38,7 +38,7 @@ void jetstream_log::start(hub_state& hub) {
             ready_ = true;
             follow(hub, first_to_follow(hub, report));
             catch_up_to_ = report.last_seq;
-            if (hub.seq >= catch_up_to_) now_caught_up(hub);
+            admit_if_caught_up(hub);
             hub.release_held();
           },
           [&hub](const caf::error& error) {
@@ -157,12 +157,13 @@ void jetstream_log::on_reading(hub_state& hub, stream_reading reading) {
   if (reading.seq <= hub.seq) return;
   ++link_.link->readings_followed;
   hub.accept_reading(reading.value_json, reading.accepted_ms, reading.seq);
-  if (!caught_up_ && hub.seq >= catch_up_to_) now_caught_up(hub);
+  admit_if_caught_up(hub);
 }
 
-void jetstream_log::now_caught_up(hub_state& hub) {
-  caught_up_ = true;
-  hub.admit_waiting();
+bool jetstream_log::caught_up(const hub_state& hub) const { return ready_ && hub.seq >= catch_up_to_; }
+
+void jetstream_log::admit_if_caught_up(hub_state& hub) {
+  if (!hub.waiting.empty() && caught_up(hub)) hub.admit_waiting();
 }
 
 void jetstream_log::resize(hub_state& hub, std::uint64_t history_capacity) {

@@ -61,7 +61,7 @@ class jetstream_log final : public topic_log {
   // client resuming beyond the hub's seq waits (it saw those seqs on another
   // node): it is not taken for one from before a restart just because this
   // node has only got to seq 0.
-  bool caught_up(const hub_state&) const override { return caught_up_; }
+  bool caught_up(const hub_state& hub) const override;
   void append(hub_state& hub, log_entry entry) override;
   bool shared() const override { return true; }
   // A reload changed the topic's history: the stream keeps as many readings.
@@ -87,13 +87,13 @@ class jetstream_log final : public topic_log {
   const nats_admin_actor& follow_admin() const { return link_.follow_admin ? link_.follow_admin : link_.admin; }
   // Where following starts once the stream reports `report`.
   std::uint64_t first_to_follow(hub_state& hub, const stream_report& report);
-  void now_caught_up(hub_state& hub);
+  // Lets the waiting sessions in once the hub holds what the stream held at set-up.
+  void admit_if_caught_up(hub_state& hub);
 
   jetstream_link link_;
   std::string subject_;
   std::string id_prefix_;  // node and start time: ids unique across nodes and restarts
   bool ready_ = false;
-  bool caught_up_ = false;
   std::uint64_t catch_up_to_ = 0;  // the stream's last seq at set-up
   std::shared_ptr<stream_follower> follower_;
   std::uint64_t next_id_ = 0;

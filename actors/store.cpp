@@ -24,26 +24,36 @@ std::size_t reading_count(const std::vector<topic_frames>& batches) {
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
-// A statement on the file failed. A failed write refuses publishes until a
-// retry works; a failed delete (`doing` retention or forgetting a topic)
-// is only counted and logged, and tried again later.
-void report_failure(store_state& s, const write_failure& failure, const std::string& doing = "write") {
-  ++s.status->write_errors;
-  bool writing = doing == "write";
-  if (writing) s.status->writable = false;
-  auto& last_log_ms = writing ? s.last_failure_log_ms : s.last_delete_failure_log_ms;
-  auto& since_log = writing ? s.failures_since_log : s.delete_failures_since_log;
-  ++since_log;
+// Whether a failure line is due (one a minute: a full disk must not fill the log too).
+bool failure_log_due(std::int64_t& last_log_ms) {
   auto now = unix_millis_now();
-  // One line a minute: a full disk must not fill the log too.
-  if (now - last_log_ms < failure_log_every_ms) return;
+  if (now - last_log_ms < failure_log_every_ms) return false;
   last_log_ms = now;
+  return true;
+}
+
+// A write failed: publishes are refused until a retry works.
+void report_failure(store_state& s, const write_failure& failure) {
+  ++s.status->write_errors;
+  ++s.failures_since_log;
+  s.status->writable = false;
+  if (!failure_log_due(s.last_failure_log_ms)) return;
+  log_error("storage: cannot write " + s.settings.path + ": " + failure.message + " (" +
+            std::to_string(s.failures_since_log) + " failed in the last minute; " +
+            std::to_string(s.retained_readings) +
+            " readings kept for a retry; publishes are answered 503 until it works again)");
+  s.failures_since_log = 0;
+}
+
+// A delete failed (`doing`: retention, or forgetting a topic): counted and
+// logged, tried again later; publishes go on.
+void report_delete_failure(store_state& s, const write_failure& failure, const std::string& doing) {
+  ++s.status->write_errors;
+  ++s.delete_failures_since_log;
+  if (!failure_log_due(s.last_delete_failure_log_ms)) return;
   log_error("storage: cannot " + doing + " " + s.settings.path + ": " + failure.message + " (" +
-            std::to_string(since_log) + " failed in the last minute" +
-            (writing ? "; " + std::to_string(s.retained_readings) +
-                           " readings kept for a retry; publishes are answered 503 until it works again)"
-                     : ")"));
-  since_log = 0;
+            std::to_string(s.delete_failures_since_log) + " failed in the last minute)");
+  s.delete_failures_since_log = 0;
 }
 
 // Writes what is kept and pending in one transaction and tells the hubs.
@@ -140,7 +150,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         commit(self);  // its hub's last readings (sent before it ended) first
         if (auto failure = self->state.db->forget(topic)) {
           // Its readings stay in the file (and come back as a topic at the next start).
-          report_failure(self->state, *failure, "forget topic '" + topic + "' in");
+          report_delete_failure(self->state, *failure, "forget topic '" + topic + "' in");
         }
       },
       [self](stop_atom) {
@@ -156,7 +166,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         auto trimmed = s.db->trim(unix_millis_now() - s.settings.max_age_ms,
                                   s.settings.max_readings_per_topic, trim_chunk);
         s.status->readings_deleted += trimmed.deleted;
-        if (trimmed.failure) report_failure(s, *trimmed.failure, "apply retention to");
+        if (trimmed.failure) report_delete_failure(s, *trimmed.failure, "apply retention to");
         // More to delete: go on right after the writes queued meanwhile.
         if (!trimmed.failure && trimmed.deleted >= trim_chunk)
           self->send(self, trim_atom::value);

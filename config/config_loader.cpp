@@ -252,8 +252,9 @@ config read_config(const Value& doc, const std::string& source) {
       out.server.tls_key_file = s["tls"]["key_file"].GetString();
       if (s["tls"].HasMember("hsts_max_age")) {
         const auto& age = s["tls"]["hsts_max_age"];
-        std::int64_t ms = age == "off" ? 0 : read_duration_ms(age);
-        if (age != "off" && ms < 1000)
+        bool off = age == "off";
+        std::int64_t ms = off ? 0 : read_duration_ms(age);
+        if (!off && ms < 1000)
           throw rule_violation{"/server/tls/hsts_max_age",
                                "expected a duration of at least 1s, or \"off\", got " + json_text(age)};
         out.server.hsts_max_age_s = ms / 1000;

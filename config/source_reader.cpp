@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <vector>
 
+#include "config/command_line.hpp"
 #include "config/schema_violation.hpp"
-#include "wire/number_text.hpp"
 
 namespace happy {
 
@@ -83,8 +83,8 @@ http_source read_http(const Value& s, const std::string& at) {
     throw rule_violation{at + "/http", "expected an http:// or https:// URL with a host, got '" +
                                            out.url + "'"};
   if (url->has_port()) {
-    auto port = url->port().size() <= 5 ? parse_unsigned(url->port()) : std::nullopt;
-    if (!port || *port < 1 || *port > 65535)
+    auto port = parse_port(std::string(url->port()));
+    if (!port || *port < 1)
       throw rule_violation{at + "/http", "expected a port from 1 to 65535 after the host, got '" +
                                              out.url + "'"};
   }

@@ -554,12 +554,11 @@ std::optional<std::int64_t> http_connection::admit_publisher(const http_request&
 // 401/403: the log says why (never the token), the client gets the generic answer.
 void http_connection::refuse_access(const http_request& request, const access_decision& decision,
                                     const std::string& topic, const char* action) {
+  auto status = http_status_of(decision.refusal);
   log_info(std::string("refused ") + action + (topic.empty() ? "" : " topic=" + topic) +
            " peer=" + client_address_ + " reason=" + name_of(decision.refusal) +
            (decision.token != token_refusal::none ? std::string("/") + name_of(decision.token) : std::string()) +
-           " status=" + std::to_string(static_cast<unsigned>(http_status_of(decision.refusal))) + ": " +
-           decision.reason);
-  auto status = http_status_of(decision.refusal);
+           " status=" + std::to_string(static_cast<unsigned>(status)) + ": " + decision.reason);
   http_response res = json_response(request, status, error_body(decision.answer),
                                     context_.allowed_origin(origin_of(request)));
   if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");

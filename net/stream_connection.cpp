@@ -84,7 +84,8 @@ void stream_connection::refuse(subscribe_refusal why) {
     auto answer = answer_for(why, [&](const std::string& topic) {
       return self->context_.access.may_read(caller, topic);
     });
-    self->ending_ = true;
+    if (self->state_ != lifecycle::subscribing) return;
+    self->state_ = lifecycle::answering;
     auto res = json_response(self->request_, static_cast<http::status>(answer.status),
                              std::move(answer.json_body), self->allow_origin());
     res.keep_alive(false);
@@ -101,7 +102,7 @@ asio::any_io_executor stream_connection::executor() {
 }
 
 void stream_connection::write_queued_frames() {
-  if (!accepted_ || ending_ || pending_.empty()) return;
+  if (state_ != lifecycle::open || pending_.empty()) return;
   if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
   write_queued();
 }
@@ -120,13 +121,13 @@ void stream_connection::shut_down() {
 }
 
 void stream_connection::do_accept(frame_list replay) {
-  if (ending_) return;
+  if (state_ != lifecycle::subscribing) return;
   // Replay goes ahead of anything live that was queued before the accept.
   for (auto& f : pending_) replay.push_back(std::move(f));
   pending_ = std::move(replay);
   pending_bytes_ = 0;
   for (const auto& f : pending_) pending_bytes_ += f.json->size();
-  accepted_ = true;
+  state_ = kind_ == format::poll ? lifecycle::open : lifecycle::sending_head;
   if (kind_ != format::poll)  // a long-poll is one request, not a connection worth a line
     log_info("connect " +
              std::string(transport_name(kind_ == format::sse ? transport_kind::sse
@@ -165,9 +166,10 @@ void stream_connection::do_accept(frame_list replay) {
 void stream_connection::on_header(beast::error_code ec, std::size_t) {
   writing_now_ = false;
   if (ec) return close_socket();
-  head_sent_ = true;
+  if (state_ == lifecycle::ending) return end_stream_now();
+  if (state_ != lifecycle::sending_head) return;
+  state_ = lifecycle::open;
   if (kind_ == format::sse) schedule_heartbeat();
-  if (ending_) return end_stream_now();
   write_queued();
 }
 
@@ -181,7 +183,7 @@ void stream_connection::watch_peer() {
 }
 
 void stream_connection::queue_frame(const frame& f) {
-  if (ending_) return;
+  if (finishing()) return;
   pending_bytes_ += f.json->size();
   // One frame always fits, however big: only a backlog makes a client slow.
   if (!pending_.empty() && pending_bytes_ > context_.settings.limits.max_queued_bytes_per_client) {
@@ -198,7 +200,7 @@ void stream_connection::queue_frame(const frame& f) {
 // Everything queued goes out as one chunk in one write. The hub's shared
 // envelope text is written in place, not copied per client.
 void stream_connection::write_queued() {
-  if (!head_sent_ || writing_now_ || pending_.empty()) return;
+  if (state_ != lifecycle::open || writing_now_ || pending_.empty()) return;
   static constexpr std::string_view line_end = "\n", event_end = "\n\n";
   in_flight_ = std::move(pending_);
   pending_.clear();
@@ -226,14 +228,14 @@ void stream_connection::on_write(beast::error_code ec, std::size_t) {
   if (!ec) counters_->delivered += in_flight_.size();
   in_flight_.clear();
   if (ec) return close_socket();
-  if (ending_) return end_stream_now();
+  if (state_ == lifecycle::ending) return end_stream_now();
   write_queued();
 }
 
 void stream_connection::schedule_heartbeat() {
   timer_.expires_after(sse_heartbeat);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->ending_) return;
+    if (ec || self->state_ != lifecycle::open) return;
     // A comment line keeps proxies and the browser from timing the stream out.
     if (!self->writing_now_) {
       self->writing_.assign(1, ": heartbeat\n\n");
@@ -247,11 +249,11 @@ void stream_connection::schedule_heartbeat() {
 }
 
 void stream_connection::end_stream() {
-  if (ending_) return;
-  ending_ = true;
-  if (!accepted_) return close_socket();
+  if (finishing()) return;
+  if (state_ == lifecycle::subscribing) return close_socket();
   if (kind_ == format::poll) return answer_poll();
-  if (!head_sent_ || writing_now_) return;  // on_header/on_write see ending_ and finish
+  state_ = lifecycle::ending;
+  if (writing_now_) return;  // on_header/on_write see `ending` and finish
   end_stream_now();
 }
 
@@ -266,7 +268,7 @@ void stream_connection::end_stream_now() {
 }
 
 void stream_connection::answer_poll() {
-  if (whole_) return;  // answered already
+  if (state_ != lifecycle::open) return;  // answered already, or closed
   timer_.cancel();
   std::string body = "[";
   for (const auto& f : pending_) {
@@ -277,7 +279,7 @@ void stream_connection::answer_poll() {
   in_flight_ = std::move(pending_);
   pending_.clear();
   pending_bytes_ = 0;
-  ending_ = true;
+  state_ = lifecycle::answering;
   auto res = json_response(request_, http::status::ok, std::move(body), allow_origin());
   res.keep_alive(false);
   send_whole(std::move(res));
@@ -296,16 +298,14 @@ void stream_connection::send_whole(http_response response) {
 }
 
 void stream_connection::close_socket() {
-  ending_ = true;
+  if (state_ == lifecycle::closed) return;
+  // A stream that was accepted (a refusal's answer never was) had its connect logged.
+  bool was_streaming = state_ == lifecycle::sending_head || state_ == lifecycle::open ||
+                       state_ == lifecycle::ending;
+  state_ = lifecycle::closed;
   timer_.cancel();
   stream_.close();
-  notify_closed();
-}
-
-void stream_connection::notify_closed() {
-  if (notified_) return;
-  notified_ = true;
-  if (accepted_ && kind_ != format::poll)
+  if (was_streaming && kind_ != format::poll)
     log_info("disconnect " +
              std::string(transport_name(kind_ == format::sse ? transport_kind::sse
                                                              : transport_kind::stream)) +

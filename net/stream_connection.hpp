@@ -62,7 +62,6 @@ class stream_connection : public transport,
   void answer_poll();
   void send_whole(http_response response);
   void close_socket();
-  void notify_closed();
   std::string allow_origin() const;
 
   connection_stream stream_;
@@ -90,11 +89,22 @@ class stream_connection : public transport,
   std::vector<boost::asio::const_buffer> buffers_;
   std::size_t pending_bytes_ = 0;
   char peer_byte_ = 0;
-  bool accepted_ = false;
-  bool head_sent_ = false;
-  bool writing_now_ = false;
-  bool ending_ = false;
-  bool notified_ = false;
+
+  // Where the response is in its life; every path checks this one value.
+  enum class lifecycle : std::uint8_t {
+    subscribing,   // waiting for the session actor's accept or refusal
+    sending_head,  // SSE/NDJSON: the response's head is being written
+    open,          // readings flow (a long-poll: waits for one)
+    ending,        // the last chunk goes out once the write in flight is done
+    answering,     // one whole response (a refusal, a long-poll's answer), then the socket closes
+    closed,        // the socket is closed and the session told
+  };
+  lifecycle state_ = lifecycle::subscribing;
+  bool finishing() const {
+    return state_ == lifecycle::ending || state_ == lifecycle::answering ||
+           state_ == lifecycle::closed;
+  }
+  bool writing_now_ = false;  // a write (head, chunk, heartbeat, last chunk) is in flight
 };
 
 }  // namespace happy

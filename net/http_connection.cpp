@@ -49,64 +49,72 @@ std::string origin_of(const http_request& request) {
 
 }  // namespace
 
-http_connection::http_connection(asio::ip::tcp::socket&& socket, server_context& context)
-    : stream_(context.tls ? connection_stream(beast::tcp_stream(std::move(socket)), context.tls->current())
-                          : connection_stream(beast::tcp_stream(std::move(socket)))),
-      strand_(stream_.get_executor()),
-      context_(context) {}
+template <class Stream>
+http_connection<Stream>::http_connection(Stream&& stream, server_context& context)
+    : stream_(std::move(stream)), strand_(stream_.get_executor()), context_(context) {}
 
-http_connection::~http_connection() { context_.connections.remove(this); }
+template <class Stream>
+http_connection<Stream>::~http_connection() {
+  context_.connections.remove(this);
+}
 
-void http_connection::run() {
-  context_.connections.add(shared_from_this(), transport_kind::http);
+template <class Stream>
+void http_connection<Stream>::run() {
+  context_.connections.add(this->shared_from_this(), transport_kind::http);
   boost::system::error_code ec;
-  auto endpoint = stream_.tcp().socket().remote_endpoint(ec);
+  auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
   client_address_ = ec ? "unknown" : endpoint.address().to_string();
   address_slot slot;
   over_address_limit_ = !context_.addresses.try_acquire(client_address_, slot);
   hold_address_slot(std::move(slot));
   // Start on the connection's strand: the socket was accepted on another one.
-  asio::dispatch(strand_, [self = shared_from_this()] {
-    if (!self->stream_.is_tls()) return self->do_read();
-    // The handshake shares the request head's deadline: a silent client is cut off.
-    self->stream_.tcp().expires_after(head_timeout);
-    self->stream_.tls().async_handshake(
-        asio::ssl::stream_base::server,
-        beast::bind_front_handler(&http_connection::on_handshake, self));
+  asio::dispatch(strand_, [self = this->shared_from_this()] {
+    if constexpr (!is_tls_stream<Stream>) {
+      self->do_read();
+    } else {
+      // The handshake shares the request head's deadline: a silent client is cut off.
+      beast::get_lowest_layer(self->stream_).expires_after(head_timeout);
+      self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                    beast::bind_front_handler(&http_connection::on_handshake, self));
+    }
   });
 }
 
-void http_connection::on_handshake(beast::error_code ec) {
+template <class Stream>
+void http_connection<Stream>::on_handshake(beast::error_code ec) {
   if (ec) {
     // Scanners, plain HTTP on the TLS port, clients that distrust the certificate.
     context_.metrics.count_tls_handshake_failure();
     log_debug("TLS handshake failed peer=" + client_address_ + ": " + ec.message());
-    return stream_.close();
+    return close_connection(stream_);
   }
   do_read();
 }
 
-void http_connection::shut_down() {
-  asio::post(strand_, [self = shared_from_this()] { self->do_close(); });
+template <class Stream>
+void http_connection<Stream>::shut_down() {
+  asio::post(strand_, [self = this->shared_from_this()] { self->do_close(); });
 }
 
-void http_connection::do_read() {
+template <class Stream>
+void http_connection<Stream>::do_read() {
   parser_.emplace();
   parser_->header_limit(max_header_bytes);
   parser_->body_limit(context_.settings.limits.max_message_bytes);
-  stream_.tcp().expires_after(head_timeout);
+  beast::get_lowest_layer(stream_).expires_after(head_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&http_connection::on_head, shared_from_this()));
+                          beast::bind_front_handler(&http_connection::on_head, this->shared_from_this()));
 }
 
-void http_connection::on_head(beast::error_code ec, std::size_t bytes) {
+template <class Stream>
+void http_connection<Stream>::on_head(beast::error_code ec, std::size_t bytes) {
   if (!ec) {
     if (auto refusal = refuse_framing(parser_->get()); refusal) return send(std::move(*refusal));
   }
   if (ec || parser_->is_done()) return on_read(ec, bytes);
-  stream_.tcp().expires_after(body_timeout);
+  beast::get_lowest_layer(stream_).expires_after(body_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+                   beast::bind_front_handler(&http_connection::on_read, this->shared_from_this()));
 }
 
 // RFC 9112 §6.1 and §6.3: a body is framed by Content-Length or by chunked as
@@ -115,7 +123,8 @@ void http_connection::on_head(beast::error_code ec, std::size_t bytes) {
 // proxy that framed it differently): refuse it and close. Likewise a second
 // Origin, Host or Authorization, where one reader could take the first and
 // another the last.
-std::optional<http_response> http_connection::refuse_framing(const http_request& head) {
+template <class Stream>
+std::optional<http_response> http_connection<Stream>::refuse_framing(const http_request& head) {
   auto refusal = [&](http::status status, std::string why) {
     http_request closing;
     closing.version(head.version());
@@ -143,7 +152,8 @@ std::optional<http_response> http_connection::refuse_framing(const http_request&
 }
 
 // A request arrived (or the peer left, or it was malformed).
-void http_connection::on_read(beast::error_code ec, std::size_t) {
+template <class Stream>
+void http_connection<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
       ec == beast::error::timeout || ec == asio::error::connection_reset)
     return do_close();
@@ -161,7 +171,8 @@ void http_connection::on_read(beast::error_code ec, std::size_t) {
   handle_request(parser_->release());
 }
 
-void http_connection::handle_request(http_request request) {
+template <class Stream>
+void http_connection<Stream>::handle_request(http_request request) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
   auto answer = [&](http::status status, std::string body) {
     send(json_response(request, status, std::move(body), allow_origin));
@@ -242,7 +253,8 @@ void http_connection::handle_request(http_request request) {
 }
 
 // GET /readyz: 503 with the reason while this node cannot take publishes.
-void http_connection::answer_ready(const http_request& request, const std::string& allow_origin) {
+template <class Stream>
+void http_connection<Stream>::answer_ready(const http_request& request, const std::string& allow_origin) {
   auto answer = [&](http::status status, std::string body) {
     send(json_response(request, status, std::move(body), allow_origin));
   };
@@ -261,7 +273,8 @@ void http_connection::answer_ready(const http_request& request, const std::strin
 }
 
 // GET /metrics: the Prometheus text, once the hubs have answered.
-void http_connection::answer_metrics(http_request request, const std::string& allow_origin) {
+template <class Stream>
+void http_connection<Stream>::answer_metrics(http_request request, const std::string& allow_origin) {
   if (!metrics_reader_admitted(request)) {
     http_response res = json_response(
         request, http::status::unauthorized,
@@ -269,7 +282,7 @@ void http_connection::answer_metrics(http_request request, const std::string& al
     res.set(http::field::www_authenticate, "Bearer");
     return send(std::move(res));
   }
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
   context_.actors.collect_stats(on_strand(strand_, [self, shared_request](std::vector<topic_stats> stats) {
     auto& context = self->context_;
@@ -282,7 +295,8 @@ void http_connection::answer_metrics(http_request request, const std::string& al
 }
 
 // GET /cluster: this node and its streams (JetStream), or the embedded log.
-void http_connection::answer_cluster(http_request request, const std::string& allow_origin) {
+template <class Stream>
+void http_connection<Stream>::answer_cluster(http_request request, const std::string& allow_origin) {
   if (!context_.actors.jetstream())
     return send(json_response(request, http::status::ok, R"({"enabled":false,"engine":"embedded"})", allow_origin));
   auto answer_json = json_answer_later(std::move(request), allow_origin);
@@ -292,7 +306,8 @@ void http_connection::answer_cluster(http_request request, const std::string& al
 }
 
 // GET /topics: the open topics and the protected ones the caller's token reads.
-void http_connection::list_topics(http_request request, const std::string& allow_origin,
+template <class Stream>
+void http_connection<Stream>::list_topics(http_request request, const std::string& allow_origin,
                                   const route& target) {
   auto caller = context_.access.identify(presented_token(request, target), unix_millis_now());
   if (caller.refused()) {
@@ -312,9 +327,10 @@ void http_connection::list_topics(http_request request, const std::string& allow
   });
 }
 
-std::function<void(std::string)> http_connection::json_answer_later(http_request request,
+template <class Stream>
+std::function<void(std::string)> http_connection<Stream>::json_answer_later(http_request request,
                                                                  std::string allow_origin) {
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
   return on_strand(
       strand_, [self, shared_request, allow_origin = std::move(allow_origin)](std::string json) {
@@ -323,13 +339,15 @@ std::function<void(std::string)> http_connection::json_answer_later(http_request
 }
 
 // Serves the dashboard page and its assets, revalidated by ETag.
-void http_connection::serve_asset(const http_request& request, const std::string& name) {
+template <class Stream>
+void http_connection<Stream>::serve_asset(const http_request& request, const std::string& name) {
   send(asset_response(request, context_.assets.find(name), name,
                       context_.allowed_origin(origin_of(request)), context_.content_security_policy));
 }
 
 // POST /topics/<name>: check token and body here, let the actors assign the seq.
-void http_connection::publish(http_request request, const route& target) {
+template <class Stream>
+void http_connection<Stream>::publish(http_request request, const route& target) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
   if (!admit_publisher(request, target)) return;
   auto check = check_reading(request.body());
@@ -343,7 +361,7 @@ void http_connection::publish(http_request request, const route& target) {
                                            "without spaces"),
                                 allow_origin));
   }
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
   std::string topic = target.topic;
   context_.actors.publish(
@@ -390,7 +408,8 @@ void http_connection::publish(http_request request, const route& target) {
 }
 
 // GET /topics/<name>/history: buckets computed by the history reader.
-void http_connection::answer_history(http_request request, const route& target) {
+template <class Stream>
+void http_connection<Stream>::answer_history(http_request request, const route& target) {
   std::string allow_origin = context_.allowed_origin(origin_of(request));
   if (!context_.actors.has_storage())
     return send(json_response(
@@ -403,7 +422,7 @@ void http_connection::answer_history(http_request request, const route& target) 
   if (from >= to)
     return send(json_response(request, http::status::bad_request,
                               error_body("'from' must be before 'to'"), allow_origin));
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   auto shared_request = std::make_shared<http_request>(std::move(request));
   context_.actors.history(
       target.topic, from, to, target.points,
@@ -418,7 +437,8 @@ void http_connection::answer_history(http_request request, const route& target) 
 }
 
 // GET /topics/<name>/publish: token and Origin are checked before the upgrade.
-void http_connection::open_publisher(http_request request, const route& target) {
+template <class Stream>
+void http_connection<Stream>::open_publisher(http_request request, const route& target) {
   if (!admit_connection(request)) return;
   if (!beast::websocket::is_upgrade(request))
     return send(json_response(request, http::status::upgrade_required,
@@ -429,7 +449,7 @@ void http_connection::open_publisher(http_request request, const route& target) 
   if (!expires_at_ms) return;
   upgraded_ = true;
   context_.connections.remove(this);
-  auto publisher = std::make_shared<publisher_connection>(std::move(stream_), std::move(request),
+  auto publisher = std::make_shared<publisher_connection<Stream>>(std::move(stream_), std::move(request),
                                                        target.topic, target.ack, target.keyed,
                                                        context_);
   publisher->hold_address_slot(take_address_slot());
@@ -437,34 +457,36 @@ void http_connection::open_publisher(http_request request, const route& target) 
 }
 
 // A plain GET on a topic: SSE, long-poll or the NDJSON stream, by Accept and ?poll.
-void http_connection::open_stream(http_request request, route target, std::int64_t expires_at_ms) {
+template <class Stream>
+void http_connection<Stream>::open_stream(http_request request, route target, std::int64_t expires_at_ms) {
   if (!admit_connection(request)) return;
   auto accept_header = request.find(http::field::accept);
   std::string_view accepts =
       accept_header == request.end() ? std::string_view{} : std::string_view(accept_header->value());
-  auto kind = stream_connection::format::ndjson;
+  auto kind = stream_format::ndjson;
   if (target.poll)
-    kind = stream_connection::format::poll;
+    kind = stream_format::poll;
   else if (accepts.find("text/event-stream") != std::string_view::npos)
-    kind = stream_connection::format::sse;
+    kind = stream_format::sse;
   else if (accepts.find("text/html") != std::string_view::npos)
-    kind = stream_connection::format::ndjson_as_text;
+    kind = stream_format::ndjson_as_text;
   // EventSource reconnects with Last-Event-ID: resume after it unless the URL says otherwise.
   auto last_event_id = request.find("Last-Event-ID");
-  if (kind == stream_connection::format::sse && target.replay.kind == replay_request::mode::none &&
+  if (kind == stream_format::sse && target.replay.kind == replay_request::mode::none &&
       last_event_id != request.end())
     if (auto last_seen = parse_unsigned(last_event_id->value())) target.replay = replay_request::since(*last_seen);
   std::string reader_token(presented_token(request, target));
   upgraded_ = true;
   context_.connections.remove(this);
-  auto stream = std::make_shared<stream_connection>(std::move(stream_), std::move(request), kind,
+  auto stream = std::make_shared<stream_connection<Stream>>(std::move(stream_), std::move(request), kind,
                                                  std::chrono::seconds(target.poll_timeout_s),
                                                  context_);
   stream->hold_address_slot(take_address_slot());
   stream->start(target.topic, target.replay, expires_at_ms, std::move(reader_token));
 }
 
-void http_connection::upgrade_to_websocket(http_request request, const route& target,
+template <class Stream>
+void http_connection<Stream>::upgrade_to_websocket(http_request request, const route& target,
                                            std::int64_t expires_at_ms) {
   if (!admit_connection(request)) return;
   // The WebSocket connection takes over the socket; this object ends here.
@@ -481,7 +503,8 @@ void http_connection::upgrade_to_websocket(http_request request, const route& ta
 
 // Origin and max_connections, checked before any upgrade or stream; answers
 // the refusal itself and returns false.
-bool http_connection::admit_connection(const http_request& request) {
+template <class Stream>
+bool http_connection<Stream>::admit_connection(const http_request& request) {
   std::string origin = origin_of(request);
   auto host = request.find(http::field::host);
   if (!context_.origin_allowed(origin, host == request.end() ? std::string_view{}
@@ -499,7 +522,8 @@ bool http_connection::admit_connection(const http_request& request) {
 }
 
 // metrics.tokens set: the scraper must present one (Prometheus: `authorization`).
-bool http_connection::metrics_reader_admitted(const http_request& request) const {
+template <class Stream>
+bool http_connection<Stream>::metrics_reader_admitted(const http_request& request) const {
   const auto& tokens = context_.settings.metrics_tokens;
   if (tokens.empty()) return true;
   auto authorization = request.find(http::field::authorization);
@@ -511,7 +535,8 @@ bool http_connection::metrics_reader_admitted(const http_request& request) const
   return match;
 }
 
-std::string_view http_connection::presented_token(const http_request& request,
+template <class Stream>
+std::string_view http_connection<Stream>::presented_token(const http_request& request,
                                                   const route& target) const {
   auto field = [&](http::field name) {
     auto it = request.find(name);
@@ -523,7 +548,8 @@ std::string_view http_connection::presented_token(const http_request& request,
                               context_.access.cookie_name());
 }
 
-std::optional<std::int64_t> http_connection::admit_reader(const http_request& request,
+template <class Stream>
+std::optional<std::int64_t> http_connection<Stream>::admit_reader(const http_request& request,
                                                           const route& target) {
   auto decision = context_.access.check_read(target.topic, presented_token(request, target),
                                              unix_millis_now());
@@ -534,7 +560,8 @@ std::optional<std::int64_t> http_connection::admit_reader(const http_request& re
   return decision.expires_at_ms;
 }
 
-std::optional<std::int64_t> http_connection::admit_publisher(const http_request& request,
+template <class Stream>
+std::optional<std::int64_t> http_connection<Stream>::admit_publisher(const http_request& request,
                                                              const route& target) {
   // Publishers send tokens in the header or the query, never by cookie: a
   // cookie would let any page the browser visits publish in its name.
@@ -552,7 +579,8 @@ std::optional<std::int64_t> http_connection::admit_publisher(const http_request&
 }
 
 // 401/403: the log says why (never the token), the client gets the generic answer.
-void http_connection::refuse_access(const http_request& request, const access_decision& decision,
+template <class Stream>
+void http_connection<Stream>::refuse_access(const http_request& request, const access_decision& decision,
                                     const std::string& topic, const char* action) {
   auto status = http_status_of(decision.refusal);
   log_info(std::string("refused ") + action + (topic.empty() ? "" : " topic=" + topic) +
@@ -565,43 +593,52 @@ void http_connection::refuse_access(const http_request& request, const access_de
   send(std::move(res));
 }
 
-void http_connection::refuse_publish(const http_request& request, const reading_check& check) {
+template <class Stream>
+void http_connection<Stream>::refuse_publish(const http_request& request, const reading_check& check) {
   context_.metrics.count_rejection(rejection_of(check.refusal));
   send(json_response(request, http_status_of(check.refusal), error_body(check.error),
                      context_.allowed_origin(origin_of(request))));
 }
 
-void http_connection::send(http_response response) {
+template <class Stream>
+void http_connection<Stream>::send(http_response response) {
   if (context_.draining) response.keep_alive(false);  // let clients move elsewhere
   if (!context_.strict_transport_security.empty())
     response.set(http::field::strict_transport_security, context_.strict_transport_security);
   pending_response_ = std::make_shared<http_response>(std::move(response));
   bool keep_alive = pending_response_->keep_alive();
   // The head's deadline may be nearly used up (answers from actors take a moment).
-  stream_.tcp().expires_after(write_timeout);
+  beast::get_lowest_layer(stream_).expires_after(write_timeout);
   http::async_write(stream_, *pending_response_,
-                    beast::bind_front_handler(&http_connection::on_write, shared_from_this(),
+                    beast::bind_front_handler(&http_connection::on_write, this->shared_from_this(),
                                               keep_alive));
 }
 
-void http_connection::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+template <class Stream>
+void http_connection<Stream>::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   pending_response_.reset();
   if (ec || !keep_alive) return do_close();
   do_read();
 }
 
-void http_connection::do_close() {
+template <class Stream>
+void http_connection<Stream>::do_close() {
   if (upgraded_) return;
-  if (stream_.is_tls()) {
+  if constexpr (is_tls_stream<Stream>) {
     // close_notify first, so clients see a clean end rather than a truncation;
     // bounded, since the peer may never answer it.
-    stream_.tcp().expires_after(std::chrono::seconds(5));
-    stream_.tls().async_shutdown([self = shared_from_this()](beast::error_code) { self->stream_.close(); });
-    return;
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      close_connection(self->stream_);
+    });
+  } else {
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    stream_.close();
   }
-  beast::error_code ec;
-  stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  stream_.tcp().close();
 }
+
+template class http_connection<plain_stream>;
+template class http_connection<tls_stream>;
 
 }  // namespace happy

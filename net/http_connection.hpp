@@ -1,7 +1,8 @@
 #pragma once
 
-// One plain HTTP connection: reads requests, answers the JSON endpoints, and
-// hands WebSocket upgrades on topic URLs to a websocket_connection.
+// One HTTP connection, plain or TLS (Stream: net/connection_stream.hpp): reads
+// requests, answers the JSON endpoints, and hands a topic's WebSocket upgrade,
+// stream or publisher to the connection class that serves it.
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -17,10 +18,11 @@
 
 namespace happy {
 
+template <class Stream>
 class http_connection : public tracked_connection,
-                     public std::enable_shared_from_this<http_connection> {
+                        public std::enable_shared_from_this<http_connection<Stream>> {
  public:
-  http_connection(boost::asio::ip::tcp::socket&& socket, server_context& context);
+  http_connection(Stream&& stream, server_context& context);
   ~http_connection() override;
 
   void run();
@@ -61,7 +63,7 @@ class http_connection : public tracked_connection,
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void do_close();
 
-  connection_stream stream_;  // plain or TLS
+  Stream stream_;
   boost::asio::any_io_executor strand_;  // copied: stream_ is gone after an upgrade
   bool upgraded_ = false;
   bool over_address_limit_ = false;  // limits.max_connections_per_ip: every request gets 429
@@ -71,5 +73,8 @@ class http_connection : public tracked_connection,
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<http_response> pending_response_;  // kept alive until written
 };
+
+extern template class http_connection<plain_stream>;
+extern template class http_connection<tls_stream>;
 
 }  // namespace happy

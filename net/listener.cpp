@@ -62,7 +62,13 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   }
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<http_connection>(std::move(socket), context_)->run();
+  // Plain or TLS is decided here, once for the connection's life.
+  if (context_.tls)
+    std::make_shared<http_connection<tls_stream>>(
+        tls_stream(boost::beast::tcp_stream(std::move(socket)), context_.tls->current()), context_)
+        ->run();
+  else
+    std::make_shared<http_connection<plain_stream>>(plain_stream(std::move(socket)), context_)->run();
   do_accept();
 }
 

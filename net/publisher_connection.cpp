@@ -18,9 +18,10 @@ namespace {
 constexpr std::size_t max_reason_bytes = 120;  // a close reason must fit in 123 bytes
 }  // namespace
 
-publisher_connection::publisher_connection(connection_stream&& stream, http_request upgrade,
-                                     std::string topic, bool ack, bool keyed,
-                                     server_context& context)
+template <class Stream>
+publisher_connection<Stream>::publisher_connection(Stream&& stream, http_request upgrade,
+                                                   std::string topic, bool ack, bool keyed,
+                                                   server_context& context)
     : ws_(std::move(stream)),
       strand_(ws_.get_executor()),
       upgrade_(std::move(upgrade)),
@@ -28,24 +29,26 @@ publisher_connection::publisher_connection(connection_stream&& stream, http_requ
       ack_(ack),
       keyed_(keyed),
       context_(context),
-      peer_(peer_address(ws_.next_layer().tcp().socket())) {}
+      peer_(peer_address(beast::get_lowest_layer(ws_).socket())) {}
 
-publisher_connection::~publisher_connection() {
+template <class Stream>
+publisher_connection<Stream>::~publisher_connection() {
   if (accepted_) log_info("disconnect publisher topic=" + topic_ + " peer=" + peer_);
   context_.connections.remove(this);
   publisher_.close();
 }
 
-void publisher_connection::run(std::int64_t expires_at_ms) {
-  context_.connections.add(shared_from_this(), transport_kind::publisher);
-  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(),
+template <class Stream>
+void publisher_connection<Stream>::run(std::int64_t expires_at_ms) {
+  context_.connections.add(this->shared_from_this(), transport_kind::publisher);
+  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, this->shared_from_this(),
                    [](publisher_connection& self) {
                      log_info("token expired: closing publisher topic=" + self.topic_ +
                               " peer=" + self.peer_);
                      self.close_with(close_code::token_expired, "token expired");
                    });
   publisher_ = context_.actors.open_publisher(topic_);
-  ws_.next_layer().tcp().expires_never();
+  beast::get_lowest_layer(ws_).expires_never();
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
     res.set(http::field::server, "happy-dashboard");
@@ -54,16 +57,18 @@ void publisher_connection::run(std::int64_t expires_at_ms) {
   // oversized one is refused with a reason instead of Beast's bare 1009.
   ws_.read_message_max(0);
   ws_.async_accept(upgrade_,
-                   beast::bind_front_handler(&publisher_connection::on_accept, shared_from_this()));
+                   beast::bind_front_handler(&publisher_connection::on_accept, this->shared_from_this()));
 }
 
-void publisher_connection::shut_down() {
-  asio::post(strand_, [self = shared_from_this()] {
+template <class Stream>
+void publisher_connection<Stream>::shut_down() {
+  asio::post(strand_, [self = this->shared_from_this()] {
     self->close_with(close_code::going_away, "going away");
   });
 }
 
-void publisher_connection::on_accept(beast::error_code ec) {
+template <class Stream>
+void publisher_connection<Stream>::on_accept(beast::error_code ec) {
   if (ec) return;
   upgrade_ = {};
   accepted_ = true;
@@ -71,16 +76,18 @@ void publisher_connection::on_accept(beast::error_code ec) {
   do_read();
 }
 
-void publisher_connection::do_read() {
+template <class Stream>
+void publisher_connection<Stream>::do_read() {
   // At most one byte past the limit is ever buffered.
   std::size_t room = context_.settings.limits.max_message_bytes + 1 - buffer_.size();
   ws_.async_read_some(buffer_, room,
-                      beast::bind_front_handler(&publisher_connection::on_read, shared_from_this()));
+                      beast::bind_front_handler(&publisher_connection::on_read, this->shared_from_this()));
 }
 
 // Part of a value arrived: once whole, validate it and publish it through the
 // connection's actor, which keeps the order.
-void publisher_connection::on_read(beast::error_code ec, std::size_t) {
+template <class Stream>
+void publisher_connection<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (ec || closing_ || close_when_settled_) return;  // closed by the peer or by us
   auto limit = context_.settings.limits.max_message_bytes;
   if (buffer_.size() > limit)
@@ -100,14 +107,15 @@ void publisher_connection::on_read(beast::error_code ec, std::size_t) {
     key = std::move(keyed.key);
   }
   ++in_flight_;
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   publisher_.publish(std::move(check.value_json),
                      on_strand(strand_, [self](publish_result result) { self->on_published(result); }),
                      std::move(key));
   do_read();
 }
 
-void publisher_connection::on_published(publish_result result) {
+template <class Stream>
+void publisher_connection<Stream>::on_published(publish_result result) {
   using outcome = publish_result::outcome;
   --in_flight_;
   if (result.status == outcome::topic_limit)
@@ -125,7 +133,8 @@ void publisher_connection::on_published(publish_result result) {
 }
 
 // Stop reading; close once every earlier value is answered.
-void publisher_connection::refuse(std::uint16_t code, std::string reason) {
+template <class Stream>
+void publisher_connection<Stream>::refuse(std::uint16_t code, std::string reason) {
   buffer_.consume(buffer_.size());
   if (close_when_settled_ || closing_) return;
   if (code == close_code::invalid_payload || code == close_code::unsupported_data)
@@ -140,41 +149,48 @@ void publisher_connection::refuse(std::uint16_t code, std::string reason) {
   close_if_settled();
 }
 
-void publisher_connection::close_if_settled() {
+template <class Stream>
+void publisher_connection<Stream>::close_if_settled() {
   if (!close_when_settled_ || in_flight_ > 0 || writing_ || !outgoing_.empty()) return;
   auto reason = *close_when_settled_;
   close_with(reason.code, std::string(reason.reason.data(), reason.reason.size()));
 }
 
-void publisher_connection::send_text(std::string text) {
+template <class Stream>
+void publisher_connection<Stream>::send_text(std::string text) {
   if (closing_) return;
   outgoing_.push_back(std::move(text));
   if (writing_) return;
   writing_ = true;
   ws_.text(true);
   ws_.async_write(asio::buffer(outgoing_.front()),
-                  beast::bind_front_handler(&publisher_connection::on_write, shared_from_this()));
+                  beast::bind_front_handler(&publisher_connection::on_write, this->shared_from_this()));
 }
 
-void publisher_connection::on_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void publisher_connection<Stream>::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   outgoing_.pop_front();
   if (ec || closing_) return;
   if (!outgoing_.empty()) {
     writing_ = true;
     ws_.async_write(asio::buffer(outgoing_.front()),
-                    beast::bind_front_handler(&publisher_connection::on_write, shared_from_this()));
+                    beast::bind_front_handler(&publisher_connection::on_write, this->shared_from_this()));
     return;
   }
   close_if_settled();
 }
 
-void publisher_connection::close_with(std::uint16_t code, std::string reason) {
+template <class Stream>
+void publisher_connection<Stream>::close_with(std::uint16_t code, std::string reason) {
   if (closing_) return;
   closing_ = true;
   if (reason.size() > max_reason_bytes) reason.resize(max_reason_bytes);
   ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                  [self = shared_from_this()](beast::error_code) {});
+                  [self = this->shared_from_this()](beast::error_code) {});
 }
+
+template class publisher_connection<plain_stream>;
+template class publisher_connection<tls_stream>;
 
 }  // namespace happy

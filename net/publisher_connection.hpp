@@ -24,11 +24,13 @@
 
 namespace happy {
 
+// Stream: plain or TLS (net/connection_stream.hpp).
+template <class Stream>
 class publisher_connection : public tracked_connection,
-                          public std::enable_shared_from_this<publisher_connection> {
+                             public std::enable_shared_from_this<publisher_connection<Stream>> {
  public:
-  publisher_connection(connection_stream&& stream, http_request upgrade, std::string topic,
-                    bool ack, bool keyed, server_context& context);
+  publisher_connection(Stream&& stream, http_request upgrade, std::string topic, bool ack,
+                       bool keyed, server_context& context);
   ~publisher_connection() override;
 
   // `expires_at_ms`: the admitting JWT's exp (0: none); closed with 4001 then.
@@ -46,7 +48,7 @@ class publisher_connection : public tracked_connection,
   void close_if_settled();
   void close_with(std::uint16_t code, std::string reason);
 
-  boost::beast::websocket::stream<connection_stream> ws_;
+  boost::beast::websocket::stream<Stream> ws_;
   boost::asio::any_io_executor strand_;
   http_request upgrade_;
   std::string topic_;
@@ -66,5 +68,8 @@ class publisher_connection : public tracked_connection,
   // were answered, so the client knows exactly which were accepted.
   std::optional<boost::beast::websocket::close_reason> close_when_settled_;
 };
+
+extern template class publisher_connection<plain_stream>;
+extern template class publisher_connection<tls_stream>;
 
 }  // namespace happy

@@ -19,11 +19,11 @@ namespace {
 
 constexpr auto sse_heartbeat = std::chrono::seconds(15);
 
-std::string_view content_type_of(stream_connection::format kind) {
+std::string_view content_type_of(stream_format kind) {
   switch (kind) {
-    case stream_connection::format::sse:
+    case stream_format::sse:
       return "text/event-stream";
-    case stream_connection::format::ndjson_as_text:
+    case stream_format::ndjson_as_text:
       return "text/plain; charset=utf-8";
     default:
       return "application/x-ndjson";
@@ -32,8 +32,9 @@ std::string_view content_type_of(stream_connection::format kind) {
 
 }  // namespace
 
-stream_connection::stream_connection(connection_stream&& stream, http_request request, format kind,
-                               std::chrono::seconds poll_timeout, server_context& context)
+template <class Stream>
+stream_connection<Stream>::stream_connection(Stream&& stream, http_request request, format kind,
+                                             std::chrono::seconds poll_timeout, server_context& context)
     : stream_(std::move(stream)),
       strand_(stream_.get_executor()),
       request_(std::move(request)),
@@ -41,25 +42,27 @@ stream_connection::stream_connection(connection_stream&& stream, http_request re
       poll_timeout_(poll_timeout),
       context_(context),
       timer_(strand_) {
-  peer_ = peer_address(stream_.tcp().socket());
+  peer_ = peer_address(beast::get_lowest_layer(stream_).socket());
 }
 
-stream_connection::~stream_connection() {
+template <class Stream>
+stream_connection<Stream>::~stream_connection() {
   context_.connections.remove(this);
 }
 
-void stream_connection::start(const std::string& topic, replay_request replay,
+template <class Stream>
+void stream_connection<Stream>::start(const std::string& topic, replay_request replay,
                               std::int64_t expires_at_ms, std::string reader_token) {
   reader_token_ = std::move(reader_token);
   transport_kind kind = kind_ == format::sse    ? transport_kind::sse
                         : kind_ == format::poll ? transport_kind::poll
                                                 : transport_kind::stream;
-  context_.connections.add(shared_from_this(), kind);
+  context_.connections.add(this->shared_from_this(), kind);
   counters_ = context_.metrics.topic(topic);
   topic_ = topic;
-  session_ = context_.actors.open_session(topic, replay, shared_from_this());
+  session_ = context_.actors.open_session(topic, replay, this->shared_from_this());
   // The stream ends when the token does; the page fetches a new one and resumes with since.
-  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, shared_from_this(),
+  arm_token_expiry(expiry_timer_, strand_, expires_at_ms, this->shared_from_this(),
                    [](stream_connection& self) {
                      log_info("token expired: ending stream topic=" + self.topic_ +
                               " peer=" + self.peer_);
@@ -67,19 +70,22 @@ void stream_connection::start(const std::string& topic, replay_request replay,
                    });
 }
 
-std::string stream_connection::allow_origin() const {
+template <class Stream>
+std::string stream_connection<Stream>::allow_origin() const {
   auto it = request_.find(http::field::origin);
   return context_.allowed_origin(it == request_.end() ? std::string{} : std::string(it->value()));
 }
 
-void stream_connection::accept(frame_list replay) {
-  asio::post(strand_, [self = shared_from_this(), replay = std::move(replay)]() mutable {
+template <class Stream>
+void stream_connection<Stream>::accept(frame_list replay) {
+  asio::post(strand_, [self = this->shared_from_this(), replay = std::move(replay)]() mutable {
     self->do_accept(std::move(replay));
   });
 }
 
-void stream_connection::refuse(subscribe_refusal why) {
-  asio::post(strand_, [self = shared_from_this(), why = std::move(why)] {
+template <class Stream>
+void stream_connection<Stream>::refuse(subscribe_refusal why) {
+  asio::post(strand_, [self = this->shared_from_this(), why = std::move(why)] {
     auto caller = self->context_.access.identify(self->reader_token_, unix_millis_now());
     auto answer = answer_for(why, [&](const std::string& topic) {
       return self->context_.access.may_read(caller, topic);
@@ -93,22 +99,26 @@ void stream_connection::refuse(subscribe_refusal why) {
   });
 }
 
-void stream_connection::deliver(frame_batch frames) {
-  context_.deliveries.push(shared_from_this(), std::move(frames));
+template <class Stream>
+void stream_connection<Stream>::deliver(frame_batch frames) {
+  context_.deliveries.push(this->shared_from_this(), std::move(frames));
 }
 
-asio::any_io_executor stream_connection::executor() {
+template <class Stream>
+asio::any_io_executor stream_connection<Stream>::executor() {
   return strand_;
 }
 
-void stream_connection::write_queued_frames() {
+template <class Stream>
+void stream_connection<Stream>::write_queued_frames() {
   if (state_ != lifecycle::open || pending_.empty()) return;
   if (kind_ == format::poll) return answer_poll();  // the next reading ends the wait
   write_queued();
 }
 
-void stream_connection::close(std::uint16_t, std::string) {
-  asio::post(strand_, [self = shared_from_this()] {
+template <class Stream>
+void stream_connection<Stream>::close(std::uint16_t, std::string) {
+  asio::post(strand_, [self = this->shared_from_this()] {
     // Frames the session delivered before this close may still wait in the
     // delivery queue: they go first.
     self->context_.deliveries.drain_here();
@@ -116,11 +126,13 @@ void stream_connection::close(std::uint16_t, std::string) {
   });
 }
 
-void stream_connection::shut_down() {
+template <class Stream>
+void stream_connection<Stream>::shut_down() {
   close(close_code::going_away, "going away");
 }
 
-void stream_connection::do_accept(frame_list replay) {
+template <class Stream>
+void stream_connection<Stream>::do_accept(frame_list replay) {
   if (state_ != lifecycle::subscribing) return;
   // Replay goes ahead of anything live that was queued before the accept.
   for (auto& f : pending_) replay.push_back(std::move(f));
@@ -133,13 +145,13 @@ void stream_connection::do_accept(frame_list replay) {
              std::string(transport_name(kind_ == format::sse ? transport_kind::sse
                                                              : transport_kind::stream)) +
              " topic=" + topic_ + " peer=" + peer_);
-  stream_.tcp().expires_never();  // a live stream may be quiet for a long time
+  beast::get_lowest_layer(stream_).expires_never();  // a live stream may be quiet for a long time
   watch_peer();
   if (kind_ == format::poll) {
     // History answers at once and in full; otherwise wait for the next reading.
     if (!pending_.empty()) return answer_poll();
     timer_.expires_after(poll_timeout_);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec) self->answer_poll();
     });
     return;
@@ -160,10 +172,11 @@ void stream_connection::do_accept(frame_list replay) {
   writing_now_ = true;
   http::async_write_header(
       stream_, *head_writer_,
-      beast::bind_front_handler(&stream_connection::on_header, shared_from_this()));
+      beast::bind_front_handler(&stream_connection::on_header, this->shared_from_this()));
 }
 
-void stream_connection::on_header(beast::error_code ec, std::size_t) {
+template <class Stream>
+void stream_connection<Stream>::on_header(beast::error_code ec, std::size_t) {
   writing_now_ = false;
   if (ec) return close_socket();
   if (state_ == lifecycle::ending) return end_stream_now();
@@ -174,15 +187,17 @@ void stream_connection::on_header(beast::error_code ec, std::size_t) {
 }
 
 // Nothing is expected from the client; a read completing means it left.
-void stream_connection::watch_peer() {
+template <class Stream>
+void stream_connection<Stream>::watch_peer() {
   stream_.async_read_some(
-      asio::buffer(&peer_byte_, 1), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      asio::buffer(&peer_byte_, 1), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
         if (ec) return self->close_socket();
         self->watch_peer();  // a pipelined request or stray byte: keep watching
       });
 }
 
-void stream_connection::queue_frame(const frame& f) {
+template <class Stream>
+void stream_connection<Stream>::queue_frame(const frame& f) {
   if (finishing()) return;
   pending_bytes_ += f.json->size();
   // One frame always fits, however big: only a backlog makes a client slow.
@@ -199,7 +214,8 @@ void stream_connection::queue_frame(const frame& f) {
 
 // Everything queued goes out as one chunk in one write. The hub's shared
 // envelope text is written in place, not copied per client.
-void stream_connection::write_queued() {
+template <class Stream>
+void stream_connection<Stream>::write_queued() {
   if (state_ != lifecycle::open || writing_now_ || pending_.empty()) return;
   static constexpr std::string_view line_end = "\n", event_end = "\n\n";
   in_flight_ = std::move(pending_);
@@ -220,10 +236,11 @@ void stream_connection::write_queued() {
   }
   writing_now_ = true;
   asio::async_write(stream_, http::make_chunk(buffers_),
-                    beast::bind_front_handler(&stream_connection::on_write, shared_from_this()));
+                    beast::bind_front_handler(&stream_connection::on_write, this->shared_from_this()));
 }
 
-void stream_connection::on_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void stream_connection<Stream>::on_write(beast::error_code ec, std::size_t) {
   writing_now_ = false;
   if (!ec) counters_->delivered += in_flight_.size();
   in_flight_.clear();
@@ -232,9 +249,10 @@ void stream_connection::on_write(beast::error_code ec, std::size_t) {
   write_queued();
 }
 
-void stream_connection::schedule_heartbeat() {
+template <class Stream>
+void stream_connection<Stream>::schedule_heartbeat() {
   timer_.expires_after(sse_heartbeat);
-  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (ec || self->state_ != lifecycle::open) return;
     // A comment line keeps proxies and the browser from timing the stream out.
     if (!self->writing_now_) {
@@ -248,7 +266,8 @@ void stream_connection::schedule_heartbeat() {
   });
 }
 
-void stream_connection::end_stream() {
+template <class Stream>
+void stream_connection<Stream>::end_stream() {
   if (finishing()) return;
   if (state_ == lifecycle::subscribing) return close_socket();
   if (kind_ == format::poll) return answer_poll();
@@ -257,17 +276,19 @@ void stream_connection::end_stream() {
   end_stream_now();
 }
 
-void stream_connection::end_stream_now() {
+template <class Stream>
+void stream_connection<Stream>::end_stream_now() {
   timer_.cancel();
   writing_now_ = true;
   asio::async_write(stream_, http::make_chunk_last(),
-                    [self = shared_from_this()](beast::error_code, std::size_t) {
+                    [self = this->shared_from_this()](beast::error_code, std::size_t) {
                       self->writing_now_ = false;
                       self->close_socket();
                     });
 }
 
-void stream_connection::answer_poll() {
+template <class Stream>
+void stream_connection<Stream>::answer_poll() {
   if (state_ != lifecycle::open) return;  // answered already, or closed
   timer_.cancel();
   std::string body = "[";
@@ -285,26 +306,28 @@ void stream_connection::answer_poll() {
   send_whole(std::move(res));
 }
 
-void stream_connection::send_whole(http_response response) {
+template <class Stream>
+void stream_connection<Stream>::send_whole(http_response response) {
   if (!context_.strict_transport_security.empty())
     response.set(http::field::strict_transport_security, context_.strict_transport_security);
   whole_ = std::make_shared<http_response>(std::move(response));
   http::async_write(stream_, *whole_,
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                       if (!ec && self->counters_)
                         self->counters_->delivered += self->in_flight_.size();
                       self->close_socket();
                     });
 }
 
-void stream_connection::close_socket() {
+template <class Stream>
+void stream_connection<Stream>::close_socket() {
   if (state_ == lifecycle::closed) return;
   // A stream that was accepted (a refusal's answer never was) had its connect logged.
   bool was_streaming = state_ == lifecycle::sending_head || state_ == lifecycle::open ||
                        state_ == lifecycle::ending;
   state_ = lifecycle::closed;
   timer_.cancel();
-  stream_.close();
+  close_connection(stream_);
   if (was_streaming && kind_ != format::poll)
     log_info("disconnect " +
              std::string(transport_name(kind_ == format::sse ? transport_kind::sse
@@ -312,5 +335,8 @@ void stream_connection::close_socket() {
              " topic=" + topic_ + " peer=" + peer_);
   session_.transport_closed();
 }
+
+template class stream_connection<plain_stream>;
+template class stream_connection<tls_stream>;
 
 }  // namespace happy

@@ -24,15 +24,19 @@
 
 namespace happy {
 
-class stream_connection : public transport,
-                       public tracked_connection,
-                       public frame_sink,
-                       public std::enable_shared_from_this<stream_connection> {
- public:
-  enum class format { sse, ndjson, ndjson_as_text, poll };
+enum class stream_format { sse, ndjson, ndjson_as_text, poll };
 
-  stream_connection(connection_stream&& stream, http_request request, format kind,
-                 std::chrono::seconds poll_timeout, server_context& context);
+// Stream: plain or TLS (net/connection_stream.hpp).
+template <class Stream>
+class stream_connection : public transport,
+                          public tracked_connection,
+                          public frame_sink,
+                          public std::enable_shared_from_this<stream_connection<Stream>> {
+ public:
+  using format = stream_format;
+
+  stream_connection(Stream&& stream, http_request request, format kind,
+                    std::chrono::seconds poll_timeout, server_context& context);
   ~stream_connection() override;
 
   // `expires_at_ms`: the admitting token's exp (0: none); the stream ends then.
@@ -64,7 +68,7 @@ class stream_connection : public transport,
   void close_socket();
   std::string allow_origin() const;
 
-  connection_stream stream_;
+  Stream stream_;
   boost::asio::any_io_executor strand_;
   http_request request_;
   format kind_;
@@ -106,5 +110,8 @@ class stream_connection : public transport,
   }
   bool writing_now_ = false;  // a write (head, chunk, heartbeat, last chunk) is in flight
 };
+
+extern template class stream_connection<plain_stream>;
+extern template class stream_connection<tls_stream>;
 
 }  // namespace happy

@@ -44,11 +44,25 @@ thread_local std::array<char, 16384> read_chunk;
 
 }  // namespace
 
-websocket_connection::websocket_connection(connection_stream&& stream, const http_request& upgrade,
-                                     std::string early_bytes, server_context& context)
-    : socket_(stream.is_tls() ? asio::ip::tcp::socket(stream.get_executor())
-                              : stream.tcp().release_socket()),
-      tls_(stream.is_tls() ? std::make_unique<tls_state>(tls_state{std::move(stream), {}, 0, {}}) : nullptr),
+websocket_connection::websocket_connection(plain_stream&& stream, const http_request& upgrade,
+                                           std::string early_bytes, server_context& context)
+    : websocket_connection(stream.release_socket(), nullptr, upgrade, std::move(early_bytes),
+                           context) {}
+
+websocket_connection::websocket_connection(tls_stream&& stream, const http_request& upgrade,
+                                           std::string early_bytes, server_context& context)
+    : websocket_connection(std::nullopt,
+                           std::make_unique<tls_state>(tls_state{std::move(stream), {}, 0, {}}),
+                           upgrade, std::move(early_bytes), context) {}
+
+// TLS: socket_ is an unopened socket on the same executor; the bytes go through tls_.
+websocket_connection::websocket_connection(std::optional<asio::ip::tcp::socket> plain_socket,
+                                           std::unique_ptr<tls_state> tls,
+                                           const http_request& upgrade, std::string early_bytes,
+                                           server_context& context)
+    : socket_(plain_socket ? std::move(*plain_socket)
+                           : asio::ip::tcp::socket(tls->stream.get_executor())),
+      tls_(std::move(tls)),
       context_(context),
       upgrade_(std::make_unique<upgrade_state>(upgrade_state{
           answer_websocket_upgrade(upgrade), std::string(upgrade[http::field::origin]), {}})),
@@ -282,7 +296,7 @@ void websocket_connection::write_tls(const iovec* pieces, std::size_t count, std
   for (std::size_t i = 0; i < count; ++i)
     out.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
   writing_ = true;
-  asio::async_write(tls_->stream.tls(), asio::buffer(out),
+  asio::async_write(tls_->stream, asio::buffer(out),
                     [self = shared_from_this()](error_code ec, std::size_t written) {
                       self->writing_ = false;
                       self->tls_->out_frames = 0;

@@ -21,6 +21,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,9 +43,11 @@ class websocket_connection : public transport,
                           public std::enable_shared_from_this<websocket_connection> {
  public:
   // `early_bytes`: whatever the client sent after the upgrade request that
-  // was already read with it.
-  websocket_connection(connection_stream&& stream, const http_request& upgrade,
-                    std::string early_bytes, server_context& context);
+  // was already read with it. Plain: the connection takes the socket itself.
+  websocket_connection(plain_stream&& stream, const http_request& upgrade,
+                       std::string early_bytes, server_context& context);
+  websocket_connection(tls_stream&& stream, const http_request& upgrade,
+                       std::string early_bytes, server_context& context);
   ~websocket_connection() override;
 
   // Spawns the session actor, which will call accept(replay) or refuse(why); a
@@ -91,7 +94,9 @@ class websocket_connection : public transport,
   // TLS: the batch the plain path hands to sendmsg goes out as one SSL write.
   void write_tls(const struct iovec* pieces, std::size_t count, std::size_t frames);
   void on_tls_read(boost::system::error_code ec, std::size_t bytes);
-  boost::asio::ip::tcp::socket& raw_socket() { return tls_ ? tls_->stream.tcp().socket() : socket_; }
+  boost::asio::ip::tcp::socket& raw_socket() {
+    return tls_ ? boost::beast::get_lowest_layer(tls_->stream).socket() : socket_;
+  }
   void consume(std::string_view bytes);
   void handle(ws::client_event& event);
   void begin_close(std::uint16_t code, std::string_view reason,
@@ -114,12 +119,16 @@ class websocket_connection : public transport,
   // on the same executor; the bytes go through tls_.
   boost::asio::ip::tcp::socket socket_;
   struct tls_state {
-    connection_stream stream;
+    tls_stream stream;
     std::string out;              // the batch being written
     std::size_t out_frames = 0;   // queued frames in it: they go out whole, even after a close
     std::array<char, 2048> read;  // what the client sent
   };
   std::unique_ptr<tls_state> tls_;  // null on plain connections: they pay one pointer
+  // Exactly one of the two is given.
+  websocket_connection(std::optional<boost::asio::ip::tcp::socket> plain_socket,
+                       std::unique_ptr<tls_state> tls, const http_request& upgrade,
+                       std::string early_bytes, server_context& context);
   server_context& context_;
   session_handle session_;
   std::string peer_;

@@ -87,7 +87,7 @@ caller_identity access_policy::identify(std::string_view token, std::int64_t now
     return caller;
   }
   auto verdict = verifier_->verify(token, now_ms);
-  if (!verdict.valid) {
+  if (!verdict.valid()) {
     caller.refusal = access_refusal::token_invalid;
     caller.token = verdict.refusal;
     caller.reason = std::move(verdict.reason);
@@ -110,7 +110,7 @@ access_decision access_policy::check_read(const std::string& topic, std::string_
   if (!verifier_) return {access_refusal::no_verifier, {}, needs_token, "topic is token-protected, but no auth.jwt verifies tokens", 0};
   if (token.empty()) return {access_refusal::token_missing, {}, needs_token, "no token", 0};
   auto verdict = verifier_->verify(token, now_ms);
-  if (!verdict.valid) return {access_refusal::token_invalid, verdict.refusal, needs_token, std::move(verdict.reason), 0};
+  if (!verdict.valid()) return {access_refusal::token_invalid, verdict.refusal, needs_token, std::move(verdict.reason), 0};
   if (!verdict.grant.may_read(topic))
     return {access_refusal::not_for_this_topic, {}, "the token does not allow reading this topic",
             "read claim does not cover the topic", 0};
@@ -133,7 +133,7 @@ access_decision access_policy::check_publish(const std::string& topic, std::stri
   if (!verifier_ || !looks_like_jwt(token))
     return {access_refusal::wrong_publish_token, {}, "the publish token is not valid", "not one of publish.tokens", 0};
   auto verdict = verifier_->verify(token, now_ms);
-  if (!verdict.valid)
+  if (!verdict.valid())
     return {access_refusal::token_invalid, verdict.refusal, "the token is not valid", std::move(verdict.reason), 0};
   if (!verdict.grant.may_publish(topic))
     return {access_refusal::not_for_this_topic, {}, "the token does not allow publishing to this topic",

@@ -47,7 +47,7 @@ bool has_jwt_shape(std::string_view token) {
   return dots == 2;
 }
 
-token_verdict refused(token_refusal why, std::string reason) { return {false, why, std::move(reason), {}}; }
+token_verdict refused(token_refusal why, std::string reason) { return {why, std::move(reason), {}}; }
 
 // A NumericDate (seconds, possibly fractional) as Unix milliseconds.
 bool read_numeric_date(const rapidjson::Value& v, std::int64_t& out_ms) {
@@ -136,7 +136,6 @@ token_verdict jwt_verifier::verify(std::string_view token, std::int64_t now_ms) 
   if (!read_patterns(claims, "read", verdict.grant.read, problem) ||
       !read_patterns(claims, "publish", verdict.grant.publish, problem))
     return refused(token_refusal::bad_claims, problem);
-  verdict.valid = true;
   return verdict;
 }
 

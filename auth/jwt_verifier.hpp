@@ -19,11 +19,12 @@ namespace happy {
 // Longer tokens are refused before any decoding.
 inline constexpr std::size_t max_token_bytes = 8 * 1024;
 
+// A token is valid exactly when nothing refused it: one field says both.
 struct token_verdict {
-  bool valid = false;
-  token_refusal refusal = token_refusal::none;  // why not (none when valid)
+  token_refusal refusal = token_refusal::none;  // why not (none: valid)
   std::string reason;  // why not, in words, for the log (never contains the token)
   token_grant grant;
+  bool valid() const { return refusal == token_refusal::none; }
 };
 
 class jwt_verifier {

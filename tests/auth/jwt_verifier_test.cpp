@@ -28,7 +28,7 @@ TEST_CASE("a valid HS256 token yields its read and publish patterns and its expi
   jwt_verifier verifier(hs256_config());
   auto token = hs256(claims(60, R"("read":["sales","sensors-*"],"publish":["sensors-a"])"));
   auto verdict = verifier.verify(token, now_ms());
-  REQUIRE(verdict.valid);
+  REQUIRE(verdict.valid());
   CHECK(verdict.grant.read == std::vector<std::string>{"sales", "sensors-*"});
   CHECK(verdict.grant.publish == std::vector<std::string>{"sensors-a"});
   CHECK(verdict.grant.expires_at_ms == (now_s() + 60) * 1000);
@@ -41,12 +41,12 @@ TEST_CASE("exp is required and honoured, nbf is honoured, leeway widens both") {
   CHECK(verifier.verify(hs256(R"({"exp":"tomorrow"})"), now_ms()).reason ==
         "'exp' is not a NumericDate");
   auto not_yet = hs256(claims(600, R"("nbf":)" + std::to_string(now_s() + 60)));
-  CHECK_FALSE(verifier.verify(not_yet, now_ms()).valid);
-  CHECK(verifier.verify(not_yet, now_ms() + 61 * 1000).valid);
+  CHECK_FALSE(verifier.verify(not_yet, now_ms()).valid());
+  CHECK(verifier.verify(not_yet, now_ms() + 61 * 1000).valid());
 
   auto lenient = hs256_config();
   lenient.leeway_s = 30;
-  CHECK(jwt_verifier(lenient).verify(hs256(claims(-5)), now_ms()).valid);
+  CHECK(jwt_verifier(lenient).verify(hs256(claims(-5)), now_ms()).valid());
 }
 
 TEST_CASE("aud and iss are checked when configured") {
@@ -55,8 +55,8 @@ TEST_CASE("aud and iss are checked when configured") {
   c.issuer = "https://backend.example";
   jwt_verifier verifier(c);
   std::string iss = R"("iss":"https://backend.example")";
-  CHECK(verifier.verify(hs256(claims(60, iss + R"(,"aud":"dashboards")")), now_ms()).valid);
-  CHECK(verifier.verify(hs256(claims(60, iss + R"(,"aud":["x","dashboards"])")), now_ms()).valid);
+  CHECK(verifier.verify(hs256(claims(60, iss + R"(,"aud":"dashboards")")), now_ms()).valid());
+  CHECK(verifier.verify(hs256(claims(60, iss + R"(,"aud":["x","dashboards"])")), now_ms()).valid());
   CHECK(verifier.verify(hs256(claims(60, iss + R"(,"aud":"other")")), now_ms()).reason == "wrong audience");
   CHECK(verifier.verify(hs256(claims(60, iss)), now_ms()).reason == "wrong audience");
   CHECK(verifier.verify(hs256(claims(60, R"("aud":"dashboards","iss":"evil")")), now_ms()).reason ==
@@ -67,29 +67,29 @@ TEST_CASE("hostile tokens are refused") {
   jwt_verifier verifier(hs256_config());
   SECTION("signed with another secret") {
     auto token = hs256(claims(60), "another-secret-another-secret-another-secret");
-    CHECK_FALSE(verifier.verify(token, now_ms()).valid);
+    CHECK_FALSE(verifier.verify(token, now_ms()).valid());
   }
   SECTION("alg none") {
     auto token = mint(JWT_ALG_NONE, "", claims(60));
-    CHECK_FALSE(verifier.verify(token, now_ms()).valid);
+    CHECK_FALSE(verifier.verify(token, now_ms()).valid());
   }
   SECTION("a flipped payload byte") {
     auto token = hs256(claims(60));
     auto dot = token.find('.');
     token[dot + 3] = token[dot + 3] == 'A' ? 'B' : 'A';
-    CHECK_FALSE(verifier.verify(token, now_ms()).valid);
+    CHECK_FALSE(verifier.verify(token, now_ms()).valid());
   }
   SECTION("not base64url, not three parts, too long") {
-    CHECK_FALSE(verifier.verify("abc.d$f.ghi", now_ms()).valid);
-    CHECK_FALSE(verifier.verify("only.two", now_ms()).valid);
-    CHECK_FALSE(verifier.verify("", now_ms()).valid);
+    CHECK_FALSE(verifier.verify("abc.d$f.ghi", now_ms()).valid());
+    CHECK_FALSE(verifier.verify("only.two", now_ms()).valid());
+    CHECK_FALSE(verifier.verify("", now_ms()).valid());
     auto huge = hs256(claims(60, R"("read":["sales"],"pad":")" + std::string(9000, 'x') + "\""));
     CHECK(verifier.verify(huge, now_ms()).reason == "token longer than 8 KiB");
   }
   SECTION("claims that are not topic patterns") {
-    CHECK_FALSE(verifier.verify(hs256(claims(60, R"("read":"sales")")), now_ms()).valid);
-    CHECK_FALSE(verifier.verify(hs256(claims(60, R"("read":["Sales!"])")), now_ms()).valid);
-    CHECK_FALSE(verifier.verify(hs256(claims(60, R"("publish":[1])")), now_ms()).valid);
+    CHECK_FALSE(verifier.verify(hs256(claims(60, R"("read":"sales")")), now_ms()).valid());
+    CHECK_FALSE(verifier.verify(hs256(claims(60, R"("read":["Sales!"])")), now_ms()).valid());
+    CHECK_FALSE(verifier.verify(hs256(claims(60, R"("publish":[1])")), now_ms()).valid());
   }
 }
 
@@ -97,11 +97,11 @@ TEST_CASE("header and claims are read strictly, from the signed bytes") {
   jwt_verifier verifier(hs256_config());
   const std::string header = R"({"alg":"HS256","typ":"JWT"})";
   SECTION("the hand-signed control token is valid") {
-    CHECK(verifier.verify(hs256_raw(header, claims(60, R"("read":["a"])")), now_ms()).valid);
+    CHECK(verifier.verify(hs256_raw(header, claims(60, R"("read":["a"])")), now_ms()).valid());
   }
   SECTION("alg in another case") {
     auto verdict = verifier.verify(hs256_raw(R"({"alg":"hs256","typ":"JWT"})", claims(60)), now_ms());
-    CHECK_FALSE(verdict.valid);
+    CHECK_FALSE(verdict.valid());
     CHECK(verdict.reason == "header 'alg' is not HS256");
   }
   SECTION("a crit header names an extension nobody here understands") {
@@ -148,15 +148,15 @@ TEST_CASE("RS256 and ES256 verify with the public key; HS256 signed with that ke
     c.key = pair.public_pem;
     jwt_verifier verifier(c);
     auto good = mint(rsa ? JWT_ALG_RS256 : JWT_ALG_ES256, pair.private_pem, claims(60));
-    CHECK(verifier.verify(good, now_ms()).valid);
+    CHECK(verifier.verify(good, now_ms()).valid());
     // Algorithm confusion: the public key (which is public) used as an HMAC secret.
     auto confused = mint(JWT_ALG_HS256, pair.public_pem, claims(60));
     auto verdict = verifier.verify(confused, now_ms());
-    CHECK_FALSE(verdict.valid);
+    CHECK_FALSE(verdict.valid());
     // Another key pair's signature.
     auto other = make_key(rsa);
     CHECK_FALSE(verifier.verify(mint(rsa ? JWT_ALG_RS256 : JWT_ALG_ES256, other.private_pem, claims(60)),
                                 now_ms())
-                    .valid);
+                    .valid());
   }
 }

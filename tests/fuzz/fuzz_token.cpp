@@ -172,13 +172,13 @@ void check_signed(std::string_view header_json, std::string_view payload,
     auto read = policy.check_read(topic, token, now_ms);
     auto publish = policy.check_publish(topic, token, now_ms);
     // (A harness-signed token is never the static publish token: it has dots.)
-    require(!publish.allowed() || verdict.valid, "publish: only a valid token");
-    require(!read.allowed() || verdict.valid, "read: only a valid token");
+    require(!publish.allowed() || verdict.valid(), "publish: only a valid token");
+    require(!read.allowed() || verdict.valid(), "read: only a valid token");
     if (!known) continue;
-    check_claim(claims, "read", verdict.grant.read, verdict.valid, topic, read);
-    check_claim(claims, "publish", verdict.grant.publish, verdict.valid, topic, publish);
+    check_claim(claims, "read", verdict.grant.read, verdict.valid(), topic, read);
+    check_claim(claims, "publish", verdict.grant.publish, verdict.valid(), topic, publish);
   }
-  if (!verdict.valid) return;
+  if (!verdict.valid()) return;
   if (known) {
     require(some_member(claims, "exp",
                         [](const rapidjson::Value& v) {
@@ -226,9 +226,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::string token = signed_mode ? signed_token(header_json, payload) : std::string(rest);
   auto verdict = verifier.verify(token, now_ms);
-  if (!signed_mode) require(!verdict.valid, "an unsigned token is never valid");
-  if (token.size() > happy::max_token_bytes) require(!verdict.valid, "tokens over 8 KiB are refused");
-  if (verdict.valid) {
+  if (!signed_mode) require(!verdict.valid(), "an unsigned token is never valid");
+  if (token.size() > happy::max_token_bytes) require(!verdict.valid(), "tokens over 8 KiB are refused");
+  if (verdict.valid()) {
     require(verdict.grant.expires_at_ms > now_ms, "a valid token has not expired");
     for (const auto& p : verdict.grant.read) require(happy::is_topic_pattern(p), "read holds patterns only");
     for (const auto& p : verdict.grant.publish) require(happy::is_topic_pattern(p), "publish holds patterns only");
@@ -237,7 +237,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(read.allowed() == (read.refusal == happy::access_refusal::none), "read: allowed exactly when nothing refused");
   require((read.refusal == happy::access_refusal::token_invalid) == (read.token != happy::token_refusal::none),
           "read: a token reason exactly for an invalid token");
-  require(read.allowed() == (verdict.valid && verdict.grant.may_read("sales")), "read follows the verdict");
+  require(read.allowed() == (verdict.valid() && verdict.grant.may_read("sales")), "read follows the verdict");
   // (Checked for JWT-shaped tokens: plain words may occur in the fixed wording,
   // which has no '.', e.g. "Bearer".)
   if (token.find('.') != std::string::npos)

@@ -47,6 +47,39 @@ std::string origin_of(const http_request& request) {
   return it == request.end() ? std::string{} : std::string(it->value());
 }
 
+// RFC 9112 §6.1 and §6.3: a body is framed by Content-Length or by chunked as
+// the final transfer coding. Beast reads any other Transfer-Encoding as "no
+// body", so the body would be taken for the next request (smuggling behind a
+// proxy that framed it differently): refuse it and close. Likewise a second
+// Origin, Host or Authorization, where one reader could take the first and
+// another the last.
+std::optional<http_response> refuse_framing(const http_request& head) {
+  auto refusal = [&](http::status status, std::string why) {
+    http_request closing;
+    closing.version(head.version());
+    closing.keep_alive(false);
+    return json_response(closing, status, error_body(std::move(why)), "");
+  };
+  for (auto field : {http::field::origin, http::field::host, http::field::authorization})
+    if (head.count(field) > 1)
+      return refusal(http::status::bad_request,
+                     "bad request: more than one " + std::string(http::to_string(field)) + " header");
+  auto codings = head.find(http::field::transfer_encoding);
+  if (codings == head.end()) return std::nullopt;
+  if (head.count(http::field::transfer_encoding) > 1)
+    return refusal(http::status::bad_request, "bad request: more than one Transfer-Encoding header");
+  std::vector<std::string_view> names;
+  for (auto name : http::token_list{codings->value()}) names.push_back(name);
+  bool chunked_last = !names.empty() && beast::iequals(names.back(), "chunked");
+  if (!chunked_last)
+    return refusal(http::status::bad_request,
+                   "bad request: Transfer-Encoding must end with chunked (RFC 9112 section 6.3)");
+  if (names.size() > 1)
+    return refusal(http::status::not_implemented,
+                   "transfer codings other than chunked are not supported");
+  return std::nullopt;
+}
+
 }  // namespace
 
 template <class Stream>
@@ -115,40 +148,6 @@ void http_connection<Stream>::on_head(beast::error_code ec, std::size_t bytes) {
   beast::get_lowest_layer(stream_).expires_after(body_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_connection::on_read, this->shared_from_this()));
-}
-
-// RFC 9112 §6.1 and §6.3: a body is framed by Content-Length or by chunked as
-// the final transfer coding. Beast reads any other Transfer-Encoding as "no
-// body", so the body would be taken for the next request (smuggling behind a
-// proxy that framed it differently): refuse it and close. Likewise a second
-// Origin, Host or Authorization, where one reader could take the first and
-// another the last.
-template <class Stream>
-std::optional<http_response> http_connection<Stream>::refuse_framing(const http_request& head) {
-  auto refusal = [&](http::status status, std::string why) {
-    http_request closing;
-    closing.version(head.version());
-    closing.keep_alive(false);
-    return json_response(closing, status, error_body(std::move(why)), "");
-  };
-  for (auto field : {http::field::origin, http::field::host, http::field::authorization})
-    if (head.count(field) > 1)
-      return refusal(http::status::bad_request,
-                     "bad request: more than one " + std::string(http::to_string(field)) + " header");
-  auto codings = head.find(http::field::transfer_encoding);
-  if (codings == head.end()) return std::nullopt;
-  if (head.count(http::field::transfer_encoding) > 1)
-    return refusal(http::status::bad_request, "bad request: more than one Transfer-Encoding header");
-  std::vector<std::string_view> names;
-  for (auto name : http::token_list{codings->value()}) names.push_back(name);
-  bool chunked_last = !names.empty() && beast::iequals(names.back(), "chunked");
-  if (!chunked_last)
-    return refusal(http::status::bad_request,
-                   "bad request: Transfer-Encoding must end with chunked (RFC 9112 section 6.3)");
-  if (names.size() > 1)
-    return refusal(http::status::not_implemented,
-                   "transfer codings other than chunked are not supported");
-  return std::nullopt;
 }
 
 // A request arrived (or the peer left, or it was malformed).

@@ -33,7 +33,6 @@ class http_connection : public tracked_connection,
   void do_read();
   void on_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  static std::optional<http_response> refuse_framing(const http_request& head);
   void handle_request(http_request request);
   void upgrade_to_websocket(http_request request, const struct route& target, std::int64_t expires_at_ms);
   void answer_history(http_request request, const struct route& target);
